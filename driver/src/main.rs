@@ -1,0 +1,2 @@
+//! `tcapd`: the tcap userspace driver.
+fn main() {}

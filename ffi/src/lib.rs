@@ -1,0 +1,1 @@
+//! The tcap C ABI.
