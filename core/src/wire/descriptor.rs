@@ -492,6 +492,32 @@ pub fn decode(bytes: &[u8], hint: Option<Flavour>) -> Result<Decoded, DecodeErro
     }
 }
 
+/// Canonical capability bits for each combination of the six knowledge-base capability bits (8..13),
+/// built from [`KbFlags::to_canonical`] at compile time: one load instead of six bit moves.
+static KB_CAPS: [u32; 64] = {
+    let mut t = [0u32; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = match KbFlags((i as u32) << 8).to_canonical() {
+            Ok(f) => f.0,
+            Err(_) => panic!("every KB capability combination maps"),
+        };
+        i += 1;
+    }
+    t
+};
+
+/// [`KbFlags::to_canonical`] by table (identical results; tested exhaustively on bits 0..17).
+#[inline]
+fn kb_to_canonical(w: u32) -> Result<Flags, UnmappedBits> {
+    const KEEP: u32 = Flags::RISK_MASK | KbFlags::VENDOR_MASK;
+    let rest = w & !(KEEP | 0x3f00);
+    if rest != 0 {
+        return Err(UnmappedBits(rest));
+    }
+    Ok(Flags((w & KEEP) | KB_CAPS[((w >> 8) & 0x3f) as usize]))
+}
+
 /// Reads the fields of a verified descriptor in the given flavour.
 #[inline]
 fn read_fields(d: &[u8; DESCRIPTOR_LEN], flavour: Flavour) -> Result<DescriptorRepr, DecodeError> {
@@ -510,7 +536,7 @@ fn read_fields(d: &[u8; DESCRIPTOR_LEN], flavour: Flavour) -> Result<DescriptorR
         Flavour::Registry | Flavour::KnowledgeBase => {
             let r: &RegistryLayout = zerocopy::transmute_ref!(d);
             let flags = if flavour == Flavour::KnowledgeBase {
-                KbFlags(r.flags.get()).to_canonical().map_err(DecodeError::UnmappedFlags)?
+                kb_to_canonical(r.flags.get()).map_err(DecodeError::UnmappedFlags)?
             } else {
                 Flags(r.flags.get())
             };
@@ -860,6 +886,15 @@ mod tests {
             Err(EmitError::UnmappedFlags(UnmappedBits(Flags::KERNEL_MODULE.0)))
         );
         assert_eq!(buf, [0xaa; 24]);
+    }
+
+    #[test]
+    fn kb_table_matches_to_canonical() {
+        for w in 0..(1u32 << 18) {
+            for hi in [0, 0x8000_0000, 0xfffe_0000] {
+                assert_eq!(kb_to_canonical(w | hi), KbFlags(w | hi).to_canonical(), "{w:#x}");
+            }
+        }
     }
 
     #[test]
