@@ -652,6 +652,8 @@ mod tests {
     const KB_RM: &str = "544350020002d67f249b0000170400000064000a00010389";
     const KB_LS: &str = "54435002000244ba5ca60000050100000064000a00010360";
     const KB_BANG: &str = "5443500200029033e0e30000040100000064000a000103e5";
+    /// Spec rm's values in the registry layout; checksum computed independently with Python's zlib.
+    const REG_RM: &str = "544350020002d67f249b000006d00000271003e800326b9d";
 
     #[test]
     fn spec_rm() {
@@ -695,6 +697,30 @@ mod tests {
         assert_eq!(d.repr.command_len, None);
         // A knowledge-base hint is not a candidate for CRC-only bytes.
         assert_eq!(decode(&hex(SPEC_RM), Some(Flavour::KnowledgeBase)).unwrap().flavour, Flavour::Spec);
+    }
+
+    #[test]
+    fn registry_rm() {
+        let b = hex(REG_RM);
+        let d = decode(&b, Some(Flavour::Registry)).unwrap();
+        assert_eq!(d.flavour, Flavour::Registry);
+        assert_eq!(
+            d.repr,
+            DescriptorRepr {
+                command_id: command_id(b"rm"),
+                flags: Flags(0x6d0),
+                exec_time_ms: 10_000,
+                memory_mb: 1000,
+                output_kb: 50,
+                command_len: None,
+            }
+        );
+        assert_eq!(d.repr.to_bytes(Flavour::Registry).unwrap(), b);
+        // Without the hint the same bytes read as the spec layout (the CRC cannot tell them apart).
+        let s = decode(&b, None).unwrap();
+        assert_eq!(s.flavour, Flavour::Spec);
+        assert_eq!((s.repr.exec_time_ms, s.repr.memory_mb, s.repr.output_kb), (0, 10_000, 1000));
+        assert_eq!(s.repr.command_len, Some(50));
     }
 
     #[test]
