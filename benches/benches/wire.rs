@@ -208,6 +208,7 @@ fn bench_corpus(c: &mut Criterion) {
         ("spec", &spec, None),
         ("registry", &registry, Some(Flavour::Registry)),
         ("knowledge-base", &kb, None),
+        ("knowledge-base+hint", &kb, Some(Flavour::KnowledgeBase)),
     ] {
         g.bench_function(format!("tcap/{name}"), |b| {
             b.iter(|| {

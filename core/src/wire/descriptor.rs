@@ -14,8 +14,9 @@
 //! | [`Flavour::Registry`] | exec u32, mem u16, out u16 | CRC-32/ISO-HDLC, low 16 bits | spec |
 //! | [`Flavour::KnowledgeBase`] | exec u32, mem u16, out u16 | byte sum mod 65536 | knowledge base |
 //!
-//! Both checksums are always computed. The checksum(s) that verify give the candidate flavours; the
-//! caller's hint picks among the candidates and is ignored when it is not one of them:
+//! The checksum(s) that verify give the candidate flavours; the caller's hint picks among the
+//! candidates and is ignored when it is not one of them (a checksum whose result cannot change the
+//! answer is not computed: with a knowledge-base hint and a matching byte sum the CRC is skipped):
 //! * CRC only → `Registry` if the hint is `Registry`, otherwise `Spec` (the bytes cannot tell the two
 //!   CRC layouts apart).
 //! * byte sum only → `KnowledgeBase`.
@@ -451,18 +452,31 @@ fn verify_array(d: &[u8; DESCRIPTOR_LEN], hint: Option<Flavour>) -> Result<Flavo
         return Err(DecodeError::BadVersion(l.version.get()));
     }
     let stored = l.checksum.get();
-    let crc16 = descriptor_crc16_after_header(d);
-    let byte_sum = descriptor_byte_sum(d);
-    let (crc_ok, sum_ok) = if cfg!(fuzzing) { (true, true) } else { (crc16 == stored, byte_sum == stored) };
-    match (crc_ok, sum_ok) {
-        (true, false) => Ok(match hint {
-            Some(Flavour::Registry) => Flavour::Registry,
-            _ => Flavour::Spec,
-        }),
-        (false, true) => Ok(Flavour::KnowledgeBase),
-        (true, true) => Ok(hint.unwrap_or(Flavour::Spec)),
-        (false, false) => Err(DecodeError::Checksum { stored, crc16, byte_sum }),
-    }
+    let crc_ok = || cfg!(fuzzing) || descriptor_crc16_after_header(d) == stored;
+    let sum_ok = || cfg!(fuzzing) || descriptor_byte_sum(d) == stored;
+    // Same decision table as the module docs; each checksum is computed only when the answer depends
+    // on it. With a knowledge-base hint, a matching byte sum settles it (KB wins either way) and the
+    // CRC is never computed; otherwise a matching CRC settles it and the byte sum is skipped.
+    let flavour = if hint == Some(Flavour::KnowledgeBase) {
+        if sum_ok() {
+            Some(Flavour::KnowledgeBase)
+        } else if crc_ok() {
+            Some(Flavour::Spec)
+        } else {
+            None
+        }
+    } else if crc_ok() {
+        Some(if hint == Some(Flavour::Registry) { Flavour::Registry } else { Flavour::Spec })
+    } else if sum_ok() {
+        Some(Flavour::KnowledgeBase)
+    } else {
+        None
+    };
+    flavour.ok_or_else(|| DecodeError::Checksum {
+        stored,
+        crc16: descriptor_crc16_after_header(d),
+        byte_sum: descriptor_byte_sum(d),
+    })
 }
 
 /// [`decode`] for a descriptor already known to be 24 bytes.
@@ -805,6 +819,10 @@ mod tests {
             e,
             DecodeError::Checksum { stored: 0xa048, crc16: 0x2048, byte_sum: descriptor_byte_sum(&c) }
         );
+        // The error carries both computed checksums whatever the hint.
+        for hint in [Some(Flavour::KnowledgeBase), Some(Flavour::Registry), Some(Flavour::Spec)] {
+            assert_eq!(decode(&c, hint), Err(e));
+        }
         // Any single-bit flip in the checked span breaks the checksum.
         for byte in 6..22 {
             for bit in 0..8 {
