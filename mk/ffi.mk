@@ -82,7 +82,8 @@ header-check: ## Fail if tcap.h is stale or its version macros differ from Cargo
 
 # ---- libraries, staged with their SONAME links ------------------------------------------------------------
 ffi-lib: ffi-tools-c
-	$(CARGO) build -q -p tcap-ffi --release
+	@# tcap-ffi is an rlib in Cargo.toml (so the firmware can depend on it); the C archives come from here.
+	$(CARGO) rustc -q -p tcap-ffi --release --lib --crate-type staticlib,cdylib
 	@mkdir -p $(FFI_STAGE)
 	cp -f $(FFI_REL)/libtcap.a $(FFI_STAGE)/libtcap.a
 	cp -f $(FFI_REL)/libtcap.so $(FFI_STAGE)/libtcap.so.$(TCAP_VERSION)
@@ -183,5 +184,6 @@ kernel-check: ffi-tools-c ## no_std tcap-core + libtcap.a for x86_64-unknown-non
 	CARGO_PROFILE_RELEASE_LTO=fat $(CARGO) rustc -q -p tcap-ffi --release --target $(KERNEL_TARGET) \
 	  --no-default-features --features panic-handler --crate-type staticlib
 	$(FFI_ROOT)/ffi/scripts/kernel-check.sh $(FFI_TARGET_DIR)/$(KERNEL_TARGET)/release/libtcap.a
+	$(FFI_ROOT)/ffi/scripts/kernel-check.sh --self-test $(FFI_TARGET_DIR)/$(KERNEL_TARGET)/release/libtcap.a
 
 ffi-all: header-check ffi-test ffi-asan ffi-valgrind install-test firmware-test kernel-check
