@@ -162,7 +162,12 @@ install-test: ffi-lib ## Install to a temporary prefix and build a client with p
 	cd $$tmp && $(CC) -std=c11 $(FFI_WARN) $(FFI_EXAMPLE) -o example $$(pkg-config --cflags --libs tcap); \
 	LD_LIBRARY_PATH=$$tmp/usr/lib ldd ./example | grep -q "libtcap.so.$(TCAP_MAJOR) => $$tmp/usr/lib/"; \
 	LD_LIBRARY_PATH=$$tmp/usr/lib ./example; \
-	echo "install-test: 1 passed, 0 failed"
+	echo "== static, from pkg-config's libdir and Libs.private"; \
+	$(CC) -std=c11 $(FFI_WARN) $(FFI_EXAMPLE) -o example-static $$(pkg-config --cflags tcap) \
+	  "$$(pkg-config --variable=libdir tcap)/libtcap.a" $$(pkg-config --static --libs-only-l tcap | sed 's/-ltcap\b//'); \
+	! readelf -d example-static | grep -q 'libtcap'; \
+	./example-static >/dev/null; \
+	echo "install-test: 2 passed, 0 failed"
 
 # ---- firmware --------------------------------------------------------------------------------------------
 firmware: ffi-tools-arm ## Build the Cortex-M4 firmware and print its size (<= 48 KiB flash)
