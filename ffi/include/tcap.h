@@ -195,6 +195,11 @@ enum tcap_result
    */
   TCAP_RESULT_INVALID_ENUM = 104,
   /**
+   * A handle does not point to an initialised object of the expected type (never initialised,
+   * overwritten, or a handle of another type).
+   */
+  TCAP_RESULT_BAD_HANDLE = 105,
+  /**
    * Flag bits have no equivalent in the target flag map (they are refused, never dropped).
    */
   TCAP_RESULT_UNMAPPED_FLAGS = 200,

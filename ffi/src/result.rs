@@ -37,6 +37,9 @@ pub enum tcap_result {
     InvalidLength = 103,
     /// An integer argument is not a valid value of the enum it stands for.
     InvalidEnum = 104,
+    /// A handle does not point to an initialised object of the expected type (never initialised,
+    /// overwritten, or a handle of another type).
+    BadHandle = 105,
 
     // ---- 2xx: descriptors and decoding --------------------------------------------------------------
     /// Flag bits have no equivalent in the target flag map (they are refused, never dropped).
@@ -53,13 +56,14 @@ impl tcap_result {
     /// Every code, in numeric order.
     ///
     /// cbindgen:ignore
-    pub const ALL: [tcap_result; 9] = [
+    pub const ALL: [tcap_result; 10] = [
         tcap_result::Ok,
         tcap_result::NullArgument,
         tcap_result::BufferTooSmall,
         tcap_result::Misaligned,
         tcap_result::InvalidLength,
         tcap_result::InvalidEnum,
+        tcap_result::BadHandle,
         tcap_result::UnmappedFlags,
         tcap_result::Panic,
         tcap_result::Internal,
@@ -86,6 +90,7 @@ impl tcap_result {
             tcap_result::Misaligned => c"the caller-provided pointer or memory is misaligned",
             tcap_result::InvalidLength => c"a length argument is out of range",
             tcap_result::InvalidEnum => c"an integer argument is not a valid value of its enum",
+            tcap_result::BadHandle => c"the handle does not point to an initialised object of its type",
             tcap_result::UnmappedFlags => c"flag bits have no equivalent in the target flag map",
             tcap_result::Panic => c"internal error: a panic was caught at the C boundary",
             tcap_result::Internal => c"internal error: an invariant failed",
@@ -140,6 +145,7 @@ mod tests {
         assert_eq!(tcap_result::Misaligned as u32, 102);
         assert_eq!(tcap_result::InvalidLength as u32, 103);
         assert_eq!(tcap_result::InvalidEnum as u32, 104);
+        assert_eq!(tcap_result::BadHandle as u32, 105);
         assert_eq!(tcap_result::UnmappedFlags as u32, 200);
         assert_eq!(tcap_result::Panic as u32, 900);
         assert_eq!(tcap_result::Internal as u32, 901);
@@ -157,7 +163,7 @@ mod tests {
                 assert_ne!(a.message(), b.message(), "{a:?} and {b:?} share a message");
             }
         }
-        for n in [1, 99, 105, 199, 201, 899, 902, u32::MAX] {
+        for n in [1, 99, 106, 199, 201, 899, 902, u32::MAX] {
             // SAFETY: as above.
             assert_eq!(unsafe { CStr::from_ptr(tcap_result_str(n)) }, UNKNOWN_RESULT);
         }

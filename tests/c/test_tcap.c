@@ -8,6 +8,12 @@
 
 #include "tcap.h"
 
+/* The ABI's enums are 32-bit in C as in C++. */
+_Static_assert(sizeof(tcap_result) == 4, "tcap_result is 32 bits");
+_Static_assert(sizeof(tcap_risk) == 4 && sizeof(tcap_decision) == 4 && sizeof(tcap_node_state) == 4,
+               "tcap enums are 32 bits");
+_Static_assert(TCAP_RESULT_OK == 0, "success is 0");
+
 static unsigned passed, failed;
 
 #define CHECK(cond)                                                                  \
@@ -38,7 +44,8 @@ static unsigned passed, failed;
 static const uint32_t all_results[] = {
     TCAP_RESULT_OK,           TCAP_RESULT_NULL_ARGUMENT, TCAP_RESULT_BUFFER_TOO_SMALL,
     TCAP_RESULT_MISALIGNED,   TCAP_RESULT_INVALID_LENGTH, TCAP_RESULT_INVALID_ENUM,
-    TCAP_RESULT_UNMAPPED_FLAGS, TCAP_RESULT_PANIC,       TCAP_RESULT_INTERNAL,
+    TCAP_RESULT_BAD_HANDLE,   TCAP_RESULT_UNMAPPED_FLAGS, TCAP_RESULT_PANIC,
+    TCAP_RESULT_INTERNAL,
 };
 #define N_RESULTS (sizeof all_results / sizeof all_results[0])
 

@@ -39,10 +39,11 @@ void check(bool ok, const char *what, int line) {
 // RAII-free by design: tcap owns nothing, so a C++ wrapper is only a thin error-to-string adapter.
 std::string_view str(tcap_result rc) { return tcap_result_str(rc); }
 
-constexpr std::array<tcap_result, 9> kResults = {
-    TCAP_RESULT_OK,         TCAP_RESULT_NULL_ARGUMENT, TCAP_RESULT_BUFFER_TOO_SMALL,
+constexpr std::array<tcap_result, 10> kResults = {
+    TCAP_RESULT_OK,         TCAP_RESULT_NULL_ARGUMENT,  TCAP_RESULT_BUFFER_TOO_SMALL,
     TCAP_RESULT_MISALIGNED, TCAP_RESULT_INVALID_LENGTH, TCAP_RESULT_INVALID_ENUM,
-    TCAP_RESULT_UNMAPPED_FLAGS, TCAP_RESULT_PANIC,     TCAP_RESULT_INTERNAL,
+    TCAP_RESULT_BAD_HANDLE, TCAP_RESULT_UNMAPPED_FLAGS, TCAP_RESULT_PANIC,
+    TCAP_RESULT_INTERNAL,
 };
 
 template <typename T>
