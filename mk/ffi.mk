@@ -172,7 +172,7 @@ install-test: ffi-lib ## Install to a temporary prefix and build a client with p
 # ---- firmware --------------------------------------------------------------------------------------------
 firmware: ffi-tools-arm ## Build the Cortex-M4 firmware and print its size (<= 48 KiB flash)
 	$(call ffi_rust_target,$(FW_TARGET))
-	cd $(FW_DIR) && $(CARGO) build -q --release
+	cd $(FW_DIR) && $(CARGO) build -q --release --target-dir $(FW_DIR)/target
 	arm-none-eabi-size -A -d $(FW_ELF)
 	@arm-none-eabi-size -B -d $(FW_ELF)
 	@flash=$$(arm-none-eabi-size -B -d $(FW_ELF) | awk 'NR==2{print $$1+$$2}'); \
