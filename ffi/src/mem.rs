@@ -3,9 +3,10 @@
 //! Every object with state (the engine, with one 64-byte state per agent) lives in memory the caller
 //! owns, in three steps:
 //!
-//! 1. `tcap_X_size(params, size_t *out_size, size_t *out_align)` runs a [`Layout`] over the object's
-//!    parts and reports the bytes and alignment it needs (a size overflow is
-//!    `TCAP_RESULT_INVALID_LENGTH`).
+//! 1. `tcap_X_size(params, size_t *out_size)` runs a [`Layout`] over the object's parts and reports the
+//!    bytes it needs (a size overflow is `TCAP_RESULT_INVALID_LENGTH`). The alignment is a published
+//!    constant (`TCAP_ENGINE_ALIGN`, 64 for the engine) that a `const` assertion ties to
+//!    [`Layout::align`]; the example object below reports it through an output instead.
 //! 2. The caller provides `mem` (static array, stack, DMA region, `aligned_alloc`...).
 //! 3. `tcap_X_init(mem, len, ..., tcap_X **out)` checks it with [`CallerMem::new`]
 //!    (NULL → `TCAP_RESULT_NULL_ARGUMENT`, misaligned → `TCAP_RESULT_MISALIGNED`, short →
