@@ -1,0 +1,177 @@
+//! [`tcap_result`]: the frozen result codes of the C ABI, and [`tcap_result_str`].
+//!
+//! Codes are grouped in blocks of one hundred; a number, once published, never changes meaning and is
+//! never reused. New codes take the next free number of their block.
+//!
+//! | block | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1xx | argument errors: NULL pointer, buffer too small, misaligned memory, bad length or enum value |
+//! | 2xx | descriptor / decode errors |
+//! | 3xx | registry image errors |
+//! | 4xx | gate / agent errors |
+//! | 5xx | network errors |
+//! | 9xx | internal errors (a caught panic) |
+
+use core::ffi::{CStr, c_char};
+
+use crate::boundary;
+
+/// The result of a fallible tcap function. `TCAP_RESULT_OK` (0) is success; every other value is an
+/// error whose number is frozen. Outputs are written only on `TCAP_RESULT_OK`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[must_use]
+pub enum tcap_result {
+    /// Success.
+    Ok = 0,
+
+    // ---- 1xx: arguments -------------------------------------------------------------------------
+    /// A required pointer argument was NULL.
+    NullArgument = 100,
+    /// A caller-provided buffer or memory region is too small; query the size first.
+    BufferTooSmall = 101,
+    /// A caller-provided pointer or memory region is not aligned for the type it must hold.
+    Misaligned = 102,
+    /// A length argument is out of range (zero where data is required, or larger than `PTRDIFF_MAX`).
+    InvalidLength = 103,
+    /// An integer argument is not a valid value of the enum it stands for.
+    InvalidEnum = 104,
+    /// A handle does not point to an initialised object of the expected type (never initialised,
+    /// overwritten, or a handle of another type).
+    BadHandle = 105,
+
+    // ---- 2xx: descriptors and decoding --------------------------------------------------------------
+    /// Flag bits have no equivalent in the target flag map (they are refused, never dropped).
+    UnmappedFlags = 200,
+
+    // ---- 9xx: internal ------------------------------------------------------------------------------
+    /// A panic was caught at the boundary. Treat any object passed to that call as poisoned.
+    Panic = 900,
+    /// An internal invariant failed (a bug in tcap); nothing was written.
+    Internal = 901,
+}
+
+impl tcap_result {
+    /// Every code, in numeric order.
+    ///
+    /// cbindgen:ignore
+    pub const ALL: [tcap_result; 10] = [
+        tcap_result::Ok,
+        tcap_result::NullArgument,
+        tcap_result::BufferTooSmall,
+        tcap_result::Misaligned,
+        tcap_result::InvalidLength,
+        tcap_result::InvalidEnum,
+        tcap_result::BadHandle,
+        tcap_result::UnmappedFlags,
+        tcap_result::Panic,
+        tcap_result::Internal,
+    ];
+
+    /// The code for a number, or `None` if no code has that number.
+    pub const fn from_u32(code: u32) -> Option<tcap_result> {
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            if Self::ALL[i] as u32 == code {
+                return Some(Self::ALL[i]);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// A static, human-readable description.
+    pub const fn message(self) -> &'static CStr {
+        match self {
+            tcap_result::Ok => c"success",
+            tcap_result::NullArgument => c"a required pointer argument is NULL",
+            tcap_result::BufferTooSmall => c"the caller-provided buffer or memory is too small",
+            tcap_result::Misaligned => c"the caller-provided pointer or memory is misaligned",
+            tcap_result::InvalidLength => c"a length argument is out of range",
+            tcap_result::InvalidEnum => c"an integer argument is not a valid value of its enum",
+            tcap_result::BadHandle => c"the handle does not point to an initialised object of its type",
+            tcap_result::UnmappedFlags => c"flag bits have no equivalent in the target flag map",
+            tcap_result::Panic => c"internal error: a panic was caught at the C boundary",
+            tcap_result::Internal => c"internal error: an invariant failed",
+        }
+    }
+
+    /// `Ok(())` for [`tcap_result::Ok`], `Err(self)` otherwise.
+    pub const fn into_result(self) -> Result<(), tcap_result> {
+        match self {
+            tcap_result::Ok => Ok(()),
+            e => Err(e),
+        }
+    }
+}
+
+/// What [`tcap_result_str`] returns for a number that is not a result code.
+pub const UNKNOWN_RESULT: &CStr = c"unknown tcap_result code";
+
+/// A static, NUL-terminated description of a result code. Never NULL: a number that is not a
+/// `tcap_result` gets "unknown tcap_result code". The string lives as long as the library is loaded.
+#[unsafe(no_mangle)]
+pub extern "C" fn tcap_result_str(code: u32) -> *const c_char {
+    boundary::guard_value(UNKNOWN_RESULT.as_ptr(), || match tcap_result::from_u32(code) {
+        Some(r) => r.message().as_ptr(),
+        None => UNKNOWN_RESULT.as_ptr(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_complete_sorted_and_blocked() {
+        // Every number that maps to a code is in ALL, once, in order.
+        let found: usize = (0..=1000).filter(|&n| tcap_result::from_u32(n).is_some()).count();
+        assert_eq!(found, tcap_result::ALL.len());
+        assert!(tcap_result::ALL.windows(2).all(|w| (w[0] as u32) < (w[1] as u32)));
+        for r in tcap_result::ALL {
+            let n = r as u32;
+            assert_eq!(tcap_result::from_u32(n), Some(r));
+            assert!(n == 0 || (100..1000).contains(&n), "{r:?} outside the numbered blocks");
+        }
+    }
+
+    #[test]
+    fn frozen_numbers() {
+        // These numbers are published in tcap.h; changing one breaks every compiled C client.
+        assert_eq!(tcap_result::Ok as u32, 0);
+        assert_eq!(tcap_result::NullArgument as u32, 100);
+        assert_eq!(tcap_result::BufferTooSmall as u32, 101);
+        assert_eq!(tcap_result::Misaligned as u32, 102);
+        assert_eq!(tcap_result::InvalidLength as u32, 103);
+        assert_eq!(tcap_result::InvalidEnum as u32, 104);
+        assert_eq!(tcap_result::BadHandle as u32, 105);
+        assert_eq!(tcap_result::UnmappedFlags as u32, 200);
+        assert_eq!(tcap_result::Panic as u32, 900);
+        assert_eq!(tcap_result::Internal as u32, 901);
+    }
+
+    #[test]
+    fn every_code_has_a_distinct_message() {
+        for (i, a) in tcap_result::ALL.iter().enumerate() {
+            // SAFETY: tcap_result_str returns a pointer to a static NUL-terminated string.
+            let s = unsafe { CStr::from_ptr(tcap_result_str(*a as u32)) };
+            assert_eq!(s, a.message());
+            assert_ne!(s, UNKNOWN_RESULT);
+            assert!(!s.is_empty());
+            for b in &tcap_result::ALL[i + 1..] {
+                assert_ne!(a.message(), b.message(), "{a:?} and {b:?} share a message");
+            }
+        }
+        for n in [1, 99, 106, 199, 201, 899, 902, u32::MAX] {
+            // SAFETY: as above.
+            assert_eq!(unsafe { CStr::from_ptr(tcap_result_str(n)) }, UNKNOWN_RESULT);
+        }
+    }
+
+    #[test]
+    fn into_result() {
+        assert_eq!(tcap_result::Ok.into_result(), Ok(()));
+        assert_eq!(tcap_result::Misaligned.into_result(), Err(tcap_result::Misaligned));
+    }
+}
