@@ -3,6 +3,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
+.DEFAULT_GOAL := help
+include mk/ffi.mk
+
 .PHONY: help all build demo test lint fmt bench clean
 
 help: ## List the targets
@@ -23,6 +26,7 @@ lint: ## rustfmt check and clippy with warnings as errors
 test: lint ## Run the whole test suite (what CI runs)
 	$(CARGO) nextest run --workspace --all-targets --no-fail-fast
 	$(CARGO) test --workspace --doc
+	$(MAKE) --no-print-directory ffi-all
 
 bench: ## Criterion benchmarks (each against a peer in the same run)
 	$(CARGO) bench -p tcap-benches
