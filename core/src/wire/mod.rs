@@ -6,6 +6,7 @@
 
 mod flags;
 mod id;
+pub mod record;
 
 pub use flags::{Flags, KbFlags, Risk};
 pub use id::command_id;
