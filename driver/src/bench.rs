@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use crate::cli::{BenchArgs, CliError, temp_dir, write_workload};
 use crate::engine::{Engine, TestEngine};
-use crate::workload::Workload;
 use crate::io::{RunConfig, RunEnd, blocking, mmap, uring};
 use crate::stats::Stats;
+use crate::workload::Workload;
 use crate::{snapshot, sys};
 
 /// One I/O path's figures.

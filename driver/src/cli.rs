@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::engine::{Engine, TestEngine};
-use crate::workload::{self, Truth, Workload};
 use crate::io::{self as dio, IoFailure, IoMode, RunConfig, RunEnd, Sink, Source};
 use crate::serve::{self, Listen, ServeConfig};
 use crate::snapshot;
 use crate::stats::Stats;
 use crate::sys;
+use crate::workload::{self, Truth, Workload};
 
 /// Process exit codes (stable; scripts and tests rely on them).
 pub mod exit {
@@ -339,7 +339,12 @@ impl GenArgs {
         if !(0.0..=1.0).contains(&self.compromised) {
             return Err(CliError { code: exit::USAGE, message: "--compromised must be within 0..=1".into() });
         }
-        let w = Workload { agents: self.agents, events: self.events, compromised: self.compromised, seed: self.seed };
+        let w = Workload {
+            agents: self.agents,
+            events: self.events,
+            compromised: self.compromised,
+            seed: self.seed,
+        };
         if self.output == Path::new("-") {
             let stdout = io::stdout();
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());

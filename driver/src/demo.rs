@@ -9,16 +9,17 @@ use tcap_core::wire::record::{AgentState, Decision, HEADER_LEN, parse_decisions}
 
 use crate::cli::{CliError, CliResult, DemoArgs, temp_dir, write_workload};
 use crate::engine::Engine;
-use crate::workload::Workload;
 use crate::io::{IoMode, RunConfig, RunEnd};
 use crate::stats::Stats;
+use crate::workload::Workload;
 
 /// Runs the demo with `engine` (generic, so the product gate drops in).
 pub fn run<E: Engine>(args: &DemoArgs, engine: &mut E) -> CliResult {
     let dir = temp_dir("tcapd-demo")?;
     let input = dir.join("events.bin");
     let output = dir.join("decisions.bin");
-    let w = Workload { agents: args.agents, events: args.events, compromised: args.compromised, seed: args.seed };
+    let w =
+        Workload { agents: args.agents, events: args.events, compromised: args.compromised, seed: args.seed };
     println!(
         "tcapd demo: generating {} events for {} agents ({:.0}% compromised, seed {})",
         w.events,
@@ -32,8 +33,15 @@ pub fn run<E: Engine>(args: &DemoArgs, engine: &mut E) -> CliResult {
     let out = File::create(&output).map_err(fail)?;
     let cfg = RunConfig { source_name: input.display().to_string(), ..RunConfig::default() };
     let mut stats = Stats::new();
-    let (end, path) =
-        crate::io::run(IoMode::Auto, inp.as_raw_fd(), out.as_raw_fd(), engine, &cfg, &mut stats, &mut |_| {})?;
+    let (end, path) = crate::io::run(
+        IoMode::Auto,
+        inp.as_raw_fd(),
+        out.as_raw_fd(),
+        engine,
+        &cfg,
+        &mut stats,
+        &mut |_| {},
+    )?;
     let secs = stats.started.elapsed().as_secs_f64();
     if end != RunEnd::Eof {
         return Err(CliError { code: 1, message: format!("demo run ended with {end:?}") });

@@ -312,7 +312,8 @@ fn serve_loop<E: Engine>(
                         .user_data(UD_RECV | i as u64)
                 );
             }
-            let finished = c.dead || (flushed && (c.input_done || stop) && !c.discarding) || (stop && flushed);
+            let finished =
+                c.dead || (flushed && (c.input_done || stop) && !c.discarding) || (stop && flushed);
             if finished && !c.recv_inflight && !c.send_inflight {
                 slab[i] = None; // drops (closes) the descriptor and frees the buffers
                 free.push(i);

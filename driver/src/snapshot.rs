@@ -192,8 +192,28 @@ pub fn save<E: Engine>(path: &Path, engine: &E) -> io::Result<()> {
     write_atomic(path, &encode(engine))
 }
 
+/// Removes temp files (`.NAME.tmp.PID`) that processes killed mid-snapshot left beside `path`; files of
+/// processes still alive are left alone. Best effort.
+pub fn clean_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = format!(".{}.tmp.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let f = e.file_name();
+        let f = f.to_string_lossy();
+        let Some(pid) = f.strip_prefix(&prefix).and_then(|p| p.parse::<i32>().ok()) else { continue };
+        let alive = pid as u32 == std::process::id()
+            || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if !alive {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Loads `path` into `engine`. `Ok(false)` if the file does not exist (a fresh start).
 pub fn load<E: Engine>(path: &Path, engine: &mut E) -> Result<bool, StateError> {
+    clean_stale_temps(path);
     match fs::read(path) {
         Ok(bytes) => decode_into(&bytes, engine).map(|()| true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),

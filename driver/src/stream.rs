@@ -196,7 +196,12 @@ impl Decoder {
 
     /// Runs whole records; advances `offset` past those accepted.
     #[inline]
-    fn run<E: Engine>(&mut self, records: &[u8], engine: &mut E, out: &mut [u8]) -> (usize, Option<StreamError>) {
+    fn run<E: Engine>(
+        &mut self,
+        records: &[u8],
+        engine: &mut E,
+        out: &mut [u8],
+    ) -> (usize, Option<StreamError>) {
         let (raws, _) = record::events_in(records);
         let slots = record::decisions_in_mut(out);
         let mut w = 0;
@@ -330,7 +335,10 @@ mod tests {
         let (o, r) = decode_in_pieces(&input[..input.len() - 5], 7);
         assert_eq!(
             r.unwrap_err(),
-            StreamError { offset: (HEADER_LEN + 2 * 32) as u64, kind: StreamErrorKind::TruncatedRecord { got: 27 } }
+            StreamError {
+                offset: (HEADER_LEN + 2 * 32) as u64,
+                kind: StreamErrorKind::TruncatedRecord { got: 27 }
+            }
         );
         assert_eq!(o.len(), HEADER_LEN + 2 * DECISION_LEN);
         let (o, r) = decode_in_pieces(&input[..9], 4);

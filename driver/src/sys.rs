@@ -111,7 +111,8 @@ extern "C" fn on_signal(sig: libc::c_int) {
 pub fn install_signal_handlers() -> io::Result<()> {
     let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
     let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
-    for (sig, a) in [(Signal::SIGINT, &act), (Signal::SIGTERM, &act), (Signal::SIGUSR1, &act), (Signal::SIGPIPE, &ign)]
+    for (sig, a) in
+        [(Signal::SIGINT, &act), (Signal::SIGTERM, &act), (Signal::SIGUSR1, &act), (Signal::SIGPIPE, &ign)]
     {
         // SAFETY: the handler only stores to atomics, which is async-signal-safe.
         unsafe { sigaction(sig, a) }.map_err(io::Error::from)?;

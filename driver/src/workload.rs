@@ -242,7 +242,8 @@ pub fn generate(w: &Workload, out: &mut impl Write) -> io::Result<Truth> {
         let agent = perm[agents_zipf.sample(&mut rng)];
         let bad = bad_flags[agent as usize] && seq >= onset_seq;
         // Drift grows from 0 to 0.5 over the rest of the stream.
-        let drift = if bad { 0.5 * (seq - onset_seq) as f64 / (w.events - onset_seq).max(1) as f64 } else { 0.0 };
+        let drift =
+            if bad { 0.5 * (seq - onset_seq) as f64 / (w.events - onset_seq).max(1) as f64 } else { 0.0 };
         let burst = if rng.below(20) == 0 { 2 + rng.below(7) } else { 1 };
         for _ in 0..burst {
             if seq >= w.events {
@@ -307,11 +308,7 @@ mod tests {
             if e.outcome.is_none() {
                 n_ls += (e.command == ls) as u32;
                 if e.command == rm {
-                    if t.compromised.binary_search(&e.agent).is_ok() {
-                        n_rm_bad += 1
-                    } else {
-                        n_rm_good += 1
-                    }
+                    if t.compromised.binary_search(&e.agent).is_ok() { n_rm_bad += 1 } else { n_rm_good += 1 }
                 }
             }
         })

@@ -195,7 +195,9 @@ pub fn run<E: Engine>(
     tick: &mut dyn FnMut(&E),
 ) -> Result<(RunEnd, &'static str), IoFailure> {
     match mode {
-        IoMode::Blocking => blocking::run(input, output, engine, cfg, stats, tick).map(|e| (e, "blocking read/write")),
+        IoMode::Blocking => {
+            blocking::run(input, output, engine, cfg, stats, tick).map(|e| (e, "blocking read/write"))
+        }
         IoMode::Uring | IoMode::Auto => match uring::run(input, output, engine, cfg, stats, tick) {
             Ok(e) => Ok((e, "io_uring")),
             Err(uring::UringError::Setup(err)) if mode == IoMode::Auto => {

@@ -204,7 +204,8 @@ pub fn run<E: Engine>(
     let now = Instant::now();
     let mut outs = [OutSlot { state: OutState::Free, seq: 0, off: 0, len: 0, done: 0, born: now }; NOUT];
     let mut dec = Decoder::new();
-    let (mut next_read_seq, mut next_proc_seq, mut next_out_seq, mut next_write_seq) = (0u64, 0u64, 0u64, 0u64);
+    let (mut next_read_seq, mut next_proc_seq, mut next_out_seq, mut next_write_seq) =
+        (0u64, 0u64, 0u64, 0u64);
     let (mut read_off, mut out_off) = (ik.start, ok.start);
     let (mut eof, mut stop) = (false, false);
     let mut bad: Option<StreamError> = None;
@@ -292,7 +293,8 @@ pub fn run<E: Engine>(
         }
         // 1. Decode ready input, in read order, while an output buffer is free.
         while fatal.is_none() {
-            let Some(i) = ins.iter().position(|s| matches!(s.state, InState::Ready { .. }) && s.seq == next_proc_seq)
+            let Some(i) =
+                ins.iter().position(|s| matches!(s.state, InState::Ready { .. }) && s.seq == next_proc_seq)
             else {
                 break;
             };
@@ -333,7 +335,8 @@ pub fn run<E: Engine>(
             for j in 0..NOUT {
                 let s = outs[j];
                 if s.state == OutState::Queued
-                    && (ok.seekable || (s.seq == next_write_seq && !outs.iter().any(|o| o.state == OutState::Writing)))
+                    && (ok.seekable
+                        || (s.seq == next_write_seq && !outs.iter().any(|o| o.state == OutState::Writing)))
                 {
                     outs[j].state = OutState::Writing;
                     push!(write_sqe(&outs[j], j));
@@ -347,7 +350,13 @@ pub fn run<E: Engine>(
                 break;
             }
             let Some(i) = ins.iter().position(|s| s.state == InState::Free) else { break };
-            ins[i] = InSlot { state: InState::Reading, seq: next_read_seq, off: read_off, filled: 0, arrived: None };
+            ins[i] = InSlot {
+                state: InState::Reading,
+                seq: next_read_seq,
+                off: read_off,
+                filled: 0,
+                arrived: None,
+            };
             next_read_seq += 1;
             read_off += batch as u64;
             push!(read_sqe(&ins[i], i));
@@ -426,7 +435,8 @@ pub fn run<E: Engine>(
                     } else if res == 0 {
                         s.state = OutState::Free;
                         if fatal.is_none() {
-                            fatal = Some(fail(&wname, io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")));
+                            fatal =
+                                Some(fail(&wname, io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")));
                         }
                     } else {
                         s.done += res as usize;
