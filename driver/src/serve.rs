@@ -274,8 +274,8 @@ fn serve_loop<E: Engine>(
             tick_armed = true;
         }
         // Per-connection work: sends, receives, closes.
-        for i in 0..slab.len() {
-            let Some(c) = slab[i].as_mut() else { continue };
+        for (i, slot) in slab.iter_mut().enumerate() {
+            let Some(c) = slot.as_mut() else { continue };
             if !c.send_inflight && !c.dead {
                 if c.sent == c.sending.len() && !c.pending.is_empty() {
                     c.sending.clear();
@@ -312,10 +312,9 @@ fn serve_loop<E: Engine>(
                         .user_data(UD_RECV | i as u64)
                 );
             }
-            let finished =
-                c.dead || (flushed && (c.input_done || stop) && !c.discarding) || (stop && flushed);
+            let finished = c.dead || (flushed && (stop || (c.input_done && !c.discarding)));
             if finished && !c.recv_inflight && !c.send_inflight {
-                slab[i] = None; // drops (closes) the descriptor and frees the buffers
+                *slot = None; // drops (closes) the descriptor and frees the buffers
                 free.push(i);
                 closed += 1;
             }

@@ -305,7 +305,7 @@ mod tests {
         r.unwrap();
         let mut n = 0;
         parse_decisions(&whole[HEADER_LEN..], |d: DecisionRepr| {
-            assert_eq!(d.seq % 3 == 2, false, "outcomes get no decision");
+            assert_ne!(d.seq % 3, 2, "outcomes get no decision");
             n += 1;
         })
         .unwrap();

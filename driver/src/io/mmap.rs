@@ -56,12 +56,10 @@ pub fn run<E: Engine>(
         let t0 = Instant::now();
         let (w, err) = dec.feed(chunk, engine, outb.as_mut_slice());
         if let Err(e) = write_all(output, &outb.as_slice()[..w]) {
-            end = RunEnd::Eof;
             if let Some(p) = map {
                 // SAFETY: unmapping our mapping; `bytes` is not used after this.
                 let _ = unsafe { munmap(p, len) };
             }
-            let _ = end;
             return Err(fail(&wname, e));
         }
         stats.reads += 1;
