@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, CliError, temp_dir, write_workload};
-use crate::engine::{Engine, TestEngine};
+use crate::engine::{Engine, NullEngine, TestEngine};
 use crate::io::{RunConfig, RunEnd, blocking, mmap, uring};
 use crate::stats::Stats;
 use crate::workload::Workload;
@@ -27,6 +27,17 @@ pub struct PathResult {
     pub median_events_per_sec: f64,
     /// All rounds.
     pub rounds: Vec<f64>,
+}
+
+/// Per-stage cost, from extra rows run in the same process (see docs/TIMING.md).
+#[derive(Clone, Debug, Serialize)]
+pub struct Stages {
+    /// Decode + validate + emit decisions, no engine logic, no I/O (ns/event, best round).
+    pub decode_emit_ns: f64,
+    /// TestEngine's own cost per event (in memory, minus the above).
+    pub engine_ns: f64,
+    /// The read loop's I/O cost per event (read loop with NullEngine minus in-memory NullEngine).
+    pub read_write_ns: f64,
 }
 
 /// The whole report.
@@ -50,6 +61,10 @@ pub struct BenchReport {
     pub identical_output: bool,
     /// Why io_uring was not measured, if it was not.
     pub uring_unavailable: Option<String>,
+    /// Stage costs.
+    pub stages: Stages,
+    /// System load average (1 min) at the start: other work on the machine skews figures.
+    pub loadavg_1m: f64,
 }
 
 impl BenchReport {
@@ -82,6 +97,11 @@ impl BenchReport {
         }
         s += &format!("mmap / read loop:     {:.3}\n", self.ratio_mmap_vs_read);
         s += &format!("identical decisions across paths: {}\n", self.identical_output);
+        s += &format!(
+            "stages (ns/event): decode+emit {:.2}, TestEngine {:.2}, read()+write() I/O {:.2}\n",
+            self.stages.decode_emit_ns, self.stages.engine_ns, self.stages.read_write_ns
+        );
+        s += &format!("load average at start: {:.2}\n", self.loadavg_1m);
         s
     }
 }
@@ -107,11 +127,36 @@ fn one<E: Engine>(
         _ => mmap::run(inp.as_raw_fd(), out.as_raw_fd(), engine, cfg, &mut stats)?,
     };
     let dt = t0.elapsed().as_secs_f64();
+    finish(which, end, dt, stats, output)
+}
+
+fn finish(which: &str, end: RunEnd, dt: f64, stats: Stats, output: &Path) -> Result<(f64, u64), CliError> {
     if end != RunEnd::Eof {
         return Err(CliError { code: 1, message: format!("bench {which}: unexpected end {end:?}") });
     }
     let bytes = std::fs::read(output).map_err(|e| fail(output, e))?;
     Ok((stats.counts.events as f64 / dt, snapshot::crc32(&bytes) as u64 | (bytes.len() as u64) << 32))
+}
+
+/// Decodes `bytes` in memory (no I/O) in `batch` pieces; events/s.
+fn memory<E: Engine>(bytes: &[u8], batch: usize, engine: &mut E) -> f64 {
+    let mut dec = crate::stream::Decoder::new();
+    let mut out = vec![0u8; crate::stream::max_output(batch)];
+    let t0 = Instant::now();
+    for chunk in bytes.chunks(batch) {
+        let (w, _) = dec.feed(chunk, engine, &mut out);
+        std::hint::black_box(&out[..w]);
+    }
+    dec.counts.events as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn read_loop_null(input: &Path, output: &Path, cfg: &RunConfig) -> Result<f64, CliError> {
+    let inp = File::open(input).map_err(|e| fail(input, e))?;
+    let out = File::create(output).map_err(|e| fail(output, e))?;
+    let mut stats = Stats::new();
+    let t0 = Instant::now();
+    blocking::run(inp.as_raw_fd(), out.as_raw_fd(), &mut NullEngine, cfg, &mut stats, &mut |_| {})?;
+    Ok(stats.counts.events as f64 / t0.elapsed().as_secs_f64())
 }
 
 fn fail(p: &Path, e: std::io::Error) -> CliError {
@@ -136,10 +181,21 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, CliError> {
         uring_unavailable = Some(e.to_string());
         names.remove(0);
     }
+    let loadavg_1m = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(f64::NAN);
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut digests = Vec::new();
+    let bytes = std::fs::read(&input).map_err(|e| fail(&input, e))?;
+    let (mut mem_null, mut mem_test, mut io_null) = (0f64, 0f64, 0f64);
     let _ = sys::stop_requested();
     for round in 0..args.rounds.max(1) {
+        mem_null = mem_null.max(memory(&bytes, cfg.batch, &mut NullEngine));
+        mem_test = mem_test.max(memory(&bytes, cfg.batch, &mut TestEngine::with_builtin_names(args.agents as usize)));
+        let out = dir.join("bench-out-null.bin");
+        io_null = io_null.max(read_loop_null(&input, &out, &cfg)?);
+        let _ = std::fs::remove_file(&out);
         for (k, name) in names.iter().enumerate() {
             let mut engine = TestEngine::with_builtin_names(args.agents as usize);
             let out = dir.join(format!("bench-out-{k}.bin"));
@@ -178,6 +234,12 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, CliError> {
         ratio_uring_vs_read: best("io_uring").map(|u| u / read),
         ratio_mmap_vs_read: best("mmap").unwrap_or(f64::NAN) / read,
         identical_output: digests.windows(2).all(|w| w[0] == w[1]),
+        stages: Stages {
+            decode_emit_ns: 1e9 / mem_null,
+            engine_ns: 1e9 / mem_test - 1e9 / mem_null,
+            read_write_ns: 1e9 / io_null - 1e9 / mem_null,
+        },
+        loadavg_1m,
         paths,
         uring_unavailable,
     })

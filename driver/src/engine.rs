@@ -304,6 +304,35 @@ impl Engine for TestEngine {
     }
 }
 
+/// An engine that allows every call and keeps no state: measures the driver without decision logic
+/// (benchmarks only — **never** a policy).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NullEngine;
+
+impl Engine for NullEngine {
+    fn snapshot_kind(&self) -> [u8; 8] {
+        *b"NULLENG1"
+    }
+    #[inline]
+    fn on_event(&mut self, ev: &EventRepr) -> Option<DecisionRepr> {
+        ev.outcome.is_none().then_some(DecisionRepr {
+            seq: ev.seq,
+            agent: ev.agent,
+            command: ev.command,
+            decision: Decision::Allow,
+            risk: Risk::Unknown,
+            agent_state: AgentState::Trusted,
+            net_state: NodeState::Healthy,
+            score: 0,
+            reasons: 0,
+        })
+    }
+    fn snapshot_into(&self, _out: &mut Vec<u8>) {}
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        if bytes.is_empty() { Ok(()) } else { Err(SnapshotError::Length { expected: 0, found: bytes.len() }) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
