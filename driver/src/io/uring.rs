@@ -59,14 +59,19 @@ pub struct Features {
     pub accept_multishot: bool,
 }
 
-/// Creates a ring with a completion queue of `cq` entries, with SQPOLL if asked (falling back with a
-/// warning when refused).
+/// Creates a ring with a completion queue of `cq` entries. Without SQPOLL it asks for
+/// `SINGLE_ISSUER | DEFER_TASKRUN` (6.1+: completion work runs only when this thread waits, so worker
+/// completions do not interrupt decoding), falling back to a plain ring on older kernels. With SQPOLL
+/// (falling back with a warning when refused) it asks for a kernel submission thread instead.
 pub(crate) fn new_ring(sq: u32, cq: u32, sqpoll: bool) -> io::Result<(IoUring, bool)> {
     if sqpoll {
         match IoUring::builder().setup_cqsize(cq).setup_sqpoll(1000).build(sq) {
             Ok(r) => return Ok((r, true)),
             Err(e) => eprintln!("tcapd: warning: SQPOLL refused ({e}); continuing without it"),
         }
+    }
+    if let Ok(r) = IoUring::builder().setup_cqsize(cq).setup_single_issuer().setup_defer_taskrun().build(sq) {
+        return Ok((r, false));
     }
     IoUring::builder().setup_cqsize(cq).build(sq).map(|r| (r, false))
 }
