@@ -391,12 +391,47 @@ pub struct BenchArgs {
     /// Pin to this CPU.
     #[arg(long)]
     pub cpu: Option<usize>,
+    /// Benchmark `serve` over a Unix socket instead: throughput with --clients concurrent clients, then
+    /// batch latency at --rate events/s offered.
+    #[arg(long)]
+    pub serve: bool,
+    /// Clients for --serve.
+    #[arg(long, default_value_t = 4)]
+    pub clients: u32,
+    /// Offered load (events/s, all clients) for the --serve latency phase.
+    #[arg(long, default_value_t = 100_000)]
+    pub rate: u64,
 }
 
 impl BenchArgs {
     /// Runs the command.
     pub fn exec(self) -> CliResult {
         apply_cpu(self.cpu)?;
+        if self.serve {
+            let dir = temp_dir("tcapd-bench-serve")?;
+            let r = crate::serve_bench::run(&dir, self.clients, self.events, self.rate, self.agents);
+            let _ = std::fs::remove_dir_all(&dir);
+            let r = r?;
+            if self.json {
+                println!("{}", serde_json::to_string_pretty(&r).map_err(|e| failure(e.to_string()))?);
+            } else {
+                println!(
+                    "tcapd bench --serve: {} clients over a Unix socket, engine TestEngine\n\
+                     throughput: {} events in total at {:.2} M events/s\n\
+                     latency at {} events/s offered: {} batches, p50 ≤ {}  p99 ≤ {}  p99.9 ≤ {}  max {}",
+                    r.clients,
+                    r.events,
+                    r.events_per_sec / 1e6,
+                    r.offered_events_per_sec,
+                    r.batches,
+                    crate::stats::fmt_ns(r.p50_ns),
+                    crate::stats::fmt_ns(r.p99_ns),
+                    crate::stats::fmt_ns(r.p999_ns),
+                    crate::stats::fmt_ns(r.max_ns)
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         let report = crate::bench::run(&self)?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&report).map_err(|e| failure(e.to_string()))?);

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod engine;
 pub mod io;
 pub mod serve;
+pub mod serve_bench;
 pub mod snapshot;
 pub mod stats;
 pub mod stream;

@@ -27,6 +27,18 @@ impl Histogram {
         self.count += 1;
         self.max = self.max.max(ns);
     }
+    /// Adds every sample of `other`.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.max = self.max.max(other.max);
+    }
+    /// Largest sample.
+    pub fn max(&self) -> u64 {
+        self.max
+    }
     /// Number of samples.
     pub fn count(&self) -> u64 {
         self.count

@@ -276,6 +276,22 @@ pub fn generate(w: &Workload, out: &mut impl Write) -> io::Result<Truth> {
     Ok(Truth { workload: *w, compromised, onset_seq, calls, outcomes })
 }
 
+/// Adds `base` to the agent id of every event of a stream (header + events), so that several streams
+/// use disjoint agents. Stops at the first record that does not parse.
+pub fn offset_agents(stream: &mut [u8], base: u32) {
+    use tcap_core::wire::record::HEADER_LEN;
+    if stream.len() < HEADER_LEN {
+        return;
+    }
+    for rec in stream[HEADER_LEN..].chunks_exact_mut(EVENT_LEN) {
+        let Ok(mut e) = EventRepr::parse(rec) else { return };
+        e.agent = e.agent.wrapping_add(base);
+        if e.emit(rec).is_err() {
+            return;
+        }
+    }
+}
+
 /// The truth file path beside a workload file: `FILE.truth.json`.
 pub fn truth_path(stream: &std::path::Path) -> std::path::PathBuf {
     let mut s = stream.as_os_str().to_owned();
