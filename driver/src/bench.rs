@@ -192,7 +192,11 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, CliError> {
     let _ = sys::stop_requested();
     for round in 0..args.rounds.max(1) {
         mem_null = mem_null.max(memory(&bytes, cfg.batch, &mut NullEngine));
-        mem_test = mem_test.max(memory(&bytes, cfg.batch, &mut TestEngine::with_builtin_names(args.agents as usize)));
+        mem_test = mem_test.max(memory(
+            &bytes,
+            cfg.batch,
+            &mut TestEngine::with_builtin_names(args.agents as usize),
+        ));
         let out = dir.join("bench-out-null.bin");
         io_null = io_null.max(read_loop_null(&input, &out, &cfg)?);
         let _ = std::fs::remove_file(&out);

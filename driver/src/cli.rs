@@ -272,9 +272,17 @@ impl ServeArgs {
     pub fn exec_with<E: Engine>(self, engine: &mut E) -> CliResult {
         install_signals()?;
         apply_cpu(self.io.cpu)?;
-        if self.io.io == IoMode::Blocking {
-            return Err(failure("serve runs on io_uring only in this build (--io blocking is for run)"));
-        }
+        let use_uring = match (self.io.io, crate::io::uring::features()) {
+            (IoMode::Blocking, _) => false,
+            (_, Ok(_)) => true,
+            (IoMode::Auto, Err(e)) => {
+                eprintln!(
+                    "tcapd: warning: io_uring unavailable ({e}); falling back to poll() and blocking sockets"
+                );
+                false
+            }
+            (IoMode::Uring, Err(e)) => return Err(failure(format!("io_uring setup (--io uring): {e}"))),
+        };
         restore_state(&self.engine, engine, self.io.quiet)?;
         let (listener, name) = io_ctx(serve::bind(&self.listen), || format!("listen on {:?}", self.listen))?;
         // Always printed (tests and scripts read the bound port from it).
@@ -288,14 +296,18 @@ impl ServeArgs {
         };
         let mut stats = Stats::new();
         let mut hook = snapshot_hook::<E>(&self.engine);
-        let r = serve::serve(listener, &name, engine, &cfg, &mut stats, &mut hook);
+        let r = if use_uring {
+            serve::serve(listener, &name, engine, &cfg, &mut stats, &mut hook).map(|_| ())
+        } else {
+            crate::serve_poll::serve(listener, &name, engine, &cfg, &mut stats, &mut hook)
+        };
         if let Listen::Unix(p) = &self.listen {
             let _ = std::fs::remove_file(p);
         }
         r?;
         final_snapshot(&self.engine, engine)?;
         if !self.io.quiet {
-            eprintln!("{}", stats.report("io_uring serve"));
+            eprintln!("{}", stats.report(if use_uring { "io_uring serve" } else { "poll serve" }));
         }
         Ok(ExitCode::SUCCESS)
     }

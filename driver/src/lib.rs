@@ -14,6 +14,7 @@ pub mod engine;
 pub mod io;
 pub mod serve;
 pub mod serve_bench;
+pub mod serve_poll;
 pub mod snapshot;
 pub mod stats;
 pub mod stream;

@@ -138,7 +138,7 @@ pub fn bind(listen: &Listen) -> io::Result<(OwnedFd, String)> {
     }
 }
 
-fn peer_name(fd: RawFd, n: u64, listen_name: &str) -> String {
+pub(crate) fn peer_name(fd: RawFd, n: u64, listen_name: &str) -> String {
     use nix::sys::socket::{SockaddrStorage, getpeername};
     match getpeername::<SockaddrStorage>(fd) {
         Ok(a) if a.as_sockaddr_in().is_some() || a.as_sockaddr_in6().is_some() => format!("tcp:{a}"),

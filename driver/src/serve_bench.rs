@@ -53,14 +53,20 @@ fn stream_for(client: u32, agents: u32, events: u64) -> Vec<u8> {
     v
 }
 
-fn start_server(path: &Path, clients: u32, agents: u32) -> Result<thread::JoinHandle<Result<(), String>>, CliError> {
+fn start_server(
+    path: &Path,
+    clients: u32,
+    agents: u32,
+) -> Result<thread::JoinHandle<Result<(), String>>, CliError> {
     let (fd, name) = serve::bind(&Listen::Unix(path.to_path_buf()))
         .map_err(|e| CliError { code: 1, message: format!("bind {}: {e}", path.display()) })?;
     Ok(thread::spawn(move || {
         let mut engine = TestEngine::with_builtin_names((clients * agents) as usize);
         let cfg = ServeConfig { exit_after: Some(clients as u64), ..ServeConfig::default() };
         let mut stats = Stats::new();
-        serve::serve(fd, &name, &mut engine, &cfg, &mut stats, &mut |_| {}).map(|_| ()).map_err(|e| e.to_string())
+        serve::serve(fd, &name, &mut engine, &cfg, &mut stats, &mut |_| {})
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }))
 }
 
@@ -77,7 +83,8 @@ pub fn run(dir: &Path, clients: u32, events: u64, rate: u64, agents: u32) -> Res
     // Phase 1: throughput.
     let sock = dir.join("bench-serve.sock");
     let server = start_server(&sock, clients, agents)?;
-    let streams: Vec<Vec<u8>> = (0..clients).map(|c| stream_for(c, agents, events / clients as u64)).collect();
+    let streams: Vec<Vec<u8>> =
+        (0..clients).map(|c| stream_for(c, agents, events / clients as u64)).collect();
     let t0 = Instant::now();
     let handles: Vec<_> = streams
         .into_iter()
@@ -104,7 +111,8 @@ pub fn run(dir: &Path, clients: u32, events: u64, rate: u64, agents: u32) -> Res
         .collect();
     let mut got = 0usize;
     for h in handles {
-        got += h.join().map_err(|_| err("client panicked".into()))?.map_err(|e| err(format!("client: {e}")))?;
+        got +=
+            h.join().map_err(|_| err("client panicked".into()))?.map_err(|e| err(format!("client: {e}")))?;
     }
     let secs = t0.elapsed().as_secs_f64();
     join(server)?;

@@ -17,26 +17,30 @@ use tcap_core::wire::record::{EVENT_LEN, HEADER_LEN};
 
 /// Starts `tcapd serve`, returns the child, the address it printed, and a channel of later stderr lines.
 fn start(listen: &str, extra: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
-    let mut child = tcapd()
-        .args(["serve", "--listen", listen, "-q"])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut cmd = tcapd();
+    cmd.args(["serve", "--listen", listen, "-q"]).args(extra);
+    start_cmd(cmd).0
+}
+
+/// As [`start`] for a prepared command; also returns the stderr lines printed before the address.
+fn start_cmd(mut cmd: std::process::Command) -> ((Child, String, mpsc::Receiver<String>), Vec<String>) {
+    let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("tcapd printed nothing").unwrap();
-    let addr = first
-        .strip_prefix("tcapd: listening on ")
-        .unwrap_or_else(|| panic!("unexpected: {first}"))
-        .to_string();
+    let mut before = Vec::new();
+    let addr = loop {
+        let l = lines.next().expect("tcapd exited before listening").unwrap();
+        match l.strip_prefix("tcapd: listening on ") {
+            Some(a) => break a.to_string(),
+            None => before.push(l),
+        }
+    };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for l in lines.map_while(Result::ok) {
             let _ = tx.send(l);
         }
     });
-    (child, addr, rx)
+    ((child, addr, rx), before)
 }
 
 trait Conn: Read + Write + Send + 'static {
@@ -103,8 +107,10 @@ fn client(addr: String, data: Vec<u8>, chunk: usize, slow_reader: bool) -> std::
     })
 }
 
-fn concurrent_clients_get_exactly_their_decisions(listen: &str) {
-    let (mut child, addr, _err) = start(listen, &["--exit-after", "4"]);
+fn concurrent_clients_get_exactly_their_decisions(listen: &str, extra: &[&str]) {
+    let mut args = vec!["--exit-after", "4"];
+    args.extend_from_slice(extra);
+    let (mut child, addr, _err) = start(listen, &args);
     let streams: Vec<Vec<u8>> =
         (0..4u32).map(|k| workload_for_agents(k * 1000, 100, 20_000, 20 + k as u64)).collect();
     let handles: Vec<_> = streams
@@ -130,8 +136,38 @@ fn unix_socket_concurrent_clients() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tcapd.sock");
-    concurrent_clients_get_exactly_their_decisions(&format!("unix:{}", path.display()));
+    concurrent_clients_get_exactly_their_decisions(&format!("unix:{}", path.display()), &[]);
     assert!(!path.exists(), "socket file removed at exit");
+}
+
+#[test]
+fn poll_fallback_unix_and_tcp_concurrent_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("poll.sock");
+    concurrent_clients_get_exactly_their_decisions(
+        &format!("unix:{}", path.display()),
+        &["--io", "blocking"],
+    );
+    concurrent_clients_get_exactly_their_decisions("tcp:127.0.0.1:0", &["--io", "blocking"]);
+}
+
+#[test]
+fn serve_falls_back_to_poll_when_seccomp_refuses_io_uring() {
+    let mut cmd = tcapd();
+    cmd.args(["serve", "--listen", "tcp:127.0.0.1:0", "-q", "--exit-after", "2"]);
+    deny_io_uring(&mut cmd);
+    let ((mut child, addr, _), before) = start_cmd(cmd);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(before[0].contains("warning: io_uring unavailable") && before[0].contains("poll"), "{before:?}");
+    let a = workload_for_agents(0, 30, 5_000, 60);
+    let mut b = workload_for_agents(100, 30, 5_000, 61);
+    let at = HEADER_LEN + 100 * EVENT_LEN;
+    b[at + 30] = 1; // nonzero reserved byte
+    let ha = client(addr.clone(), a.clone(), 777, false);
+    let hb = client(addr, b.clone(), 777, false);
+    assert!(ha.join().unwrap() == oracle(&a).0);
+    assert!(hb.join().unwrap() == oracle(&b).0);
+    assert!(wait_deadline(&mut child, Duration::from_secs(30)).success());
 }
 
 #[test]
@@ -139,15 +175,22 @@ fn tcp_loopback_concurrent_clients() {
     if !uring_available("serve tcp") {
         return;
     }
-    concurrent_clients_get_exactly_their_decisions("tcp:127.0.0.1:0");
+    concurrent_clients_get_exactly_their_decisions("tcp:127.0.0.1:0", &[]);
 }
 
 #[test]
 fn bad_stream_closes_only_its_connection() {
-    if !uring_available("serve bad stream") {
-        return;
+    let mut modes = vec!["blocking"];
+    if uring_available("serve bad stream (io_uring)") {
+        modes.push("uring");
     }
-    let (mut child, addr, err) = start("tcp:127.0.0.1:0", &["--exit-after", "3"]);
+    for m in modes {
+        bad_stream_closes_only_its_connection_with(m);
+    }
+}
+
+fn bad_stream_closes_only_its_connection_with(io: &str) {
+    let (mut child, addr, err) = start("tcp:127.0.0.1:0", &["--exit-after", "3", "--io", io]);
     let good1 = workload_for_agents(0, 50, 10_000, 30);
     let good2 = workload_for_agents(1000, 50, 10_000, 31);
     let mut bad = workload_for_agents(2000, 50, 10_000, 32);
@@ -172,17 +215,20 @@ fn bad_stream_closes_only_its_connection() {
 
 #[test]
 fn slow_reader_gets_everything_under_backpressure() {
-    if !uring_available("serve backpressure") {
-        return;
+    let mut modes = vec!["blocking"];
+    if uring_available("serve backpressure (io_uring)") {
+        modes.push("uring");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let listen = format!("unix:{}", dir.path().join("s").display());
-    let (mut child, addr, _) = start(&listen, &["--exit-after", "1"]);
-    // ~3 MB of decisions, far above the per-connection output cap, read slowly.
-    let data = workload_for_agents(0, 200, 150_000, 40);
-    let got = client(addr, data.clone(), 65536, true).join().unwrap();
-    assert!(got == oracle(&data).0, "nothing dropped, nothing reordered");
-    assert!(wait_deadline(&mut child, Duration::from_secs(30)).success());
+    for m in modes {
+        let dir = tempfile::tempdir().unwrap();
+        let listen = format!("unix:{}", dir.path().join("s").display());
+        let (mut child, addr, _) = start(&listen, &["--exit-after", "1", "--io", m]);
+        // ~3 MB of decisions, far above the per-connection output cap, read slowly.
+        let data = workload_for_agents(0, 200, 150_000, 40);
+        let got = client(addr, data.clone(), 65536, true).join().unwrap();
+        assert!(got == oracle(&data).0, "{m}: nothing dropped, nothing reordered");
+        assert!(wait_deadline(&mut child, Duration::from_secs(30)).success());
+    }
 }
 
 #[test]
