@@ -186,10 +186,10 @@ pub fn run(dir: &Path, clients: u32, events: u64, rate: u64, agents: u32) -> Res
                     // The last call in the batch: its decision closes the batch.
                     let last_call = batch
                         .chunks_exact(EVENT_LEN)
+                        .rev()
                         .filter_map(|r| EventRepr::parse(r).ok())
-                        .filter(|e| e.outcome.is_none())
-                        .map(|e| e.seq)
-                        .last();
+                        .find(|e| e.outcome.is_none())
+                        .map(|e| e.seq);
                     let t = Instant::now();
                     s.write_all(batch)?;
                     if let Some(seq) = last_call {
