@@ -189,6 +189,7 @@ fn serve_loop<E: Engine>(
         return Err(fail("io_uring", io::Error::other("kernel lacks IORING_OP_ACCEPT/RECV/SEND")));
     }
     let mut feat = Features { sqpoll, accept_multishot: true, ..Features::default() };
+    stats.io_detail = feat.describe(&ring) + ", accept multishot (falls back if refused)";
     let mut r = Ring { ring, backlog: Vec::new() };
     let lfd = listener.as_raw_fd();
     let mut free: Vec<usize> = Vec::new();

@@ -103,6 +103,8 @@ pub struct Stats {
     pub bad_streams: u64,
     /// Latency of a batch: from its input's arrival to the completion of the write of its decisions.
     pub latency: Histogram,
+    /// What the I/O path used (io_uring features), for the report.
+    pub io_detail: String,
     last_progress: Instant,
     last_events: u64,
 }
@@ -127,6 +129,7 @@ impl Stats {
             streams: 0,
             bad_streams: 0,
             latency: Histogram::default(),
+            io_detail: String::new(),
             last_progress: now,
             last_events: 0,
         }
@@ -161,6 +164,9 @@ impl Stats {
             s += &format!("; streams {} (bad {})", self.streams, self.bad_streams);
         }
         s += &format!("\ntcapd: batch latency {}", self.latency.summary());
+        if !self.io_detail.is_empty() {
+            s += &format!("\ntcapd: {}", self.io_detail);
+        }
         s
     }
 

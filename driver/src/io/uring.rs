@@ -59,6 +59,23 @@ pub struct Features {
     pub accept_multishot: bool,
 }
 
+impl Features {
+    /// One line for the exit report.
+    pub(crate) fn describe(&self, ring: &IoUring) -> String {
+        let yn = |b: bool| if b { "yes" } else { "no" };
+        format!(
+            "io_uring: fixed buffers {}, fixed files {}, sqpoll {}, defer_taskrun {}, nodrop {}, sq {} cq {}",
+            yn(self.fixed_buffers),
+            yn(self.fixed_files),
+            yn(self.sqpoll),
+            yn(ring.params().is_setup_single_issuer()),
+            yn(ring.params().is_feature_nodrop()),
+            ring.params().sq_entries(),
+            ring.params().cq_entries()
+        )
+    }
+}
+
 /// Creates a ring with a completion queue of `cq` entries. Without SQPOLL it asks for
 /// `SINGLE_ISSUER | DEFER_TASKRUN` (6.1+: completion work runs only when this thread waits, so worker
 /// completions do not interrupt decoding), falling back to a plain ring on older kernels. With SQPOLL
@@ -201,6 +218,7 @@ pub fn run<E: Engine>(
         feat.fixed_buffers = unsafe { ring.submitter().register_buffers(&iov) }.is_ok();
     }
     feat.fixed_files = ring.submitter().register_files(&[input, output]).is_ok();
+    stats.io_detail = feat.describe(&ring);
     let mut r = Ring { ring, backlog: Vec::new() };
 
     let ik = fd_kind(input);
