@@ -400,6 +400,10 @@ pub struct BenchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Where decisions go: `file` (beside the input; byte-identity across paths is checked) or `null`
+    /// (/dev/null: isolates the read side).
+    #[arg(long, default_value = "file", value_parser = ["file", "null"])]
+    pub sink: String,
     /// Pin to this CPU.
     #[arg(long)]
     pub cpu: Option<usize>,
