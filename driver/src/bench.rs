@@ -120,7 +120,12 @@ fn one<E: Engine>(
     cfg: &RunConfig,
 ) -> Result<(f64, u64), CliError> {
     let inp = File::open(input).map_err(|e| fail(input, e))?;
-    let out = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(output).map_err(|e| fail(output, e))?;
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(output)
+        .map_err(|e| fail(output, e))?;
     let mut stats = Stats::new();
     let t0 = Instant::now();
     let end = match which {
