@@ -211,6 +211,18 @@ impl RunArgs {
         apply_cpu(self.io.cpu)?;
         restore_state(&self.engine, engine, self.io.quiet)?;
         let src = io_ctx(Source::open(&self.input), || format!("open {}", self.input.display()))?;
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(&self.input), std::fs::metadata(&self.output)) {
+            use std::os::unix::fs::MetadataExt;
+            if a.dev() == b.dev() && a.ino() == b.ino() && a.is_file() {
+                return Err(CliError {
+                    code: exit::USAGE,
+                    message: format!(
+                        "--out {} is the input file; refusing to overwrite it",
+                        self.output.display()
+                    ),
+                });
+            }
+        }
         let sink = io_ctx(Sink::create(&self.output), || format!("create {}", self.output.display()))?;
         let cfg = RunConfig {
             batch: self.io.batch.max(4096),

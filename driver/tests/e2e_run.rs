@@ -361,6 +361,23 @@ fn help_has_examples() {
     }
     let (st, _, err) = run_tcapd(&["run", "--in", "x"], None);
     assert_eq!(st.code(), Some(2), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ev.bin");
+    let data = workload(5, 100, 1);
+    std::fs::write(&input, &data).unwrap();
+    let (st, _, err) = run_tcapd(&["run", "--in", s(&input), "--out", s(&input)], None);
+    assert_eq!(st.code(), Some(2), "{err}");
+    assert!(err.contains("is the input file"), "{err}");
+    assert_eq!(std::fs::read(&input).unwrap(), data, "input untouched");
+    let (st, _, err) = run_tcapd(&["run", "--in", s(&input), "--out", "/dev/null", "--cpu", "0", "-q"], None);
+    assert!(st.success(), "{err}");
+    let (st, _, err) = run_tcapd(&["run", "--in", s(&input), "--out", "/dev/null", "--cpu", "4095"], None);
+    assert_eq!(st.code(), Some(1));
+    assert!(err.contains("--cpu 4095"), "{err}");
+    let (st, _, err) =
+        run_tcapd(&["run", "--in", s(&dir.path().join("missing")), "--out", "/dev/null"], None);
+    assert_eq!(st.code(), Some(1));
+    assert!(err.contains("open ") && err.contains("missing"), "{err}");
 }
 
 #[test]
