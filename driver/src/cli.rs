@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 
@@ -144,28 +144,19 @@ pub fn restore_state<E: Engine>(args: &EngineArgs, engine: &mut E, quiet: bool) 
     }
 }
 
-/// The periodic snapshot hook for `--state`.
-pub fn snapshot_hook<E: Engine>(args: &EngineArgs) -> impl FnMut(&E) + use<E> {
-    let path = args.state.clone();
+/// The periodic snapshotter for `--state` / `--snapshot-interval`.
+pub fn snapshotter(args: &EngineArgs) -> snapshot::Snapshotter {
     let interval = (args.snapshot_interval > 0.0).then(|| Duration::from_secs_f64(args.snapshot_interval));
-    let mut last = Instant::now();
-    move |e: &E| {
-        if let (Some(p), Some(iv)) = (&path, interval)
-            && last.elapsed() >= iv
-        {
-            last = Instant::now();
-            if let Err(err) = snapshot::save(p, e) {
-                eprintln!("tcapd: warning: snapshot to {} failed: {err}", p.display());
-            }
-        }
-    }
+    snapshot::Snapshotter::new(args.state.clone(), interval)
 }
 
-fn final_snapshot<E: Engine>(args: &EngineArgs, engine: &E) -> Result<(), CliError> {
-    if let Some(p) = &args.state {
-        io_ctx(snapshot::save(p, engine), || format!("snapshot to {}", p.display()))?;
-    }
-    Ok(())
+fn final_snapshot<E: Engine>(
+    args: &EngineArgs,
+    snap: &mut snapshot::Snapshotter,
+    engine: &E,
+) -> Result<(), CliError> {
+    let r = snap.finish(engine);
+    io_ctx(r, || format!("snapshot to {}", args.state.as_deref().unwrap_or(Path::new("?")).display()))
 }
 
 fn apply_cpu(cpu: Option<usize>) -> Result<(), CliError> {
@@ -232,9 +223,10 @@ impl RunArgs {
             sink_name: sink.name(),
         };
         let mut stats = Stats::new();
-        let mut hook = snapshot_hook::<E>(&self.engine);
-        let (end, path) = dio::run(self.io.io, src.fd(), sink.fd(), engine, &cfg, &mut stats, &mut hook)?;
-        final_snapshot(&self.engine, engine)?;
+        let mut snap = snapshotter(&self.engine);
+        let (end, path) =
+            dio::run(self.io.io, src.fd(), sink.fd(), engine, &cfg, &mut stats, &mut |e: &E| snap.tick(e))?;
+        final_snapshot(&self.engine, &mut snap, engine)?;
         if !self.io.quiet {
             eprintln!("{}", stats.report(path));
         }
@@ -307,7 +299,8 @@ impl ServeArgs {
             ..ServeConfig::default()
         };
         let mut stats = Stats::new();
-        let mut hook = snapshot_hook::<E>(&self.engine);
+        let mut snap = snapshotter(&self.engine);
+        let mut hook = |e: &E| snap.tick(e);
         let r = if use_uring {
             serve::serve(listener, &name, engine, &cfg, &mut stats, &mut hook).map(|_| ())
         } else {
@@ -317,7 +310,7 @@ impl ServeArgs {
             let _ = std::fs::remove_file(p);
         }
         r?;
-        final_snapshot(&self.engine, engine)?;
+        final_snapshot(&self.engine, &mut snap, engine)?;
         if !self.io.quiet {
             eprintln!("{}", stats.report(if use_uring { "io_uring serve" } else { "poll serve" }));
         }

@@ -221,6 +221,61 @@ pub fn load<E: Engine>(path: &Path, engine: &mut E) -> Result<bool, StateError> 
     }
 }
 
+/// Periodic snapshots without stalling the I/O loop: the engine's state is encoded on the caller's
+/// thread (a copy, so the engine can go on), and written, fsynced and renamed on a background thread. A
+/// snapshot falls due every `interval`; if the previous write is still running, this one waits for the
+/// next tick. [`Snapshotter::finish`] waits for the background write and writes a last snapshot.
+pub struct Snapshotter {
+    path: Option<PathBuf>,
+    interval: Option<std::time::Duration>,
+    last: std::time::Instant,
+    writer: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Snapshotter {
+    /// Snapshots to `path` (none: does nothing) every `interval` (none: only at finish).
+    pub fn new(path: Option<PathBuf>, interval: Option<std::time::Duration>) -> Snapshotter {
+        Snapshotter { path, interval, last: std::time::Instant::now(), writer: None }
+    }
+
+    fn reap(&mut self, wait: bool) {
+        if let Some(w) = self.writer.take_if(|w| wait || w.is_finished()) {
+            match w.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!(
+                    "tcapd: warning: snapshot to {} failed: {e}",
+                    self.path.as_deref().unwrap_or(Path::new("?")).display()
+                ),
+                Err(_) => eprintln!("tcapd: warning: snapshot writer panicked"),
+            }
+        }
+    }
+
+    /// Called between batches: starts a background snapshot when one is due.
+    pub fn tick<E: Engine>(&mut self, engine: &E) {
+        let (Some(path), Some(iv)) = (self.path.clone(), self.interval) else { return };
+        if self.last.elapsed() < iv {
+            return;
+        }
+        self.reap(false);
+        if self.writer.is_some() {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let bytes = encode(engine);
+        self.writer = Some(std::thread::spawn(move || write_atomic(&path, &bytes)));
+    }
+
+    /// Waits for any background write, then writes `engine`'s state synchronously.
+    pub fn finish<E: Engine>(&mut self, engine: &E) -> io::Result<()> {
+        self.reap(true);
+        match &self.path {
+            Some(p) => save(p, engine),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +333,31 @@ mod tests {
         assert_eq!(encode(&f), encode(&e));
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp file left behind");
+    }
+
+    #[test]
+    fn background_snapshots_and_final_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let mut e = TestEngine::new(64);
+        let mut snap = Snapshotter::new(Some(path.clone()), Some(std::time::Duration::ZERO));
+        for i in 0..50u64 {
+            e.on_event(&EventRepr {
+                seq: i,
+                time_us: i,
+                agent: (i % 64) as u32,
+                command: i as u32,
+                outcome: None,
+            });
+            snap.tick(&e);
+        }
+        snap.finish(&e).unwrap();
+        let mut f = TestEngine::new(64);
+        assert!(load(&path, &mut f).unwrap());
+        assert_eq!(encode(&f), encode(&e), "the final snapshot is the last state");
+        let mut none = Snapshotter::new(None, Some(std::time::Duration::ZERO));
+        none.tick(&e);
+        none.finish(&e).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
