@@ -221,6 +221,7 @@ impl RunArgs {
             quiet: self.io.quiet,
             source_name: src.name(),
             sink_name: sink.name(),
+            ..RunConfig::default()
         };
         let mut stats = Stats::new();
         let mut snap = snapshotter(&self.engine);

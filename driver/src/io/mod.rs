@@ -40,6 +40,8 @@ pub struct RunConfig {
     pub source_name: String,
     /// Name of the output for messages.
     pub sink_name: String,
+    /// io_uring submission queue entries (tests shrink it to exercise the full-queue path).
+    pub sq_entries: u32,
 }
 
 impl Default for RunConfig {
@@ -50,6 +52,7 @@ impl Default for RunConfig {
             quiet: true,
             source_name: "input".into(),
             sink_name: "output".into(),
+            sq_entries: 64,
         }
     }
 }
