@@ -34,7 +34,7 @@ pub struct PathResult {
 pub struct Stages {
     /// Decode + validate + emit decisions, no engine logic, no I/O (ns/event, best round).
     pub decode_emit_ns: f64,
-    /// TestEngine's own cost per event (in memory, minus the above).
+    /// The engine's own cost per event (in memory, minus the above).
     pub engine_ns: f64,
     /// The read loop's I/O cost per event (read loop with NullEngine minus in-memory NullEngine).
     pub read_write_ns: f64,
@@ -104,7 +104,7 @@ impl BenchReport {
             None => s += "decisions written to /dev/null (not compared)\n",
         }
         s += &format!(
-            "stages (ns/event): decode+emit {:.2}, TestEngine {:.2}, read()+write() I/O {:.2}\n",
+            "stages (ns/event): decode+emit {:.2}, engine {:.2}, read()+write() I/O {:.2}\n",
             self.stages.decode_emit_ns, self.stages.engine_ns, self.stages.read_write_ns
         );
         s += &format!("load average at start: {:.2}\n", self.loadavg_1m);
@@ -174,8 +174,19 @@ fn fail(p: &Path, e: std::io::Error) -> CliError {
     CliError { code: 1, message: format!("{}: {e}", p.display()) }
 }
 
-/// Runs the benchmark.
+/// Runs the benchmark with the driver's [`TestEngine`].
 pub fn run(args: &BenchArgs) -> Result<BenchReport, CliError> {
+    let agents = args.agents as usize;
+    run_with(args, "TestEngine (driver test engine, not the gate)", || TestEngine::with_builtin_names(agents))
+}
+
+/// Runs the benchmark with engines from `make` (one fresh engine per path and round), named `name` in
+/// the report. The product gate plugs in here.
+pub fn run_with<E: Engine, F: Fn() -> E>(
+    args: &BenchArgs,
+    name: &str,
+    make: F,
+) -> Result<BenchReport, CliError> {
     let (dir, temp) = match &args.dir {
         Some(d) => (d.clone(), false),
         None => (temp_dir("tcapd-bench")?, true),
@@ -204,18 +215,14 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, CliError> {
     let _ = sys::stop_requested();
     for round in 0..args.rounds.max(1) {
         mem_null = mem_null.max(memory(&bytes, cfg.batch, &mut NullEngine));
-        mem_test = mem_test.max(memory(
-            &bytes,
-            cfg.batch,
-            &mut TestEngine::with_builtin_names(args.agents as usize),
-        ));
+        mem_test = mem_test.max(memory(&bytes, cfg.batch, &mut make()));
         let out = if null { PathBuf::from("/dev/null") } else { dir.join("bench-out-null.bin") };
         io_null = io_null.max(read_loop_null(&input, &out, &cfg)?);
         if !null {
             let _ = std::fs::remove_file(&out);
         }
         for (k, name) in names.iter().enumerate() {
-            let mut engine = TestEngine::with_builtin_names(args.agents as usize);
+            let mut engine = make();
             let out = if null { PathBuf::from("/dev/null") } else { dir.join(format!("bench-out-{k}.bin")) };
             let (eps, digest) = one(name, &input, &out, &mut engine, &cfg)?;
             results[k].push(eps);
@@ -250,7 +257,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, CliError> {
         events: args.events,
         agents: args.agents,
         batch: cfg.batch,
-        engine: "TestEngine (driver test engine, not the gate)".into(),
+        engine: name.into(),
         ratio_uring_vs_read: best("io_uring").map(|u| u / read),
         ratio_mmap_vs_read: best("mmap").unwrap_or(f64::NAN) / read,
         identical_output: (!null).then(|| digests.windows(2).all(|w| w[0] == w[1])),
