@@ -320,6 +320,9 @@ fn serve_loop<E: Engine>(
                 closed += 1;
             }
         }
+        if !stop && cfg.exit_after.is_some_and(|n| closed >= n) {
+            continue; // the top of the loop stops accepting and cancels the tick
+        }
         let live = slab.iter().any(Option::is_some);
         if stop && !live && inflight == 0 {
             break;

@@ -84,6 +84,9 @@ pub fn serve<E: Engine>(
         if stop && conns.is_empty() {
             return Ok(());
         }
+        if !stop && cfg.exit_after.is_some_and(|n| closed >= n) {
+            continue; // stop at the top of the loop
+        }
         pfds.clear();
         pfds.push(libc::pollfd { fd: if stop { -1 } else { lfd }, events: libc::POLLIN, revents: 0 });
         for c in &conns {
