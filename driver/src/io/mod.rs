@@ -42,6 +42,8 @@ pub struct RunConfig {
     pub sink_name: String,
     /// io_uring submission queue entries (tests shrink it to exercise the full-queue path).
     pub sq_entries: u32,
+    /// io_uring: most input buffers read ahead of decoding (1..=4).
+    pub read_ahead: usize,
 }
 
 impl Default for RunConfig {
@@ -53,6 +55,7 @@ impl Default for RunConfig {
             source_name: "input".into(),
             sink_name: "output".into(),
             sq_entries: 64,
+            read_ahead: 2,
         }
     }
 }

@@ -3,8 +3,9 @@
 //! * [`NIN`] input and [`NOUT`] output buffers of `batch` bytes, carved from one page-aligned mapping
 //!   (huge-page advised) and registered with the ring when the kernel supports fixed buffers; the input
 //!   and output descriptors are registered as fixed files when it can.
-//! * Regular files are read with several positional reads in flight (each buffer is filled completely:
-//!   short reads are resubmitted for the rest); pipes and sockets with one read at the current position,
+//! * Regular files are read with positional reads, at most `read_ahead` buffers (default 2) read but not
+//!   yet decoded — more would push the data out of the cache before it is decoded when the file is in
+//!   the page cache (each buffer is filled completely: short reads are resubmitted for the rest); pipes and sockets with one read at the current position,
 //!   processed as soon as it completes (partial records are carried by the decoder).
 //! * Decoding happens strictly in read order; an output buffer is written with positional writes (files,
 //!   several in flight) or one at a time in order (pipes). Short writes are resubmitted for the rest.
@@ -222,6 +223,7 @@ pub fn run<E: Engine>(
     let mut r = Ring { ring, backlog: Vec::new() };
 
     let ik = fd_kind(input);
+    let read_ahead = cfg.read_ahead.clamp(1, NIN);
     let ok = fd_kind(output);
     let mut ins = [InSlot { state: InState::Free, seq: 0, off: 0, filled: 0, arrived: None }; NIN];
     let now = Instant::now();
@@ -370,6 +372,10 @@ pub fn run<E: Engine>(
         while !eof && !stop && bad.is_none() && fatal.is_none() {
             let reading = ins.iter().filter(|s| s.state == InState::Reading).count();
             if !ik.seekable && reading > 0 {
+                break;
+            }
+            let ahead = ins.iter().filter(|s| s.state != InState::Free).count();
+            if ahead >= read_ahead {
                 break;
             }
             let Some(i) = ins.iter().position(|s| s.state == InState::Free) else { break };
