@@ -67,8 +67,8 @@ pub type CliResult = Result<ExitCode, CliError>;
 /// Options shared by the commands that run an engine.
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
-    /// Registry image (from `tcapd registry build`). Not yet wired in this build: the built-in test
-    /// engine runs instead.
+    /// Registry image (from `tcapd registry build`). Not yet wired into this build, which runs the
+    /// built-in test engine and refuses this option.
     #[arg(long, value_name = "FILE")]
     pub registry: Option<PathBuf>,
     /// Agent ids the engine can hold (ids beyond are denied).
@@ -174,6 +174,14 @@ fn install_signals() -> Result<(), CliError> {
 
 /// `tcapd run`: an event stream in, a decision stream out.
 #[derive(Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  tcapd run --in events.bin --out decisions.bin
+  producer | tcapd run --in - --out - --quiet | consumer
+  tcapd run --in events.bin --out decisions.bin --state agents.state --snapshot-interval 10
+  tcapd run --in events.bin --out /dev/null --io blocking --cpu 1
+
+Exit codes: 0 ok (also after SIGINT/SIGTERM), 1 I/O failure, 2 usage, 3 bad input stream
+(reported as `SOURCE: offset N: reason`, after every decision before it was written), 4 bad state file.")]
 pub struct RunArgs {
     /// Event stream to read: a file, a FIFO, or `-` for stdin.
     #[arg(long = "in", value_name = "PATH|-")]
@@ -248,6 +256,13 @@ impl RunArgs {
 
 /// `tcapd serve`: event streams from many clients, decisions back on the same connections.
 #[derive(Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  tcapd serve --listen unix:/run/tcapd.sock --state agents.state
+  tcapd serve --listen tcp:127.0.0.1:0        # prints the port it bound
+
+Each connection sends one event stream (header + records) and receives its decision stream, in
+order, on the same connection. A bad stream closes only that connection (after its decisions) and is
+reported on stderr as `PEER: offset N: reason`.")]
 pub struct ServeArgs {
     /// Where to listen: `unix:PATH` or `tcp:HOST:PORT` (port 0 picks one; the address is printed).
     #[arg(long, value_name = "unix:PATH|tcp:HOST:PORT")]
