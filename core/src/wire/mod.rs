@@ -8,6 +8,7 @@ mod crc;
 mod descriptor;
 mod flags;
 mod id;
+pub mod record;
 pub mod tcpdb;
 
 pub use crc::{crc32, crc32_bitwise, descriptor_byte_sum, descriptor_crc16};
