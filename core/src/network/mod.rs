@@ -119,7 +119,8 @@ pub struct NetworkConfig {
     pub min_signals: u8,
     /// Minimum time in quarantine before release to probation.
     pub quarantine_cooldown: Micros,
-    /// Minimum time isolated before release to probation.
+    /// Minimum time isolated before release to probation; `Micros::MAX` (the default): never
+    /// automatically, only by an operator ([`Network::set_state`]).
     pub isolate_cooldown: Micros,
     /// Probation: minimum time recovering before a node is healthy again.
     pub probation: Micros,
@@ -130,8 +131,9 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// Upstream's values: α = 0.1, suspicious 0.4, quarantine 0.6, isolate 0.8, hysteresis 0.1, 5 signals
-    /// minimum, 30 s quarantine, 120 s isolation, 60 s probation, conviction by a strict majority.
+    /// Upstream's values: α = 0.1, suspicious 0.4, quarantine 0.6, isolate 0.8, hysteresis 0.1; and ours:
+    /// 5 signals minimum, 30 s quarantine cool-down, isolation released by an operator only, 60 s
+    /// probation, conviction by a strict majority.
     pub const DEFAULT: NetworkConfig = NetworkConfig {
         trust_alpha: q16_ratio(1, 10),
         initial_trust: ONE_Q16,
@@ -141,7 +143,7 @@ impl NetworkConfig {
         hysteresis: q16_ratio(1, 10),
         min_signals: 5,
         quarantine_cooldown: 30_000_000,
-        isolate_cooldown: 120_000_000,
+        isolate_cooldown: Micros::MAX,
         probation: 60_000_000,
         vote_num: 1,
         vote_den: 2,
@@ -342,8 +344,8 @@ pub enum VoteOutcome {
         /// Eligible voters: unblocked nodes other than the accused.
         eligible: u32,
     },
-    /// Conviction: the accused was escalated (healthy/suspicious/recovering → quarantined, quarantined →
-    /// isolated) and the round closed. `None` if it was already isolated.
+    /// Conviction: the accused is isolated (peers' consensus outweighs its local evidence) and the round
+    /// closed. `None` if it was already isolated.
     Convicted(Option<StateChange>),
     /// Conviction became impossible (too many not-guilty votes); the round closed.
     Acquitted,
@@ -717,7 +719,11 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
                 NodeState::Quarantined if a < c.quarantine - h && elapsed >= c.quarantine_cooldown => {
                     NodeState::Recovering
                 }
-                NodeState::Isolated if a < c.quarantine - h && elapsed >= c.isolate_cooldown => {
+                NodeState::Isolated
+                    if c.isolate_cooldown != Micros::MAX
+                        && a < c.quarantine - h
+                        && elapsed >= c.isolate_cooldown =>
+                {
                     NodeState::Recovering
                 }
                 NodeState::Recovering if elapsed >= c.probation && s < c.suspicious - h => NodeState::Healthy,
@@ -790,8 +796,9 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     }
 
     /// `voter` votes on `accused`. Refused if the voter is blocked, is the accused, or already voted in
-    /// this round. Conviction when guilty votes `g` of eligible voters satisfy `g·den > num·n` (`n` =
-    /// eligible voters); acquittal when even all the undecided could no longer convict.
+    /// this round. Conviction (the accused is isolated) when the guilty votes `g` of eligible voters
+    /// satisfy `g·den > num·n` (`n` = eligible voters); acquittal when even all the undecided could no
+    /// longer convict. Both close the round.
     pub fn vote(
         &mut self,
         now: Micros,
@@ -824,11 +831,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         let i = u64::from(self.innocent_count[a]);
         if g * den > num * n {
             self.clear_round(a);
-            let to = match self.state[a] {
-                NodeState::Quarantined | NodeState::Isolated => NodeState::Isolated,
-                _ => NodeState::Quarantined,
-            };
-            return Ok(VoteOutcome::Convicted(self.transition(now, a, to)));
+            return Ok(VoteOutcome::Convicted(self.transition(now, a, NodeState::Isolated)));
         }
         if (n - i) * den <= num * n {
             self.clear_round(a);
