@@ -7,7 +7,7 @@
 //! * Nodes: an anomaly window of local evidence (the behaviour engine) and one of peer reports; states
 //!   healthy / suspicious / quarantined / isolated / recovering with hysteresis and cool-downs.
 //! * Votes: conviction by more than a configurable fraction (≥ 1/3) of the eligible voters.
-//! * Routes: a destination-major next-hop table (`u16`) and distance table (`u32`) in caller-provided
+//! * Routes: a source-major next-hop table (`u16`) and distance table (`u32`) in caller-provided
 //!   slices of `len × len` entries; [`Network::route`] is a bit test and a table read, and every change is
 //!   repaired incrementally (see `docs/NETWORK.md`).
 //!
@@ -416,14 +416,16 @@ pub struct Network<'t, const N: usize, const W: usize, const D: usize> {
     graph: Graph<N, D>,
     local: [Window; N],
     peer: [Window; N],
-    voted: [[u64; W]; N],
-    guilty: [[u64; W]; N],
+    /// Per accused and word: `[voted, guilty]` bits of the current round (one cache line for both).
+    ballots: [[[u64; 2]; W]; N],
     guilty_count: [u16; N],
     innocent_count: [u16; N],
-    /// `next[t·len + s]`: the neighbour of `s` on a shortest path from `s` to `t`.
+    /// `next[s·len + t]`: the neighbour of `s` on a shortest path from `s` to `t`.
     next: &'t mut [u16],
-    /// `dist[t·len + s]`: the cost of that path, [`INF`] if none.
+    /// `dist[s·len + t]`: the cost of that path, [`INF`] if none.
     dist: &'t mut [u32],
+    /// Scratch: trees touched by a repair.
+    trees: [u64; W],
     heap: Heap<N>,
     mark: [u32; N],
     epoch: u32,
@@ -464,12 +466,12 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
             graph: Graph { deg: [0; N], adj: [[Edge::EMPTY; D]; N] },
             local: [Window::EMPTY; N],
             peer: [Window::EMPTY; N],
-            voted: [[0; W]; N],
-            guilty: [[0; W]; N],
+            ballots: [[[0; 2]; W]; N],
             guilty_count: [0; N],
             innocent_count: [0; N],
             next,
             dist,
+            trees: [0; W],
             heap: Heap::new(),
             mark: [0; N],
             epoch: 0,
@@ -815,12 +817,12 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         if self.blocked[w] & m != 0 {
             return Err(NetworkError::VoterBlocked);
         }
-        if self.voted[a][w] & m != 0 {
+        if self.ballots[a][w][0] & m != 0 {
             return Err(NetworkError::AlreadyVoted);
         }
-        self.voted[a][w] |= m;
+        self.ballots[a][w][0] |= m;
         if guilty {
-            self.guilty[a][w] |= m;
+            self.ballots[a][w][1] |= m;
             self.guilty_count[a] += 1;
         } else {
             self.innocent_count[a] += 1;
@@ -848,8 +850,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     }
 
     fn clear_round(&mut self, a: usize) {
-        self.voted[a] = [0; W];
-        self.guilty[a] = [0; W];
+        self.ballots[a] = [[0; 2]; W];
         self.guilty_count[a] = 0;
         self.innocent_count[a] = 0;
     }
@@ -858,10 +859,10 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     fn withdraw_votes(&mut self, v: usize) {
         let (w, m) = (v / 64, 1u64 << (v % 64));
         for a in 0..self.len {
-            if self.voted[a][w] & m != 0 {
-                self.voted[a][w] &= !m;
-                if self.guilty[a][w] & m != 0 {
-                    self.guilty[a][w] &= !m;
+            if self.ballots[a][w][0] & m != 0 {
+                self.ballots[a][w][0] &= !m;
+                if self.ballots[a][w][1] & m != 0 {
+                    self.ballots[a][w][1] &= !m;
                     self.guilty_count[a] -= 1;
                 } else {
                     self.innocent_count[a] -= 1;

@@ -1,16 +1,67 @@
 //! The next-hop table and its incremental repair.
 //!
-//! Tables are destination-major: column `t` (entries `t·len .. (t+1)·len`) is the shortest-path tree
-//! rooted at `t`, stored as parent pointers (`next`, the next hop toward `t`) and distances (`dist`).
+//! Tables are source-major: entry `(s, t)` at `s·len + t`, so a node's row (its next hop and distance to
+//! every destination) is contiguous and the per-node scans of a repair are sequential. Column `t` is the
+//! shortest-path tree rooted at `t`, as parent pointers (`next`, the next hop toward `t`) and distances.
 //! Invariants, for every unblocked `t`: `dist[t][t] = 0`, `next[t][t] = t`; a blocked `s` has
-//! `dist[t][s] = INF`, `next[t][s] = NO_HOP`; a reachable unblocked `s ≠ t` has an unblocked neighbour
-//! `h = next[t][s]` with `dist[t][s] = cost(s, h) + dist[t][h]`, and `dist[t][s]` is the least cost of a
+//! `dist[s][t] = INF`, `next[s][t] = NO_HOP`; a reachable unblocked `s ≠ t` has an unblocked neighbour
+//! `h = next[s][t]` with `dist[s][t] = cost(s, h) + dist[h][t]`, and `dist[s][t]` is the least cost of a
 //! path from `s` to `t` whose nodes are all unblocked. Columns of blocked destinations are not
 //! maintained; they are rebuilt when the destination is released.
 
 use super::{Graph, INF, NO_HOP, Network, NodeId, RouteError, bit};
 
-/// An indexed binary min-heap of node ids keyed by a distance column, with decrease-key.
+/// Distances a heap orders nodes by.
+pub(crate) trait Keys {
+    fn key(&self, x: usize) -> u32;
+}
+
+/// Tree `t` of the source-major tables: node `s`'s entry is at `s·len + t`.
+struct Col<'a> {
+    dist: &'a mut [u32],
+    next: &'a mut [u16],
+    len: usize,
+    t: usize,
+}
+
+impl Col<'_> {
+    #[inline]
+    fn d(&self, s: usize) -> u32 {
+        self.dist[s * self.len + self.t]
+    }
+    #[inline]
+    fn hop(&self, s: usize) -> u16 {
+        self.next[s * self.len + self.t]
+    }
+    #[inline]
+    fn set(&mut self, s: usize, d: u32, hop: u16) {
+        let i = s * self.len + self.t;
+        self.dist[i] = d;
+        self.next[i] = hop;
+    }
+}
+
+impl Keys for Col<'_> {
+    #[inline]
+    fn key(&self, x: usize) -> u32 {
+        self.d(x)
+    }
+}
+
+/// Row `s`: distances from `s` to every node.
+struct Row<'a> {
+    dist: &'a mut [u32],
+    next: &'a mut [u16],
+}
+
+impl Keys for Row<'_> {
+    #[inline]
+    fn key(&self, x: usize) -> u32 {
+        self.dist[x]
+    }
+}
+
+/// An indexed binary min-heap of node ids with decrease-key, ordered by a [`Keys`].
 pub(crate) struct Heap<const N: usize> {
     items: [u16; N],
     pos: [u16; N],
@@ -22,8 +73,8 @@ impl<const N: usize> Heap<N> {
         Heap { items: [0; N], pos: [NO_HOP; N], len: 0 }
     }
 
-    /// Inserts `x`, or restores the heap order after `key[x]` decreased.
-    fn push_or_decrease(&mut self, x: u16, key: &[u32]) {
+    /// Inserts `x`, or restores the heap order after its key decreased.
+    fn push_or_decrease(&mut self, x: u16, key: &impl Keys) {
         let p = self.pos[usize::from(x)];
         let i = if p == NO_HOP {
             let i = self.len;
@@ -37,7 +88,7 @@ impl<const N: usize> Heap<N> {
         self.sift_up(i, key);
     }
 
-    fn pop(&mut self, key: &[u32]) -> Option<usize> {
+    fn pop(&mut self, key: &impl Keys) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
@@ -53,13 +104,13 @@ impl<const N: usize> Heap<N> {
         Some(usize::from(top))
     }
 
-    fn sift_up(&mut self, mut i: usize, key: &[u32]) {
+    fn sift_up(&mut self, mut i: usize, key: &impl Keys) {
         let x = self.items[i];
-        let k = key[usize::from(x)];
+        let k = key.key(usize::from(x));
         while i > 0 {
             let parent = (i - 1) / 2;
             let p = self.items[parent];
-            if key[usize::from(p)] <= k {
+            if key.key(usize::from(p)) <= k {
                 break;
             }
             self.items[i] = p;
@@ -70,24 +121,26 @@ impl<const N: usize> Heap<N> {
         self.pos[usize::from(x)] = i as u16;
     }
 
-    fn sift_down(&mut self, mut i: usize, key: &[u32]) {
+    fn sift_down(&mut self, mut i: usize, key: &impl Keys) {
         let x = self.items[i];
-        let k = key[usize::from(x)];
+        let k = key.key(usize::from(x));
         loop {
             let l = 2 * i + 1;
             if l >= self.len {
                 break;
             }
             let r = l + 1;
-            let c = if r < self.len && key[usize::from(self.items[r])] < key[usize::from(self.items[l])] {
-                r
+            let (kl, c0) = (key.key(usize::from(self.items[l])), l);
+            let (kc, c) = if r < self.len {
+                let kr = key.key(usize::from(self.items[r]));
+                if kr < kl { (kr, r) } else { (kl, c0) }
             } else {
-                l
+                (kl, c0)
             };
-            let cx = self.items[c];
-            if key[usize::from(cx)] >= k {
+            if kc >= k {
                 break;
             }
+            let cx = self.items[c];
             self.items[i] = cx;
             self.pos[usize::from(cx)] = i as u16;
             i = c;
@@ -97,21 +150,19 @@ impl<const N: usize> Heap<N> {
     }
 }
 
-/// Settles the heap's nodes in order and relaxes their unblocked neighbours (a Dijkstra that only
-/// lowers distances). With `only = Some((mark, epoch))`, relaxes only nodes marked with `epoch`, and never
-/// `skip`.
-#[allow(clippy::too_many_arguments)]
+/// Settles the heap's nodes in order and relaxes their unblocked neighbours in tree `col.t` (a Dijkstra
+/// that only lowers distances). With `only = Some((mark, epoch))`, relaxes only nodes marked `epoch`, and
+/// never `skip`.
 fn propagate<const N: usize, const W: usize, const D: usize>(
     graph: &Graph<N, D>,
     blocked: &[u64; W],
     heap: &mut Heap<N>,
-    dist: &mut [u32],
-    next: &mut [u16],
+    col: &mut Col<'_>,
     only: Option<(&[u32; N], u32)>,
     skip: usize,
 ) {
-    while let Some(y) = heap.pop(dist) {
-        let dy = dist[y];
+    while let Some(y) = heap.pop(col) {
+        let dy = col.d(y);
         for e in graph.edges(y) {
             let z = usize::from(e.to);
             if z == skip || bit(blocked, z) {
@@ -123,17 +174,17 @@ fn propagate<const N: usize, const W: usize, const D: usize>(
                 continue;
             }
             let nd = dy.saturating_add(e.cost);
-            if nd < dist[z] {
-                dist[z] = nd;
-                next[z] = y as u16;
-                heap.push_or_decrease(z as u16, dist);
+            if nd < col.d(z) {
+                col.set(z, nd, y as u16);
+                heap.push_or_decrease(z as u16, col);
             }
         }
     }
 }
 
 impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
-    /// The next hop from `src` toward `dst`: `dst` itself when `src == dst`. A bit test and a table read.
+    /// The next hop from `src` toward `dst`: `dst` itself when `src == dst`. A bit test per end and one
+    /// table read.
     #[inline]
     pub fn route(&self, src: NodeId, dst: NodeId) -> Result<NodeId, RouteError> {
         let (s, d) = (src as usize, dst as usize);
@@ -146,7 +197,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
         if bit(&self.blocked, d) {
             return Err(RouteError::DestinationBlocked);
         }
-        match self.next.get(d * self.len + s) {
+        match self.next.get(s * self.len + d) {
             Some(&h) if h != NO_HOP => Ok(NodeId::from(h)),
             _ => Err(RouteError::Unreachable),
         }
@@ -156,44 +207,68 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// [`Network::route`].
     pub fn route_cost(&self, src: NodeId, dst: NodeId) -> Result<u32, RouteError> {
         self.route(src, dst)?;
-        match self.dist.get(dst as usize * self.len + src as usize) {
+        match self.dist.get(src as usize * self.len + dst as usize) {
             Some(&c) if c != INF => Ok(c),
             _ => Err(RouteError::Unreachable),
         }
     }
 
-    /// Recomputes every route from scratch: one Dijkstra per unblocked destination,
-    /// `O(len·(len + E)·log len)`. The reference the incremental repair is measured against.
+    /// Recomputes every route from scratch: one Dijkstra per unblocked source (edges are undirected, so
+    /// the first hop of a shortest path from `s` is a valid next hop), `O(len·(len + E)·log len)`. The
+    /// naive reference the incremental repair is measured against.
     pub fn rebuild_routes(&mut self) {
-        for t in 0..self.len {
-            self.rebuild_column(t);
+        let len = self.len;
+        for s in 0..len {
+            let r = s * len..(s + 1) * len;
+            let mut row = Row { dist: &mut self.dist[r.clone()], next: &mut self.next[r] };
+            row.dist.fill(INF);
+            row.next.fill(NO_HOP);
+            if bit(&self.blocked, s) {
+                continue;
+            }
+            row.dist[s] = 0;
+            row.next[s] = s as u16;
+            self.heap.push_or_decrease(s as u16, &row);
+            while let Some(y) = self.heap.pop(&row) {
+                let dy = row.dist[y];
+                let first = if y == s { None } else { Some(row.next[y]) };
+                for e in self.graph.edges(y) {
+                    let z = usize::from(e.to);
+                    if bit(&self.blocked, z) {
+                        continue;
+                    }
+                    let nd = dy.saturating_add(e.cost);
+                    if nd < row.dist[z] {
+                        row.dist[z] = nd;
+                        row.next[z] = first.unwrap_or(e.to);
+                        self.heap.push_or_decrease(e.to, &row);
+                    }
+                }
+            }
         }
     }
 
+    /// Recomputes tree `t` with one Dijkstra rooted at `t`.
     fn rebuild_column(&mut self, t: usize) {
         let len = self.len;
-        let r = t * len..(t + 1) * len;
-        let (dist, next) = (&mut self.dist[r.clone()], &mut self.next[r]);
-        dist.fill(INF);
-        next.fill(NO_HOP);
+        let mut col = Col { dist: &mut *self.dist, next: &mut *self.next, len, t };
+        for s in 0..len {
+            col.set(s, INF, NO_HOP);
+        }
         if bit(&self.blocked, t) {
             return;
         }
-        dist[t] = 0;
-        next[t] = t as u16;
-        self.heap.push_or_decrease(t as u16, dist);
-        propagate(&self.graph, &self.blocked, &mut self.heap, dist, next, None, usize::MAX);
+        col.set(t, 0, t as u16);
+        self.heap.push_or_decrease(t as u16, &col);
+        propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, None, usize::MAX);
     }
 
-    /// `x` can now reach `t` at cost `d` via `hop`: record it and propagate the improvement.
+    /// In tree `t`, `x` can now reach `t` at cost `d` via `hop`: record it and propagate the improvement.
     fn improve(&mut self, t: usize, x: usize, d: u32, hop: usize) {
-        let len = self.len;
-        let r = t * len..(t + 1) * len;
-        let (dist, next) = (&mut self.dist[r.clone()], &mut self.next[r]);
-        dist[x] = d;
-        next[x] = hop as u16;
-        self.heap.push_or_decrease(x as u16, dist);
-        propagate(&self.graph, &self.blocked, &mut self.heap, dist, next, None, usize::MAX);
+        let mut col = Col { dist: &mut *self.dist, next: &mut *self.next, len: self.len, t };
+        col.set(x, d, hop as u16);
+        self.heap.push_or_decrease(x as u16, &col);
+        propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, None, usize::MAX);
     }
 
     fn next_epoch(&mut self) -> u32 {
@@ -211,10 +286,8 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// Cost: `O(k·D·log k)` for a subtree of `k` nodes.
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
         let epoch = self.next_epoch();
-        let len = self.len;
-        let r = t * len..(t + 1) * len;
-        let (dist, next) = (&mut self.dist[r.clone()], &mut self.next[r]);
-        // 1. Collect the subtree: children of u are the neighbours whose next hop is u.
+        let mut col = Col { dist: &mut *self.dist, next: &mut *self.next, len: self.len, t };
+        // 1. Collect the subtree: the children of u are the neighbours whose next hop is u.
         self.mark[root] = epoch;
         self.list[0] = root as u16;
         let (mut n, mut i) = (1, 0);
@@ -223,16 +296,15 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             i += 1;
             for e in self.graph.edges(u) {
                 let x = usize::from(e.to);
-                if self.mark[x] != epoch && usize::from(next[x]) == u {
+                if self.mark[x] != epoch && usize::from(col.hop(x)) == u {
                     self.mark[x] = epoch;
-                    self.list[n] = x as u16;
+                    self.list[n] = e.to;
                     n += 1;
                 }
             }
         }
         for &s in &self.list[..n] {
-            dist[usize::from(s)] = INF;
-            next[usize::from(s)] = NO_HOP;
+            col.set(usize::from(s), INF, NO_HOP);
         }
         // 2. Seed each subtree node with its best neighbour outside the subtree.
         for &s in &self.list[..n] {
@@ -243,61 +315,107 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             let (mut best, mut hop) = (INF, NO_HOP);
             for e in self.graph.edges(s) {
                 let u = usize::from(e.to);
-                if self.mark[u] != epoch && dist[u] != INF {
-                    let c = dist[u].saturating_add(e.cost);
-                    if c < best {
-                        best = c;
-                        hop = e.to;
+                if self.mark[u] != epoch {
+                    let du = col.d(u);
+                    if du != INF {
+                        let c = du.saturating_add(e.cost);
+                        if c < best {
+                            best = c;
+                            hop = e.to;
+                        }
                     }
                 }
             }
             if best != INF {
-                dist[s] = best;
-                next[s] = hop;
-                self.heap.push_or_decrease(s as u16, dist);
+                col.set(s, best, hop);
+                self.heap.push_or_decrease(s as u16, &col);
             }
         }
         // 3. Dijkstra restricted to the subtree.
         let skip = if root_blocked { root } else { usize::MAX };
-        propagate(&self.graph, &self.blocked, &mut self.heap, dist, next, Some((&self.mark, epoch)), skip);
+        propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, Some((&self.mark, epoch)), skip);
     }
 
-    /// Routes after `v` became blocked (its bit is already set).
-    pub(crate) fn block_routes(&mut self, v: usize) {
-        for t in 0..self.len {
-            if t == v || bit(&self.blocked, t) {
+    /// Marks in `self.trees` every tree `t` in which some unblocked neighbour of `v` has next hop `v`
+    /// (i.e. `v` has a child). Sequential scans of the neighbours' rows: `O(D·len)`.
+    fn trees_through(&mut self, v: usize) {
+        let len = self.len;
+        self.trees = [0; W];
+        for e in self.graph.edges(v) {
+            let x = usize::from(e.to);
+            if bit(&self.blocked, x) {
                 continue;
             }
-            let i = t * self.len + v;
-            if self.dist[i] != INF {
-                self.repair_subtree(t, v, true);
+            let row = &self.next[x * len..(x + 1) * len];
+            for (t, &h) in row.iter().enumerate() {
+                if usize::from(h) == v {
+                    self.trees[t / 64] |= 1 << (t % 64);
+                }
             }
         }
     }
 
-    /// Routes after `v` was released (its bit is already clear).
+    /// Routes after `v` became blocked (its bit is already set). Its own row becomes unreachable; only
+    /// the trees in which it had children are repaired.
+    pub(crate) fn block_routes(&mut self, v: usize) {
+        let len = self.len;
+        self.trees_through(v);
+        self.dist[v * len..(v + 1) * len].fill(INF);
+        self.next[v * len..(v + 1) * len].fill(NO_HOP);
+        for w in 0..W {
+            let mut bits = self.trees[w];
+            while bits != 0 {
+                let t = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if t != v && !bit(&self.blocked, t) {
+                    self.repair_subtree(t, v, true);
+                }
+            }
+        }
+    }
+
+    /// Routes after `v` was released (its bit is already clear): its row from its neighbours' rows, then
+    /// propagation in the trees where it shortens a neighbour's path, then its own tree.
     pub(crate) fn unblock_routes(&mut self, v: usize) {
-        for t in 0..self.len {
-            if t == v || bit(&self.blocked, t) {
+        let len = self.len;
+        self.dist[v * len..(v + 1) * len].fill(INF);
+        self.next[v * len..(v + 1) * len].fill(NO_HOP);
+        for e in self.graph.edges(v) {
+            let u = usize::from(e.to);
+            if bit(&self.blocked, u) {
                 continue;
             }
-            let (best, hop) = {
-                let dist = &self.dist[t * self.len..(t + 1) * self.len];
-                let (mut best, mut hop) = (INF, 0);
-                for e in self.graph.edges(v) {
-                    let u = usize::from(e.to);
-                    if dist[u] != INF {
-                        let c = dist[u].saturating_add(e.cost);
-                        if c < best {
-                            best = c;
-                            hop = u;
-                        }
-                    }
+            for t in 0..len {
+                let c = self.dist[u * len + t].saturating_add(e.cost);
+                if c < self.dist[v * len + t] {
+                    self.dist[v * len + t] = c;
+                    self.next[v * len + t] = e.to;
                 }
-                (best, hop)
-            };
-            if best != INF {
-                self.improve(t, v, best, hop);
+            }
+        }
+        // Trees in which some neighbour z gains by going through v.
+        self.trees = [0; W];
+        for e in self.graph.edges(v) {
+            let z = usize::from(e.to);
+            if bit(&self.blocked, z) {
+                continue;
+            }
+            for t in 0..len {
+                if self.dist[v * len + t].saturating_add(e.cost) < self.dist[z * len + t] {
+                    self.trees[t / 64] |= 1 << (t % 64);
+                }
+            }
+        }
+        for w in 0..W {
+            let mut bits = self.trees[w];
+            while bits != 0 {
+                let t = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if t != v && !bit(&self.blocked, t) {
+                    let mut col = Col { dist: &mut *self.dist, next: &mut *self.next, len, t };
+                    self.heap.push_or_decrease(v as u16, &col);
+                    propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, None, usize::MAX);
+                }
             }
         }
         self.rebuild_column(v);
@@ -308,11 +426,12 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
         if bit(&self.blocked, a) || bit(&self.blocked, b) {
             return;
         }
-        for t in 0..self.len {
+        let len = self.len;
+        for t in 0..len {
             if bit(&self.blocked, t) {
                 continue;
             }
-            let (da, db) = (self.dist[t * self.len + a], self.dist[t * self.len + b]);
+            let (da, db) = (self.dist[a * len + t], self.dist[b * len + t]);
             if db != INF && a != t && db.saturating_add(cost) < da {
                 self.improve(t, a, db.saturating_add(cost), b);
             } else if da != INF && b != t && da.saturating_add(cost) < db {
@@ -326,14 +445,14 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
         if bit(&self.blocked, a) || bit(&self.blocked, b) {
             return;
         }
-        for t in 0..self.len {
+        let len = self.len;
+        for t in 0..len {
             if bit(&self.blocked, t) {
                 continue;
             }
-            let base = t * self.len;
-            if a != t && usize::from(self.next[base + a]) == b {
+            if a != t && usize::from(self.next[a * len + t]) == b {
                 self.repair_subtree(t, a, false);
-            } else if b != t && usize::from(self.next[base + b]) == a {
+            } else if b != t && usize::from(self.next[b * len + t]) == a {
                 self.repair_subtree(t, b, false);
             }
         }
