@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use hashbrown::{HashMap, HashSet};
-use tcap_core::network::{Network, NetworkConfig, NodeId, NodeState, bitset_words, table_len};
+use tcap_core::network::{Network, NetworkConfig, NodeId, NodeState, RouteSlot, bitset_words, table_len};
 
 const N: usize = 1024;
 const W: usize = bitset_words(N);
@@ -30,8 +30,8 @@ impl Rng {
 }
 
 /// A ring (for connectivity) plus 3 random chords per node: about 8 edges per node, weights 1..=16.
-fn build<'t>(cfg: NetworkConfig, next: &'t mut [u16], dist: &'t mut [u32]) -> Box<Net<'t>> {
-    let mut net = Box::new(Net::new(cfg, N, next, dist).expect("network"));
+fn build(cfg: NetworkConfig, table: &mut [RouteSlot]) -> Box<Net<'_>> {
+    let mut net = Box::new(Net::new(cfg, N, table).expect("network"));
     let mut rng = Rng(7);
     let mut seen = HashSet::new();
     let mut deg = vec![0usize; N];
@@ -58,13 +58,13 @@ fn build<'t>(cfg: NetworkConfig, next: &'t mut [u16], dist: &'t mut [u32]) -> Bo
     net
 }
 
-fn tables() -> (Vec<u16>, Vec<u32>) {
-    (vec![0; table_len(N)], vec![0; table_len(N)])
+fn tables() -> Vec<RouteSlot> {
+    vec![RouteSlot::EMPTY; table_len(N)]
 }
 
 fn bench_route(c: &mut Criterion) {
-    let (mut nx, mut di) = tables();
-    let net = build(NetworkConfig::DEFAULT, &mut nx, &mut di);
+    let mut tb = tables();
+    let net = build(NetworkConfig::DEFAULT, &mut tb);
     let mut rng = Rng(11);
     let pairs: Vec<(NodeId, NodeId)> =
         (0..4096).map(|_| (rng.below(N as u64) as NodeId, rng.below(N as u64) as NodeId)).collect();
@@ -103,8 +103,8 @@ fn bench_vote(c: &mut Criterion) {
     // Fraction 2/3: 64 votes per accused on average never convict or acquit, so this measures the vote
     // itself (checks, bitset update, counters, threshold test), not a repair.
     let cfg = NetworkConfig { vote_num: 2, vote_den: 3, ..NetworkConfig::DEFAULT };
-    let (mut nx, mut di) = tables();
-    let mut net = build(cfg, &mut nx, &mut di);
+    let mut tb = tables();
+    let mut net = build(cfg, &mut tb);
     let mut rng = Rng(13);
     let votes: Vec<(NodeId, NodeId, bool)> = (0..65_536)
         .map(|_| {
@@ -155,8 +155,8 @@ fn bench_vote(c: &mut Criterion) {
 }
 
 fn bench_repair(c: &mut Criterion) {
-    let (mut nx, mut di) = tables();
-    let mut net = build(NetworkConfig::DEFAULT, &mut nx, &mut di);
+    let mut tb = tables();
+    let mut net = build(NetworkConfig::DEFAULT, &mut tb);
     let mut g = c.benchmark_group("network/repair");
     let mut v = 0u32;
     g.bench_function("tcap_quarantine_one_incremental", |b| {
@@ -192,8 +192,8 @@ fn bench_repair(c: &mut Criterion) {
 
 /// Prints the ratios the targets are stated in, measured in this run with plain `Instant` timing.
 fn ratios() {
-    let (mut nx, mut di) = tables();
-    let mut net = build(NetworkConfig::DEFAULT, &mut nx, &mut di);
+    let mut tb = tables();
+    let mut net = build(NetworkConfig::DEFAULT, &mut tb);
     let rounds = 200u32;
     let mut repair = Duration::ZERO;
     let mut affected_cols = 0usize;
@@ -223,10 +223,14 @@ fn ratios() {
     );
 }
 
-criterion_group!(benches, bench_route, bench_vote, bench_repair);
+mod group {
+    #![allow(missing_docs)]
+    use super::*;
+    criterion_group!(benches, bench_route, bench_vote, bench_repair);
+}
 
 fn main() {
-    benches();
+    group::benches();
     ratios();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -7,8 +7,8 @@
 //! * Nodes: an anomaly window of local evidence (the behaviour engine) and one of peer reports; states
 //!   healthy / suspicious / quarantined / isolated / recovering with hysteresis and cool-downs.
 //! * Votes: conviction by more than a configurable fraction (≥ 1/3) of the eligible voters.
-//! * Routes: a source-major next-hop table (`u16`) and distance table (`u32`) in caller-provided
-//!   slices of `len × len` entries; [`Network::route`] is a bit test and a table read, and every change is
+//! * Routes: a source-major table of `len × len` [`RouteSlot`]s (next hop and distance) in a
+//!   caller-provided slice; [`Network::route`] is a bit test and a table read, and every change is
 //!   repaired incrementally (see `docs/NETWORK.md`).
 //!
 //! Blocked nodes ([`NodeState::is_blocked`]) are removed from the routing graph: no route starts at,
@@ -90,7 +90,7 @@ pub const fn bitset_words(nodes: usize) -> usize {
     nodes.div_ceil(64)
 }
 
-/// The number of entries each of the caller-provided route tables needs for `len` nodes (`len²`).
+/// The number of [`RouteSlot`]s the caller-provided route table needs for `len` nodes (`len²`).
 pub const fn table_len(len: usize) -> usize {
     len * len
 }
@@ -99,6 +99,36 @@ pub const fn table_len(len: usize) -> usize {
 pub(crate) const NO_HOP: u16 = u16::MAX;
 /// Marker of "unreachable" in the distance table.
 pub(crate) const INF: u32 = u32::MAX;
+
+/// One entry of the caller-provided route table: the next hop and the path cost from one node to one
+/// destination, packed in 8 bytes so that a repair touches one cache line per entry. Opaque: create the
+/// table as `[RouteSlot::EMPTY; table_len(len)]` (or a `Vec`) and hand it to [`Network::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteSlot(u64);
+
+impl RouteSlot {
+    /// An unreachable entry.
+    pub const EMPTY: RouteSlot = RouteSlot::new(INF, NO_HOP);
+
+    #[inline]
+    pub(crate) const fn new(dist: u32, hop: u16) -> RouteSlot {
+        RouteSlot(dist as u64 | (hop as u64) << 32)
+    }
+    #[inline]
+    pub(crate) const fn dist(self) -> u32 {
+        self.0 as u32
+    }
+    #[inline]
+    pub(crate) const fn hop(self) -> u16 {
+        (self.0 >> 32) as u16
+    }
+}
+
+impl Default for RouteSlot {
+    fn default() -> Self {
+        RouteSlot::EMPTY
+    }
+}
 
 /// Tunables of a [`Network`]. All levels are [`Q16`] fractions; times are [`Micros`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,7 +260,7 @@ pub enum NetworkError {
         /// The capacity `N`.
         capacity: usize,
     },
-    /// A caller-provided route table is shorter than `len²`.
+    /// The caller-provided route table is shorter than `len²`.
     TableTooSmall {
         /// Entries needed ([`table_len`]).
         needed: usize,
@@ -404,8 +434,8 @@ pub(crate) fn bit(words: &[u64], i: usize) -> bool {
 /// A trust graph of up to `N` nodes with at most `D` edges each, `W = bitset_words(N)` words per bitset,
 /// and route tables in caller-provided slices of lifetime `'t`.
 ///
-/// Memory: the struct holds `O(N·(D·12 + 2·(W·8) + 180))` bytes (≈ 0.5 MiB at `N = 1024, D = 8`), plus the
-/// caller's tables: `len²` `u16` next hops and `len²` `u32` distances (6 MiB at `len = 1024`).
+/// Memory: the struct holds `O(N·(D·12 + 16·W + 200))` bytes (≈ 0.55 MiB at `N = 1024, D = 8`), plus the
+/// caller's route table: `len²` 8-byte [`RouteSlot`]s (8 MiB at `len = 1024`).
 pub struct Network<'t, const N: usize, const W: usize, const D: usize> {
     cfg: NetworkConfig,
     len: usize,
@@ -420,10 +450,10 @@ pub struct Network<'t, const N: usize, const W: usize, const D: usize> {
     ballots: [[[u64; 2]; W]; N],
     guilty_count: [u16; N],
     innocent_count: [u16; N],
-    /// `next[s·len + t]`: the neighbour of `s` on a shortest path from `s` to `t`.
-    next: &'t mut [u16],
-    /// `dist[s·len + t]`: the cost of that path, [`INF`] if none.
-    dist: &'t mut [u32],
+    /// Rounds in which each node has a pending vote (so blocking a node that never voted costs nothing).
+    open_votes: [u16; N],
+    /// `table[s·len + t]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
+    table: &'t mut [RouteSlot],
     /// Scratch: trees touched by a repair.
     trees: [u64; W],
     heap: Heap<N>,
@@ -439,21 +469,16 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         assert!(D > 0 && D <= MAX_DEGREE, "D must be in 1..=255");
     };
 
-    /// A network of `len` nodes (all healthy, no edges) with route tables in `next` and `dist`, each of at
-    /// least [`table_len`]`(len)` entries (their previous contents are overwritten).
-    pub fn new(
-        cfg: NetworkConfig,
-        len: usize,
-        next: &'t mut [u16],
-        dist: &'t mut [u32],
-    ) -> Result<Self, NetworkError> {
+    /// A network of `len` nodes (all healthy, no edges) with its route table in `table`, of at least
+    /// [`table_len`]`(len)` entries (the previous contents are overwritten).
+    pub fn new(cfg: NetworkConfig, len: usize, table: &'t mut [RouteSlot]) -> Result<Self, NetworkError> {
         let () = Self::CHECK;
         cfg.validate()?;
         if len > N {
             return Err(NetworkError::Capacity { len, capacity: N });
         }
         let needed = table_len(len);
-        if next.len() < needed || dist.len() < needed {
+        if table.len() < needed {
             return Err(NetworkError::TableTooSmall { needed });
         }
         let mut net = Network {
@@ -469,8 +494,8 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
             ballots: [[[0; 2]; W]; N],
             guilty_count: [0; N],
             innocent_count: [0; N],
-            next,
-            dist,
+            open_votes: [0; N],
+            table,
             trees: [0; W],
             heap: Heap::new(),
             mark: [0; N],
@@ -821,6 +846,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
             return Err(NetworkError::AlreadyVoted);
         }
         self.ballots[a][w][0] |= m;
+        self.open_votes[v] += 1;
         if guilty {
             self.ballots[a][w][1] |= m;
             self.guilty_count[a] += 1;
@@ -850,6 +876,14 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     }
 
     fn clear_round(&mut self, a: usize) {
+        for w in 0..W {
+            let mut bits = self.ballots[a][w][0];
+            while bits != 0 {
+                let v = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                self.open_votes[v] -= 1;
+            }
+        }
         self.ballots[a] = [[0; 2]; W];
         self.guilty_count[a] = 0;
         self.innocent_count[a] = 0;
@@ -857,6 +891,10 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
 
     /// A node that becomes blocked loses its pending votes: it is no longer an eligible voter.
     fn withdraw_votes(&mut self, v: usize) {
+        if self.open_votes[v] == 0 {
+            return;
+        }
+        self.open_votes[v] = 0;
         let (w, m) = (v / 64, 1u64 << (v % 64));
         for a in 0..self.len {
             if self.ballots[a][w][0] & m != 0 {

@@ -9,7 +9,7 @@
 //! path from `s` to `t` whose nodes are all unblocked. Columns of blocked destinations are not
 //! maintained; they are rebuilt when the destination is released.
 
-use super::{Graph, INF, NO_HOP, Network, NodeId, RouteError, bit};
+use super::{Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
 
 /// Distances a heap orders nodes by.
 pub(crate) trait Keys {
@@ -18,8 +18,7 @@ pub(crate) trait Keys {
 
 /// Tree `t` of the source-major tables: node `s`'s entry is at `s·len + t`.
 struct Col<'a> {
-    dist: &'a mut [u32],
-    next: &'a mut [u16],
+    table: &'a mut [RouteSlot],
     len: usize,
     t: usize,
 }
@@ -27,17 +26,15 @@ struct Col<'a> {
 impl Col<'_> {
     #[inline]
     fn d(&self, s: usize) -> u32 {
-        self.dist[s * self.len + self.t]
+        self.table[s * self.len + self.t].dist()
     }
     #[inline]
     fn hop(&self, s: usize) -> u16 {
-        self.next[s * self.len + self.t]
+        self.table[s * self.len + self.t].hop()
     }
     #[inline]
     fn set(&mut self, s: usize, d: u32, hop: u16) {
-        let i = s * self.len + self.t;
-        self.dist[i] = d;
-        self.next[i] = hop;
+        self.table[s * self.len + self.t] = RouteSlot::new(d, hop);
     }
 }
 
@@ -50,14 +47,13 @@ impl Keys for Col<'_> {
 
 /// Row `s`: distances from `s` to every node.
 struct Row<'a> {
-    dist: &'a mut [u32],
-    next: &'a mut [u16],
+    slots: &'a mut [RouteSlot],
 }
 
 impl Keys for Row<'_> {
     #[inline]
     fn key(&self, x: usize) -> u32 {
-        self.dist[x]
+        self.slots[x].dist()
     }
 }
 
@@ -197,8 +193,8 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
         if bit(&self.blocked, d) {
             return Err(RouteError::DestinationBlocked);
         }
-        match self.next.get(s * self.len + d) {
-            Some(&h) if h != NO_HOP => Ok(NodeId::from(h)),
+        match self.table.get(s * self.len + d) {
+            Some(e) if e.hop() != NO_HOP => Ok(NodeId::from(e.hop())),
             _ => Err(RouteError::Unreachable),
         }
     }
@@ -207,8 +203,8 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// [`Network::route`].
     pub fn route_cost(&self, src: NodeId, dst: NodeId) -> Result<u32, RouteError> {
         self.route(src, dst)?;
-        match self.dist.get(src as usize * self.len + dst as usize) {
-            Some(&c) if c != INF => Ok(c),
+        match self.table.get(src as usize * self.len + dst as usize) {
+            Some(e) if e.dist() != INF => Ok(e.dist()),
             _ => Err(RouteError::Unreachable),
         }
     }
@@ -219,28 +215,24 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     pub fn rebuild_routes(&mut self) {
         let len = self.len;
         for s in 0..len {
-            let r = s * len..(s + 1) * len;
-            let mut row = Row { dist: &mut self.dist[r.clone()], next: &mut self.next[r] };
-            row.dist.fill(INF);
-            row.next.fill(NO_HOP);
+            let row = Row { slots: &mut self.table[s * len..(s + 1) * len] };
+            row.slots.fill(RouteSlot::EMPTY);
             if bit(&self.blocked, s) {
                 continue;
             }
-            row.dist[s] = 0;
-            row.next[s] = s as u16;
+            row.slots[s] = RouteSlot::new(0, s as u16);
             self.heap.push_or_decrease(s as u16, &row);
             while let Some(y) = self.heap.pop(&row) {
-                let dy = row.dist[y];
-                let first = if y == s { None } else { Some(row.next[y]) };
+                let dy = row.slots[y].dist();
+                let first = if y == s { None } else { Some(row.slots[y].hop()) };
                 for e in self.graph.edges(y) {
                     let z = usize::from(e.to);
                     if bit(&self.blocked, z) {
                         continue;
                     }
                     let nd = dy.saturating_add(e.cost);
-                    if nd < row.dist[z] {
-                        row.dist[z] = nd;
-                        row.next[z] = first.unwrap_or(e.to);
+                    if nd < row.slots[z].dist() {
+                        row.slots[z] = RouteSlot::new(nd, first.unwrap_or(e.to));
                         self.heap.push_or_decrease(e.to, &row);
                     }
                 }
@@ -251,7 +243,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// Recomputes tree `t` with one Dijkstra rooted at `t`.
     fn rebuild_column(&mut self, t: usize) {
         let len = self.len;
-        let mut col = Col { dist: &mut *self.dist, next: &mut *self.next, len, t };
+        let mut col = Col { table: &mut *self.table, len, t };
         for s in 0..len {
             col.set(s, INF, NO_HOP);
         }
@@ -265,7 +257,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
 
     /// In tree `t`, `x` can now reach `t` at cost `d` via `hop`: record it and propagate the improvement.
     fn improve(&mut self, t: usize, x: usize, d: u32, hop: usize) {
-        let mut col = Col { dist: &mut *self.dist, next: &mut *self.next, len: self.len, t };
+        let mut col = Col { table: &mut *self.table, len: self.len, t };
         col.set(x, d, hop as u16);
         self.heap.push_or_decrease(x as u16, &col);
         propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, None, usize::MAX);
@@ -286,7 +278,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// Cost: `O(k·D·log k)` for a subtree of `k` nodes.
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
         let epoch = self.next_epoch();
-        let mut col = Col { dist: &mut *self.dist, next: &mut *self.next, len: self.len, t };
+        let mut col = Col { table: &mut *self.table, len: self.len, t };
         // 1. Collect the subtree: the children of u are the neighbours whose next hop is u.
         self.mark[root] = epoch;
         self.list[0] = root as u16;
@@ -346,9 +338,9 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             if bit(&self.blocked, x) {
                 continue;
             }
-            let row = &self.next[x * len..(x + 1) * len];
-            for (t, &h) in row.iter().enumerate() {
-                if usize::from(h) == v {
+            let row = &self.table[x * len..(x + 1) * len];
+            for (t, e) in row.iter().enumerate() {
+                if usize::from(e.hop()) == v {
                     self.trees[t / 64] |= 1 << (t % 64);
                 }
             }
@@ -360,8 +352,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     pub(crate) fn block_routes(&mut self, v: usize) {
         let len = self.len;
         self.trees_through(v);
-        self.dist[v * len..(v + 1) * len].fill(INF);
-        self.next[v * len..(v + 1) * len].fill(NO_HOP);
+        self.table[v * len..(v + 1) * len].fill(RouteSlot::EMPTY);
         for w in 0..W {
             let mut bits = self.trees[w];
             while bits != 0 {
@@ -378,18 +369,16 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// propagation in the trees where it shortens a neighbour's path, then its own tree.
     pub(crate) fn unblock_routes(&mut self, v: usize) {
         let len = self.len;
-        self.dist[v * len..(v + 1) * len].fill(INF);
-        self.next[v * len..(v + 1) * len].fill(NO_HOP);
+        self.table[v * len..(v + 1) * len].fill(RouteSlot::EMPTY);
         for e in self.graph.edges(v) {
             let u = usize::from(e.to);
             if bit(&self.blocked, u) {
                 continue;
             }
             for t in 0..len {
-                let c = self.dist[u * len + t].saturating_add(e.cost);
-                if c < self.dist[v * len + t] {
-                    self.dist[v * len + t] = c;
-                    self.next[v * len + t] = e.to;
+                let c = self.table[u * len + t].dist().saturating_add(e.cost);
+                if c < self.table[v * len + t].dist() {
+                    self.table[v * len + t] = RouteSlot::new(c, e.to);
                 }
             }
         }
@@ -401,7 +390,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
                 continue;
             }
             for t in 0..len {
-                if self.dist[v * len + t].saturating_add(e.cost) < self.dist[z * len + t] {
+                if self.table[v * len + t].dist().saturating_add(e.cost) < self.table[z * len + t].dist() {
                     self.trees[t / 64] |= 1 << (t % 64);
                 }
             }
@@ -412,7 +401,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
                 let t = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 if t != v && !bit(&self.blocked, t) {
-                    let mut col = Col { dist: &mut *self.dist, next: &mut *self.next, len, t };
+                    let mut col = Col { table: &mut *self.table, len, t };
                     self.heap.push_or_decrease(v as u16, &col);
                     propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, None, usize::MAX);
                 }
@@ -431,7 +420,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             if bit(&self.blocked, t) {
                 continue;
             }
-            let (da, db) = (self.dist[a * len + t], self.dist[b * len + t]);
+            let (da, db) = (self.table[a * len + t].dist(), self.table[b * len + t].dist());
             if db != INF && a != t && db.saturating_add(cost) < da {
                 self.improve(t, a, db.saturating_add(cost), b);
             } else if da != INF && b != t && da.saturating_add(cost) < db {
@@ -450,9 +439,9 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             if bit(&self.blocked, t) {
                 continue;
             }
-            if a != t && usize::from(self.next[a * len + t]) == b {
+            if a != t && usize::from(self.table[a * len + t].hop()) == b {
                 self.repair_subtree(t, a, false);
-            } else if b != t && usize::from(self.next[b * len + t]) == a {
+            } else if b != t && usize::from(self.table[b * len + t].hop()) == a {
                 self.repair_subtree(t, b, false);
             }
         }

@@ -13,8 +13,8 @@ use super::*;
 const CAP: usize = 16;
 type Net<'t> = Network<'t, CAP, { bitset_words(CAP) }, 4>;
 
-fn tables(len: usize) -> (Vec<u16>, Vec<u32>) {
-    (vec![0; table_len(len)], vec![0; table_len(len)])
+fn tables(len: usize) -> Vec<RouteSlot> {
+    vec![RouteSlot::EMPTY; table_len(len)]
 }
 
 fn q(num: u32, den: u32) -> Q16 {
@@ -22,8 +22,8 @@ fn q(num: u32, den: u32) -> Q16 {
 }
 
 /// 0 - 1 - 2 - 3 in a line, plus 0 - 4 - 3 (weights 5) as a costlier detour.
-fn line<'t>(next: &'t mut [u16], dist: &'t mut [u32]) -> Net<'t> {
-    let mut net = Net::new(NetworkConfig::DEFAULT, 5, next, dist).unwrap();
+fn line(table: &mut [RouteSlot]) -> Net<'_> {
+    let mut net = Net::new(NetworkConfig::DEFAULT, 5, table).unwrap();
     for (a, b, w) in [(0, 1, 1), (1, 2, 1), (2, 3, 1), (0, 4, 5), (4, 3, 5)] {
         net.add_edge(a, b, w).unwrap();
     }
@@ -52,8 +52,8 @@ fn config_validation_rejects_each_bad_field() {
     ];
     for (cfg, err) in cases {
         assert_eq!(cfg.validate(), Err(err), "{cfg:?}");
-        let (mut n, mut di) = tables(2);
-        assert_eq!(Net::new(cfg, 2, &mut n, &mut di).err(), Some(NetworkError::Config(err)));
+        let mut tb = tables(2);
+        assert_eq!(Net::new(cfg, 2, &mut tb).err(), Some(NetworkError::Config(err)));
     }
     // Exactly one third is allowed.
     assert_eq!(NetworkConfig { vote_num: 1, vote_den: 3, ..d }.validate(), Ok(()));
@@ -61,20 +61,18 @@ fn config_validation_rejects_each_bad_field() {
 
 #[test]
 fn construction_errors() {
-    let (mut n, mut d) = tables(CAP + 1);
+    let mut tb = tables(CAP + 1);
     assert_eq!(
-        Net::new(NetworkConfig::DEFAULT, CAP + 1, &mut n, &mut d).err(),
+        Net::new(NetworkConfig::DEFAULT, CAP + 1, &mut tb).err(),
         Some(NetworkError::Capacity { len: CAP + 1, capacity: CAP })
     );
-    let (mut n, mut d) = (vec![0u16; 15], vec![0u32; 16]);
+    let mut tb = vec![RouteSlot::default(); 15];
     assert_eq!(
-        Net::new(NetworkConfig::DEFAULT, 4, &mut n, &mut d).err(),
+        Net::new(NetworkConfig::DEFAULT, 4, &mut tb).err(),
         Some(NetworkError::TableTooSmall { needed: 16 })
     );
-    let (mut n, mut d) = (vec![0u16; 16], vec![0u32; 15]);
-    assert!(Net::new(NetworkConfig::DEFAULT, 4, &mut n, &mut d).is_err());
-    let (mut n, mut d) = tables(0);
-    let net = Net::new(NetworkConfig::DEFAULT, 0, &mut n, &mut d).unwrap();
+    let mut tb = tables(0);
+    let net = Net::new(NetworkConfig::DEFAULT, 0, &mut tb).unwrap();
     assert!(net.is_empty());
     assert_eq!(net.capacity(), CAP);
     assert_eq!(net.route(0, 0), Err(RouteError::OutOfRange));
@@ -82,8 +80,8 @@ fn construction_errors() {
 
 #[test]
 fn edge_errors() {
-    let (mut n, mut d) = tables(6);
-    let mut net = Net::new(NetworkConfig::DEFAULT, 6, &mut n, &mut d).unwrap();
+    let mut tb = tables(6);
+    let mut net = Net::new(NetworkConfig::DEFAULT, 6, &mut tb).unwrap();
     assert_eq!(net.add_edge(0, 6, 1), Err(NetworkError::OutOfRange { node: 6 }));
     assert_eq!(net.add_edge(7, 0, 1), Err(NetworkError::OutOfRange { node: 7 }));
     assert_eq!(net.add_edge(2, 2, 1), Err(NetworkError::SelfLoop));
@@ -117,8 +115,8 @@ fn edge_errors() {
 
 #[test]
 fn route_refusals_and_paths() {
-    let (mut n, mut d) = tables(5);
-    let mut net = line(&mut n, &mut d);
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
     assert_eq!(net.route(0, 3), Ok(1));
     assert_eq!(net.route_cost(0, 3), Ok(3));
     assert_eq!(net.route(3, 0), Ok(2));
@@ -150,8 +148,8 @@ fn route_refusals_and_paths() {
 
 #[test]
 fn distrust_reroutes_and_trust_restores() {
-    let (mut n, mut d) = tables(5);
-    let mut net = line(&mut n, &mut d);
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
     let mut trust = ONE_Q16;
     // Bad observations of edge 1-2 raise its cost until the detour (10) is cheaper.
     while net.route(0, 3) == Ok(1) {
@@ -179,8 +177,8 @@ fn feed(net: &mut Net<'_>, now: Micros, node: NodeId, level: Q16, k: usize) -> O
 
 #[test]
 fn anomaly_thresholds_quarantine_and_isolate() {
-    let (mut n, mut d) = tables(5);
-    let mut net = line(&mut n, &mut d);
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
     // Fewer than min_signals: no decision, however high.
     for _ in 0..4 {
         assert_eq!(net.report_anomaly(0, 1, ONE_Q16).unwrap(), None);
@@ -204,8 +202,8 @@ fn anomaly_thresholds_quarantine_and_isolate() {
 
 #[test]
 fn peer_reports_make_suspicious_but_never_block() {
-    let (mut n, mut d) = tables(5);
-    let mut net = line(&mut n, &mut d);
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
     for _ in 0..ANOMALY_WINDOW {
         net.report_peer(0, 0, 1, ONE_Q16).unwrap();
     }
@@ -220,8 +218,8 @@ fn peer_reports_make_suspicious_but_never_block() {
 
 #[test]
 fn hysteresis_no_flapping_at_thresholds() {
-    let (mut n, mut d) = tables(5);
-    let mut net = line(&mut n, &mut d);
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
     let cfg = *net.config();
     // Suspicion: alternate just above and just below 0.4 -> one transition only.
     let mut changes = 0;
@@ -267,9 +265,9 @@ fn hysteresis_no_flapping_at_thresholds() {
 
 #[test]
 fn relapse_on_probation_and_isolation_cooldown() {
-    let (mut n, mut d) = tables(5);
+    let mut tb = tables(5);
     let cfg = NetworkConfig { isolate_cooldown: 120_000_000, ..NetworkConfig::DEFAULT };
-    let mut net = line(&mut n, &mut d);
+    let mut net = line(&mut tb);
     net.cfg = cfg;
     net.set_state(0, 1, NodeState::Recovering).unwrap();
     assert_eq!(feed(&mut net, 1, 1, cfg.quarantine, 5).unwrap().to, NodeState::Quarantined);
@@ -286,8 +284,8 @@ fn relapse_on_probation_and_isolation_cooldown() {
     assert_eq!(net.node_state(1), Ok(NodeState::Healthy));
 }
 
-fn vote_net<'t>(cfg: NetworkConfig, len: usize, n: &'t mut [u16], d: &'t mut [u32]) -> Net<'t> {
-    let mut net = Net::new(cfg, len, n, d).unwrap();
+fn vote_net(cfg: NetworkConfig, len: usize, table: &mut [RouteSlot]) -> Net<'_> {
+    let mut net = Net::new(cfg, len, table).unwrap();
     for i in 1..len as u32 {
         net.add_edge(i - 1, i, 1).unwrap();
     }
@@ -296,8 +294,8 @@ fn vote_net<'t>(cfg: NetworkConfig, len: usize, n: &'t mut [u16], d: &'t mut [u3
 
 #[test]
 fn vote_rules_and_errors() {
-    let (mut n, mut d) = tables(7);
-    let mut net = vote_net(NetworkConfig::DEFAULT, 7, &mut n, &mut d);
+    let mut tb = tables(7);
+    let mut net = vote_net(NetworkConfig::DEFAULT, 7, &mut tb);
     // 6 eligible voters on node 0; conviction needs > 3 guilty.
     assert_eq!(net.eligible_voters(0), Ok(6));
     assert_eq!(net.vote(0, 0, 0, true), Err(NetworkError::SelfVote));
@@ -334,8 +332,8 @@ fn vote_rules_and_errors() {
 
 #[test]
 fn blocked_voters_votes_are_withdrawn() {
-    let (mut n, mut d) = tables(7);
-    let mut net = vote_net(NetworkConfig::DEFAULT, 7, &mut n, &mut d);
+    let mut tb = tables(7);
+    let mut net = vote_net(NetworkConfig::DEFAULT, 7, &mut tb);
     net.vote(0, 1, 0, true).unwrap();
     net.vote(0, 2, 0, true).unwrap();
     net.vote(0, 3, 0, false).unwrap();
@@ -355,8 +353,8 @@ fn blocked_voters_votes_are_withdrawn() {
 fn one_third_bound_is_tight() {
     let third = NetworkConfig { vote_num: 1, vote_den: 3, ..NetworkConfig::DEFAULT };
     // len 4 (3 eligible): one liar cannot convict, two can.
-    let (mut n, mut d) = tables(4);
-    let mut net = vote_net(third, 4, &mut n, &mut d);
+    let mut tb = tables(4);
+    let mut net = vote_net(third, 4, &mut tb);
     assert!(matches!(net.vote(0, 1, 0, true), Ok(VoteOutcome::Pending { .. })));
     assert!(matches!(net.vote(0, 2, 0, true), Ok(VoteOutcome::Convicted(Some(_)))));
     assert_eq!(net.node_state(0), Ok(NodeState::Isolated));
@@ -521,8 +519,8 @@ proptest! {
         bulk in any::<bool>(),
         ops in proptest::collection::vec(op(), 0..60),
     ) {
-        let (mut nx, mut di) = tables(len);
-        let mut net = Net::new(NetworkConfig::DEFAULT, len, &mut nx, &mut di).unwrap();
+        let mut tb = tables(len);
+        let mut net = Net::new(NetworkConfig::DEFAULT, len, &mut tb).unwrap();
         let len32 = len as u32;
         let edges: Vec<_> = edges.into_iter().map(|(a, b, w)| (a % len32, b % len32, w)).collect();
         if bulk {
@@ -584,8 +582,8 @@ proptest! {
         votes in proptest::collection::vec((0..CAP as u32, 0..CAP as u32, any::<bool>()), 0..400),
     ) {
         let cfg = NetworkConfig { vote_num: frac.0, vote_den: frac.1, ..NetworkConfig::DEFAULT };
-        let (mut nx, mut di) = tables(len);
-        let mut net = vote_net(cfg, len, &mut nx, &mut di);
+        let mut tb = tables(len);
+        let mut net = vote_net(cfg, len, &mut tb);
         let bound = (len - 1) / 3;
         let mut bad = [false; CAP];
         let mut s = coalition_seed;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tcap_core::Micros;
 use tcap_core::network::{
-    Network, NetworkConfig, NodeId, NodeState, ONE_Q16, Q16, StateChange, VoteOutcome, bitset_words,
-    table_len,
+    Network, NetworkConfig, NodeId, NodeState, ONE_Q16, Q16, RouteSlot, StateChange, VoteOutcome,
+    bitset_words, table_len,
 };
 
 /// The largest network the simulation builds (its capacity `N`).
@@ -241,10 +241,9 @@ fn run_inner(mut opts: NetworkSimOptions) -> NetworkSimReport {
     // Conviction by more than a third of the eligible voters: the most sensitive fraction the bound
     // allows, safe because fewer than a third of the nodes are compromised.
     let cfg = NetworkConfig { vote_num: 1, vote_den: 3, ..NetworkConfig::DEFAULT };
-    let mut next = vec![0u16; table_len(n)];
-    let mut dist = vec![0u32; table_len(n)];
+    let mut table = vec![RouteSlot::EMPTY; table_len(n)];
     let mut net: Box<SimNet<'_>> =
-        Box::new(SimNet::new(cfg, n, &mut next, &mut dist).expect("valid config and table sizes"));
+        Box::new(SimNet::new(cfg, n, &mut table).expect("valid config and table size"));
 
     // A ring (connectivity) plus random chords; self-loops, duplicates and full nodes are skipped.
     let mut edges = Vec::with_capacity(n * (1 + opts.chords));
