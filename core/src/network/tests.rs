@@ -412,7 +412,7 @@ fn errors_display() {
 // ---- property tests against a naive oracle ----------------------------------------------------------
 
 /// Floyd–Warshall over unblocked nodes with the network's own edge costs.
-fn oracle(net: &Net<'_>) -> Vec<Vec<u64>> {
+fn oracle<const N: usize, const W: usize, const D: usize>(net: &Network<'_, N, W, D>) -> Vec<Vec<u64>> {
     let n = net.len();
     let mut d = vec![vec![u64::MAX; n]; n];
     for s in 0..n {
@@ -438,7 +438,9 @@ fn oracle(net: &Net<'_>) -> Vec<Vec<u64>> {
     d
 }
 
-fn check_against_oracle(net: &Net<'_>) -> Result<(), TestCaseError> {
+fn check_against_oracle<const N: usize, const W: usize, const D: usize>(
+    net: &Network<'_, N, W, D>,
+) -> Result<(), TestCaseError> {
     let d = oracle(net);
     let n = net.len();
     for s in 0..n as NodeId {
@@ -501,7 +503,10 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn nth_edge(net: &Net<'_>, k: usize) -> Option<(NodeId, NodeId)> {
+fn nth_edge<const N: usize, const W: usize, const D: usize>(
+    net: &Network<'_, N, W, D>,
+    k: usize,
+) -> Option<(NodeId, NodeId)> {
     let all: Vec<(NodeId, NodeId)> = (0..net.len() as NodeId)
         .flat_map(|a| net.edges(a).unwrap().map(move |e| (a, e.to)))
         .filter(|(a, b)| a < b)
@@ -511,6 +516,7 @@ fn nth_edge(net: &Net<'_>, k: usize) -> Option<(NodeId, NodeId)> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
 
     #[test]
     fn incremental_routes_match_oracle(
@@ -608,5 +614,58 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Multi-word bitsets (W = 2) on graphs of up to 100 nodes: blocks, releases and trust moves
+    /// against the oracle.
+    #[test]
+    fn multiword_routes_match_oracle(
+        len in 65..=100usize,
+        chords in proptest::collection::vec((0..100u32, 0..100u32, 1..20u16), 50..150),
+        ops in proptest::collection::vec(
+            prop_oneof![
+                (0..100u32, 0..5u8).prop_map(|(n, s)| Op::SetState(n, s)),
+                (any::<usize>(), 0..=ONE_Q16).prop_map(|(e, o)| Op::Observe(e, o)),
+                any::<usize>().prop_map(Op::RemoveEdge),
+            ],
+            1..25,
+        ),
+    ) {
+        type Big<'t> = Network<'t, 100, { bitset_words(100) }, 6>;
+        let mut tb = tables(len);
+        let mut net = Big::new(NetworkConfig::DEFAULT, len, &mut tb).unwrap();
+        let len32 = len as u32;
+        let ring = (0..len32).map(|i| (i, (i + 1) % len32, 1 + (i % 7) as u16));
+        net.add_edges(ring).unwrap();
+        for (a, b, w) in chords {
+            let _ = net.add_edge(a % len32, b % len32, w);
+        }
+        for (k, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::SetState(n, st) => {
+                    net.set_state(k as u64, n % len32, NodeState::from_u8(st).unwrap()).unwrap();
+                }
+                Op::Observe(e, o) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        net.observe_edge(a, b, o).unwrap();
+                    }
+                }
+                Op::RemoveEdge(e) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        net.remove_edge(a, b).unwrap();
+                    }
+                }
+                _ => {}
+            }
+        }
+        check_against_oracle(&net)?;
+        let blocked = (0..len32).filter(|&i| net.is_blocked(i)).count() as u32;
+        prop_assert_eq!(net.unblocked_count(), len32 - blocked);
+        let words = net.blocked_bits();
+        prop_assert_eq!(words.iter().map(|w| w.count_ones()).sum::<u32>(), blocked);
     }
 }
