@@ -286,9 +286,15 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
         while i < n {
             let u = usize::from(self.list[i]);
             i += 1;
-            for e in self.graph.edges(u) {
+            // Gather first (independent loads overlap their cache misses), then test.
+            let edges = self.graph.edges(u);
+            let mut hops = [NO_HOP; D];
+            for (h, e) in hops.iter_mut().zip(edges) {
+                *h = col.hop(usize::from(e.to));
+            }
+            for (e, &h) in edges.iter().zip(&hops) {
                 let x = usize::from(e.to);
-                if self.mark[x] != epoch && usize::from(col.hop(x)) == u {
+                if usize::from(h) == u && self.mark[x] != epoch {
                     self.mark[x] = epoch;
                     self.list[n] = e.to;
                     n += 1;
