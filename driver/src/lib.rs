@@ -6,6 +6,7 @@
 //! * [`snapshot`] — atomic, validated engine state files.
 //! * [`workload`], [`bench`], [`demo`] — workloads, the I/O benchmark, the demo.
 //! * [`cli`] — subcommand arguments and implementations.
+//! * [`sim`] — simulations (stealth agents, the DARPA 1998 stream, the agent network).
 
 pub mod bench;
 pub mod cli;
@@ -20,3 +21,5 @@ pub mod stats;
 pub mod stream;
 pub mod sys;
 pub mod workload;
+
+pub mod sim;

@@ -1,5 +1,32 @@
 //! Network adaptation: a fixed-capacity trust graph of agents/nodes, node states, quarantine, peer votes
-//! and a self-repairing next-hop table. (Being built; see issue 4.)
+//! and a self-repairing next-hop table.
+//!
+//! * Graph: up to `N` nodes (ids `0..len`), undirected edges, at most `D` per node, each with a base
+//!   weight (1..=[`MAX_EDGE_WEIGHT`]) and a trust in [`Q16`] updated by [`trust_ewma`]. The route cost of
+//!   an edge is [`edge_cost`]: `weight × (17 − ⌊16·trust⌋)`.
+//! * Nodes: an anomaly window of local evidence (the behaviour engine) and one of peer reports; states
+//!   healthy / suspicious / quarantined / isolated / recovering with hysteresis and cool-downs.
+//! * Votes: conviction by more than a configurable fraction (≥ 1/3) of the eligible voters.
+//! * Routes: a source-major table of `len × len` [`RouteSlot`]s (next hop and distance) in a
+//!   caller-provided slice; [`Network::route`] is a bit test and a table read, and every change is
+//!   repaired incrementally (see `docs/NETWORK.md`).
+//!
+//! Blocked nodes ([`NodeState::is_blocked`]) are removed from the routing graph: no route starts at,
+//! ends at or passes through one.
+
+mod anomaly;
+mod fixed;
+mod routing;
+#[cfg(test)]
+mod tests;
+
+use core::fmt;
+
+use crate::Micros;
+pub use anomaly::ANOMALY_WINDOW;
+use anomaly::Window;
+pub use fixed::{HALF_Q16, ONE_Q16, Q16, TRUST_LEVELS, edge_cost, q16_ratio, trust_ewma};
+use routing::Heap;
 
 /// The state of a node (an agent) in the network. Numeric values are frozen (records, C ABI).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -42,6 +69,843 @@ impl NodeState {
             NodeState::Quarantined => "quarantined",
             NodeState::Isolated => "isolated",
             NodeState::Recovering => "recovering",
+        }
+    }
+}
+/// A node id: an index `0..len` of the network.
+pub type NodeId = u32;
+
+/// The largest supported capacity `N` (ids and next hops are stored as `u16`, and every path cost fits
+/// a `u32`: `(MAX_NODES − 1) × MAX_EDGE_WEIGHT × 17 < 2^32`).
+pub const MAX_NODES: usize = 32_767;
+
+/// The largest base weight of an edge.
+pub const MAX_EDGE_WEIGHT: u16 = 4_095;
+
+/// The largest supported degree bound `D`.
+pub const MAX_DEGREE: usize = 255;
+
+/// The number of `u64` words of a bitset over `nodes` nodes: the `W` to pick for a capacity `N`.
+pub const fn bitset_words(nodes: usize) -> usize {
+    nodes.div_ceil(64)
+}
+
+/// The number of [`RouteSlot`]s the caller-provided route table needs for `len` nodes (`len²`).
+pub const fn table_len(len: usize) -> usize {
+    len * len
+}
+
+/// Marker of "no next hop" in the next-hop table.
+pub(crate) const NO_HOP: u16 = u16::MAX;
+/// Marker of "unreachable" in the distance table.
+pub(crate) const INF: u32 = u32::MAX;
+
+/// One entry of the caller-provided route table: the next hop and the path cost from one node to one
+/// destination, packed in 8 bytes so that a repair touches one cache line per entry. Opaque: create the
+/// table as `[RouteSlot::EMPTY; table_len(len)]` (or a `Vec`) and hand it to [`Network::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteSlot(u64);
+
+impl RouteSlot {
+    /// An unreachable entry.
+    pub const EMPTY: RouteSlot = RouteSlot::new(INF, NO_HOP);
+
+    #[inline]
+    pub(crate) const fn new(dist: u32, hop: u16) -> RouteSlot {
+        RouteSlot(dist as u64 | (hop as u64) << 32)
+    }
+    #[inline]
+    pub(crate) const fn dist(self) -> u32 {
+        self.0 as u32
+    }
+    #[inline]
+    pub(crate) const fn hop(self) -> u16 {
+        (self.0 >> 32) as u16
+    }
+}
+
+impl Default for RouteSlot {
+    fn default() -> Self {
+        RouteSlot::EMPTY
+    }
+}
+
+/// Tunables of a [`Network`]. All levels are [`Q16`] fractions; times are [`Micros`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetworkConfig {
+    /// EWMA weight α of a new trust observation (upstream 0.1).
+    pub trust_alpha: Q16,
+    /// Trust of a new edge.
+    pub initial_trust: Q16,
+    /// Anomaly at which a healthy node becomes suspicious (local evidence or peer reports).
+    pub suspicious: Q16,
+    /// Local anomaly at which a node is quarantined (upstream 0.6).
+    pub quarantine: Q16,
+    /// Local anomaly at which a node is isolated (upstream 0.8).
+    pub isolate: Q16,
+    /// Hysteresis: a state is left only once the anomaly falls below its threshold minus this.
+    pub hysteresis: Q16,
+    /// Signals a window needs before its mean counts (1..=[`ANOMALY_WINDOW`]).
+    pub min_signals: u8,
+    /// Minimum time in quarantine before release to probation.
+    pub quarantine_cooldown: Micros,
+    /// Minimum time isolated before release to probation; `Micros::MAX` (the default): never
+    /// automatically, only by an operator ([`Network::set_state`]).
+    pub isolate_cooldown: Micros,
+    /// Probation: minimum time recovering before a node is healthy again.
+    pub probation: Micros,
+    /// Conviction needs strictly more than `vote_num / vote_den` of the eligible voters.
+    pub vote_num: u16,
+    /// Denominator of the conviction fraction.
+    pub vote_den: u16,
+}
+
+impl NetworkConfig {
+    /// Upstream's values: α = 0.1, suspicious 0.4, quarantine 0.6, isolate 0.8, hysteresis 0.1; and ours:
+    /// 5 signals minimum, 30 s quarantine cool-down, isolation released by an operator only, 60 s
+    /// probation, conviction by a strict majority.
+    pub const DEFAULT: NetworkConfig = NetworkConfig {
+        trust_alpha: q16_ratio(1, 10),
+        initial_trust: ONE_Q16,
+        suspicious: q16_ratio(4, 10),
+        quarantine: q16_ratio(6, 10),
+        isolate: q16_ratio(8, 10),
+        hysteresis: q16_ratio(1, 10),
+        min_signals: 5,
+        quarantine_cooldown: 30_000_000,
+        isolate_cooldown: Micros::MAX,
+        probation: 60_000_000,
+        vote_num: 1,
+        vote_den: 2,
+    };
+
+    /// Checks the configuration: `0 < hysteresis < suspicious < quarantine < isolate ≤ 1`,
+    /// `0 < α ≤ 1`, `initial_trust ≤ 1`, `1 ≤ min_signals ≤ 20` and `1/3 ≤ vote_num/vote_den < 1`.
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if self.trust_alpha == 0 || self.trust_alpha > ONE_Q16 {
+            return Err(ConfigError::TrustAlpha);
+        }
+        if self.initial_trust > ONE_Q16 {
+            return Err(ConfigError::InitialTrust);
+        }
+        if !(self.suspicious < self.quarantine && self.quarantine < self.isolate && self.isolate <= ONE_Q16) {
+            return Err(ConfigError::ThresholdOrder);
+        }
+        if self.hysteresis == 0 || self.hysteresis >= self.suspicious {
+            return Err(ConfigError::Hysteresis);
+        }
+        if self.min_signals == 0 || self.min_signals as usize > ANOMALY_WINDOW {
+            return Err(ConfigError::MinSignals);
+        }
+        if self.vote_den == 0 || self.vote_num >= self.vote_den {
+            return Err(ConfigError::VoteFractionUnreachable);
+        }
+        if (self.vote_num as u32) * 3 < self.vote_den as u32 {
+            return Err(ConfigError::VoteFractionBelowByzantineBound);
+        }
+        Ok(())
+    }
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A rejected [`NetworkConfig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConfigError {
+    /// `trust_alpha` is 0 or above 1.0.
+    TrustAlpha,
+    /// `initial_trust` is above 1.0.
+    InitialTrust,
+    /// Thresholds are not `suspicious < quarantine < isolate ≤ 1.0`.
+    ThresholdOrder,
+    /// Hysteresis is 0 or not below the suspicion threshold.
+    Hysteresis,
+    /// `min_signals` is 0 or larger than the window.
+    MinSignals,
+    /// The conviction fraction is below the one-third Byzantine bound.
+    VoteFractionBelowByzantineBound,
+    /// The conviction fraction is 1 or more (or has a zero denominator): no vote could ever convict.
+    VoteFractionUnreachable,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigError::TrustAlpha => "trust EWMA weight must be in (0, 1]",
+            ConfigError::InitialTrust => "initial trust must be at most 1",
+            ConfigError::ThresholdOrder => "thresholds must satisfy suspicious < quarantine < isolate <= 1",
+            ConfigError::Hysteresis => "hysteresis must be positive and below the suspicion threshold",
+            ConfigError::MinSignals => "min_signals must be in 1..=20",
+            ConfigError::VoteFractionBelowByzantineBound => {
+                "conviction fraction is below the one-third Byzantine bound"
+            }
+            ConfigError::VoteFractionUnreachable => "conviction fraction must be below 1",
+        })
+    }
+}
+
+/// A refused operation on a [`Network`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NetworkError {
+    /// The configuration was rejected.
+    Config(ConfigError),
+    /// `len` exceeds the capacity `N`.
+    Capacity {
+        /// The requested number of nodes.
+        len: usize,
+        /// The capacity `N`.
+        capacity: usize,
+    },
+    /// The caller-provided route table is shorter than `len²`.
+    TableTooSmall {
+        /// Entries needed ([`table_len`]).
+        needed: usize,
+    },
+    /// A node id is not below `len`.
+    OutOfRange {
+        /// The offending id.
+        node: NodeId,
+    },
+    /// An edge from a node to itself.
+    SelfLoop,
+    /// The edge exists already.
+    DuplicateEdge,
+    /// The edge does not exist.
+    NoSuchEdge,
+    /// A weight outside `1..=MAX_EDGE_WEIGHT`.
+    BadWeight,
+    /// A node already has `D` edges; the edge was not added.
+    DegreeFull {
+        /// The full node.
+        node: NodeId,
+    },
+    /// A node voted on or reported itself.
+    SelfVote,
+    /// A quarantined or isolated node tried to vote or report.
+    VoterBlocked,
+    /// The voter already voted in the accused's current round.
+    AlreadyVoted,
+}
+
+impl From<ConfigError> for NetworkError {
+    fn from(e: ConfigError) -> Self {
+        NetworkError::Config(e)
+    }
+}
+
+impl fmt::Display for NetworkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetworkError::Config(e) => write!(f, "invalid network config: {e}"),
+            NetworkError::Capacity { len, capacity } => {
+                write!(f, "{len} nodes exceed the capacity of {capacity}")
+            }
+            NetworkError::TableTooSmall { needed } => write!(f, "route table needs {needed} entries"),
+            NetworkError::OutOfRange { node } => write!(f, "node {node} is out of range"),
+            NetworkError::SelfLoop => f.write_str("an edge cannot join a node to itself"),
+            NetworkError::DuplicateEdge => f.write_str("edge already exists"),
+            NetworkError::NoSuchEdge => f.write_str("no such edge"),
+            NetworkError::BadWeight => write!(f, "edge weight must be in 1..={MAX_EDGE_WEIGHT}"),
+            NetworkError::DegreeFull { node } => write!(f, "node {node} has no free edge slot"),
+            NetworkError::SelfVote => f.write_str("a node cannot vote on or report itself"),
+            NetworkError::VoterBlocked => f.write_str("a quarantined or isolated node cannot vote or report"),
+            NetworkError::AlreadyVoted => f.write_str("voter already voted in this round"),
+        }
+    }
+}
+
+/// A refused routing decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteError {
+    /// Source or destination is not below `len`.
+    OutOfRange,
+    /// The source is quarantined or isolated.
+    SourceBlocked,
+    /// The destination is quarantined or isolated.
+    DestinationBlocked,
+    /// No path avoiding blocked nodes joins source and destination.
+    Unreachable,
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RouteError::OutOfRange => "node out of range",
+            RouteError::SourceBlocked => "source is quarantined or isolated",
+            RouteError::DestinationBlocked => "destination is quarantined or isolated",
+            RouteError::Unreachable => "destination unreachable",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConfigError {}
+#[cfg(feature = "std")]
+impl std::error::Error for NetworkError {}
+#[cfg(feature = "std")]
+impl std::error::Error for RouteError {}
+
+/// A node's change of state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StateChange {
+    /// The node.
+    pub node: NodeId,
+    /// State before.
+    pub from: NodeState,
+    /// State after.
+    pub to: NodeState,
+    /// When (the caller's `now`).
+    pub at: Micros,
+}
+
+/// The result of an accepted [`Network::vote`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VoteOutcome {
+    /// The round is open: no conviction yet, and one is still possible.
+    Pending {
+        /// Guilty votes of eligible voters so far.
+        guilty: u32,
+        /// Not-guilty votes of eligible voters so far.
+        innocent: u32,
+        /// Eligible voters: unblocked nodes other than the accused.
+        eligible: u32,
+    },
+    /// Conviction: the accused is isolated (peers' consensus outweighs its local evidence) and the round
+    /// closed. `None` if it was already isolated.
+    Convicted(Option<StateChange>),
+    /// Conviction became impossible (too many not-guilty votes); the round closed.
+    Acquitted,
+}
+
+/// One edge as seen from one of its ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EdgeInfo {
+    /// The other end.
+    pub to: NodeId,
+    /// Base weight.
+    pub weight: u16,
+    /// Trust in [`Q16`].
+    pub trust: Q16,
+    /// Route cost ([`edge_cost`] of weight and trust).
+    pub cost: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Edge {
+    pub(crate) to: u16,
+    pub(crate) weight: u16,
+    pub(crate) trust: u32,
+    pub(crate) cost: u32,
+}
+
+impl Edge {
+    const EMPTY: Edge = Edge { to: 0, weight: 0, trust: 0, cost: 0 };
+}
+
+/// Per-node adjacency, fixed capacity.
+pub(crate) struct Graph<const N: usize, const D: usize> {
+    pub(crate) deg: [u8; N],
+    pub(crate) adj: [[Edge; D]; N],
+}
+
+impl<const N: usize, const D: usize> Graph<N, D> {
+    #[inline]
+    pub(crate) fn edges(&self, u: usize) -> &[Edge] {
+        let d = usize::from(self.deg[u]).min(D);
+        &self.adj[u][..d]
+    }
+    fn find(&self, u: usize, v: u16) -> Option<usize> {
+        self.edges(u).iter().position(|e| e.to == v)
+    }
+}
+
+#[inline]
+pub(crate) fn bit(words: &[u64], i: usize) -> bool {
+    match words.get(i / 64) {
+        Some(w) => (w >> (i % 64)) & 1 == 1,
+        None => true,
+    }
+}
+
+/// A trust graph of up to `N` nodes with at most `D` edges each, `W = bitset_words(N)` words per bitset,
+/// and route tables in caller-provided slices of lifetime `'t`.
+///
+/// Memory: the struct holds `O(N·(D·12 + 16·W + 200))` bytes (≈ 0.55 MiB at `N = 1024, D = 8`), plus the
+/// caller's route table: `len²` 8-byte [`RouteSlot`]s (8 MiB at `len = 1024`).
+pub struct Network<'t, const N: usize, const W: usize, const D: usize> {
+    cfg: NetworkConfig,
+    len: usize,
+    state: [NodeState; N],
+    since: [Micros; N],
+    blocked: [u64; W],
+    unblocked: u32,
+    graph: Graph<N, D>,
+    local: [Window; N],
+    peer: [Window; N],
+    /// Per accused and word: `[voted, guilty]` bits of the current round (one cache line for both).
+    ballots: [[[u64; 2]; W]; N],
+    guilty_count: [u16; N],
+    innocent_count: [u16; N],
+    /// Rounds in which each node has a pending vote (so blocking a node that never voted costs nothing).
+    open_votes: [u16; N],
+    /// `table[s·len + t]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
+    table: &'t mut [RouteSlot],
+    /// Scratch: trees touched by a repair.
+    trees: [u64; W],
+    heap: Heap<N>,
+    mark: [u32; N],
+    epoch: u32,
+    list: [u16; N],
+}
+
+impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
+    const CHECK: () = {
+        assert!(N > 0 && N <= MAX_NODES, "N must be in 1..=MAX_NODES");
+        assert!(W == bitset_words(N), "W must be bitset_words(N)");
+        assert!(D > 0 && D <= MAX_DEGREE, "D must be in 1..=255");
+    };
+
+    /// A network of `len` nodes (all healthy, no edges) with its route table in `table`, of at least
+    /// [`table_len`]`(len)` entries (the previous contents are overwritten).
+    pub fn new(cfg: NetworkConfig, len: usize, table: &'t mut [RouteSlot]) -> Result<Self, NetworkError> {
+        let () = Self::CHECK;
+        cfg.validate()?;
+        if len > N {
+            return Err(NetworkError::Capacity { len, capacity: N });
+        }
+        let needed = table_len(len);
+        if table.len() < needed {
+            return Err(NetworkError::TableTooSmall { needed });
+        }
+        let mut net = Network {
+            cfg,
+            len,
+            state: [NodeState::Healthy; N],
+            since: [0; N],
+            blocked: [0; W],
+            unblocked: len as u32,
+            graph: Graph { deg: [0; N], adj: [[Edge::EMPTY; D]; N] },
+            local: [Window::EMPTY; N],
+            peer: [Window::EMPTY; N],
+            ballots: [[[0; 2]; W]; N],
+            guilty_count: [0; N],
+            innocent_count: [0; N],
+            open_votes: [0; N],
+            table,
+            trees: [0; W],
+            heap: Heap::new(),
+            mark: [0; N],
+            epoch: 0,
+            list: [0; N],
+        };
+        net.rebuild_routes();
+        Ok(net)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NetworkConfig {
+        &self.cfg
+    }
+
+    /// Number of nodes (ids `0..len`).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the network has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The capacity `N`.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    fn check(&self, node: NodeId) -> Result<usize, NetworkError> {
+        let i = node as usize;
+        if i < self.len { Ok(i) } else { Err(NetworkError::OutOfRange { node }) }
+    }
+
+    /// The state of `node`.
+    pub fn node_state(&self, node: NodeId) -> Result<NodeState, NetworkError> {
+        let i = self.check(node)?;
+        Ok(self.state[i])
+    }
+
+    /// Whether `node` is quarantined or isolated: one bit test. Fails closed: an out-of-range id is
+    /// reported as blocked.
+    #[inline]
+    pub fn is_blocked(&self, node: NodeId) -> bool {
+        let i = node as usize;
+        i >= self.len || bit(&self.blocked, i)
+    }
+
+    /// The quarantine bitset: bit `i % 64` of word `i / 64` is set iff node `i` is blocked.
+    pub fn blocked_bits(&self) -> &[u64; W] {
+        &self.blocked
+    }
+
+    /// Number of nodes not blocked.
+    pub fn unblocked_count(&self) -> u32 {
+        self.unblocked
+    }
+
+    /// When `node` entered its current state.
+    pub fn state_since(&self, node: NodeId) -> Result<Micros, NetworkError> {
+        let i = self.check(node)?;
+        Ok(self.since[i])
+    }
+
+    /// The mean of `node`'s local anomaly window, `None` with fewer than `min_signals` signals.
+    pub fn local_anomaly(&self, node: NodeId) -> Result<Option<Q16>, NetworkError> {
+        let i = self.check(node)?;
+        Ok(self.local[i].mean(self.cfg.min_signals))
+    }
+
+    /// The mean of `node`'s peer-report window, `None` with fewer than `min_signals` reports.
+    pub fn peer_anomaly(&self, node: NodeId) -> Result<Option<Q16>, NetworkError> {
+        let i = self.check(node)?;
+        Ok(self.peer[i].mean(self.cfg.min_signals))
+    }
+
+    // ---- edges ------------------------------------------------------------------------------------
+
+    fn check_pair(&self, a: NodeId, b: NodeId) -> Result<(usize, usize), NetworkError> {
+        let (a, b) = (self.check(a)?, self.check(b)?);
+        if a == b { Err(NetworkError::SelfLoop) } else { Ok((a, b)) }
+    }
+
+    fn insert_edge(
+        &mut self,
+        a: NodeId,
+        b: NodeId,
+        weight: u16,
+    ) -> Result<(usize, usize, u32), NetworkError> {
+        let (ai, bi) = self.check_pair(a, b)?;
+        if weight == 0 || weight > MAX_EDGE_WEIGHT {
+            return Err(NetworkError::BadWeight);
+        }
+        if self.graph.find(ai, bi as u16).is_some() {
+            return Err(NetworkError::DuplicateEdge);
+        }
+        for (i, id) in [(ai, a), (bi, b)] {
+            if usize::from(self.graph.deg[i]) >= D {
+                return Err(NetworkError::DegreeFull { node: id });
+            }
+        }
+        let trust = self.cfg.initial_trust;
+        let cost = edge_cost(weight, trust);
+        for (u, v) in [(ai, bi), (bi, ai)] {
+            let d = usize::from(self.graph.deg[u]);
+            self.graph.adj[u][d] = Edge { to: v as u16, weight, trust, cost };
+            self.graph.deg[u] += 1;
+        }
+        Ok((ai, bi, cost))
+    }
+
+    /// Adds an undirected edge of base `weight` (1..=[`MAX_EDGE_WEIGHT`]) and the configured initial
+    /// trust, and repairs the routes it shortens.
+    pub fn add_edge(&mut self, a: NodeId, b: NodeId, weight: u16) -> Result<(), NetworkError> {
+        let (ai, bi, cost) = self.insert_edge(a, b, weight)?;
+        self.edge_decreased(ai, bi, cost);
+        Ok(())
+    }
+
+    /// Adds many edges, then recomputes all routes once (cheaper than [`Network::add_edge`] for building
+    /// a graph). Stops at the first refused edge, returning its error (and its position in `edges`);
+    /// the routes are consistent either way.
+    pub fn add_edges<I>(&mut self, edges: I) -> Result<(), (usize, NetworkError)>
+    where
+        I: IntoIterator<Item = (NodeId, NodeId, u16)>,
+    {
+        let mut result = Ok(());
+        for (k, (a, b, w)) in edges.into_iter().enumerate() {
+            if let Err(e) = self.insert_edge(a, b, w) {
+                result = Err((k, e));
+                break;
+            }
+        }
+        self.rebuild_routes();
+        result
+    }
+
+    /// Removes the edge between `a` and `b` and repairs the routes that used it.
+    pub fn remove_edge(&mut self, a: NodeId, b: NodeId) -> Result<(), NetworkError> {
+        let (ai, bi) = self.check_pair(a, b)?;
+        let (Some(i), Some(j)) = (self.graph.find(ai, bi as u16), self.graph.find(bi, ai as u16)) else {
+            return Err(NetworkError::NoSuchEdge);
+        };
+        for (u, k) in [(ai, i), (bi, j)] {
+            let last = usize::from(self.graph.deg[u]) - 1;
+            self.graph.adj[u][k] = self.graph.adj[u][last];
+            self.graph.deg[u] -= 1;
+        }
+        self.edge_increased(ai, bi);
+        Ok(())
+    }
+
+    /// The edge between `a` and `b`, if any.
+    pub fn edge(&self, a: NodeId, b: NodeId) -> Result<Option<EdgeInfo>, NetworkError> {
+        let (ai, bi) = self.check_pair(a, b)?;
+        Ok(self.graph.find(ai, bi as u16).map(|k| Self::info(&self.graph.adj[ai][k])))
+    }
+
+    fn info(e: &Edge) -> EdgeInfo {
+        EdgeInfo { to: NodeId::from(e.to), weight: e.weight, trust: e.trust, cost: e.cost }
+    }
+
+    /// The edges of `node`.
+    pub fn edges(&self, node: NodeId) -> Result<impl Iterator<Item = EdgeInfo> + '_, NetworkError> {
+        let i = self.check(node)?;
+        Ok(self.graph.edges(i).iter().map(Self::info))
+    }
+
+    /// Feeds an observation `obs` ([`Q16`], e.g. 1 − anomaly of what `a` saw from `b`) into the trust of
+    /// edge `a`–`b` ([`trust_ewma`]); repairs routes when the quantised cost changes. Returns the new
+    /// trust.
+    pub fn observe_edge(&mut self, a: NodeId, b: NodeId, obs: Q16) -> Result<Q16, NetworkError> {
+        let (ai, bi) = self.check_pair(a, b)?;
+        let (Some(i), Some(j)) = (self.graph.find(ai, bi as u16), self.graph.find(bi, ai as u16)) else {
+            return Err(NetworkError::NoSuchEdge);
+        };
+        let e = self.graph.adj[ai][i];
+        let trust = trust_ewma(e.trust, obs, self.cfg.trust_alpha);
+        let cost = edge_cost(e.weight, trust);
+        for (u, k) in [(ai, i), (bi, j)] {
+            self.graph.adj[u][k].trust = trust;
+            self.graph.adj[u][k].cost = cost;
+        }
+        if cost > e.cost {
+            self.edge_increased(ai, bi);
+        } else if cost < e.cost {
+            self.edge_decreased(ai, bi, cost);
+        }
+        Ok(trust)
+    }
+
+    // ---- states -----------------------------------------------------------------------------------
+
+    /// Moves `v` to `to`, updating the bitset, votes and routes. `None` if it was already there.
+    fn transition(&mut self, now: Micros, v: usize, to: NodeState) -> Option<StateChange> {
+        let from = self.state[v];
+        if from == to {
+            return None;
+        }
+        self.state[v] = to;
+        self.since[v] = now;
+        match (from.is_blocked(), to.is_blocked()) {
+            (false, true) => {
+                self.blocked[v / 64] |= 1 << (v % 64);
+                self.unblocked -= 1;
+                self.withdraw_votes(v);
+                self.block_routes(v);
+            }
+            (true, false) => {
+                self.blocked[v / 64] &= !(1 << (v % 64));
+                self.unblocked += 1;
+                self.unblock_routes(v);
+            }
+            _ => {}
+        }
+        Some(StateChange { node: v as NodeId, from, to, at: now })
+    }
+
+    /// Forces `node` into `state` (an operator's decision), repairing routes as needed.
+    pub fn set_state(
+        &mut self,
+        now: Micros,
+        node: NodeId,
+        state: NodeState,
+    ) -> Result<Option<StateChange>, NetworkError> {
+        let v = self.check(node)?;
+        Ok(self.transition(now, v, state))
+    }
+
+    /// Applies the state rules to `v` at `now`.
+    fn evaluate(&mut self, now: Micros, v: usize) -> Option<StateChange> {
+        let c = &self.cfg;
+        let a = self.local[v].mean(c.min_signals).unwrap_or(0);
+        let s = a.max(self.peer[v].mean(c.min_signals).unwrap_or(0));
+        let h = c.hysteresis;
+        let elapsed = now.saturating_sub(self.since[v]);
+        let state = self.state[v];
+        let to = if a >= c.isolate {
+            NodeState::Isolated
+        } else {
+            match state {
+                NodeState::Healthy | NodeState::Suspicious | NodeState::Recovering if a >= c.quarantine => {
+                    NodeState::Quarantined
+                }
+                NodeState::Healthy if s >= c.suspicious => NodeState::Suspicious,
+                NodeState::Suspicious if s < c.suspicious - h => NodeState::Healthy,
+                NodeState::Quarantined if a < c.quarantine - h && elapsed >= c.quarantine_cooldown => {
+                    NodeState::Recovering
+                }
+                NodeState::Isolated
+                    if c.isolate_cooldown != Micros::MAX
+                        && a < c.quarantine - h
+                        && elapsed >= c.isolate_cooldown =>
+                {
+                    NodeState::Recovering
+                }
+                NodeState::Recovering if elapsed >= c.probation && s < c.suspicious - h => NodeState::Healthy,
+                other => other,
+            }
+        };
+        self.transition(now, v, to)
+    }
+
+    /// Local evidence about `node` (from the behaviour engine): an anomaly `level` in [`Q16`] (1 −
+    /// confidence). Pushes it into the node's window and applies the state rules.
+    pub fn report_anomaly(
+        &mut self,
+        now: Micros,
+        node: NodeId,
+        level: Q16,
+    ) -> Result<Option<StateChange>, NetworkError> {
+        let v = self.check(node)?;
+        self.local[v].push(level);
+        Ok(self.evaluate(now, v))
+    }
+
+    /// A peer's report about `subject`. Peer reports can make a node suspicious but never block it on
+    /// their own (blocking by peers goes through [`Network::vote`] and its Byzantine bound).
+    pub fn report_peer(
+        &mut self,
+        now: Micros,
+        reporter: NodeId,
+        subject: NodeId,
+        level: Q16,
+    ) -> Result<Option<StateChange>, NetworkError> {
+        let r = self.check(reporter)?;
+        let v = self.check(subject)?;
+        if r == v {
+            return Err(NetworkError::SelfVote);
+        }
+        if bit(&self.blocked, r) {
+            return Err(NetworkError::VoterBlocked);
+        }
+        self.peer[v].push(level);
+        Ok(self.evaluate(now, v))
+    }
+
+    /// Applies the time-based rules (release from quarantine or isolation after the cool-down, end of
+    /// probation) to every node. O(len). Returns the number of nodes that changed state.
+    pub fn tick(&mut self, now: Micros) -> u32 {
+        let mut changed = 0;
+        for v in 0..self.len {
+            if matches!(self.state[v], NodeState::Quarantined | NodeState::Isolated | NodeState::Recovering)
+                && self.evaluate(now, v).is_some()
+            {
+                changed += 1;
+            }
+        }
+        changed
+    }
+
+    // ---- votes ------------------------------------------------------------------------------------
+
+    /// Eligible voters on `accused`: unblocked nodes other than the accused.
+    pub fn eligible_voters(&self, accused: NodeId) -> Result<u32, NetworkError> {
+        let a = self.check(accused)?;
+        Ok(self.unblocked - u32::from(!bit(&self.blocked, a)))
+    }
+
+    /// The current round on `accused`: (guilty, not guilty) votes of eligible voters.
+    pub fn votes(&self, accused: NodeId) -> Result<(u32, u32), NetworkError> {
+        let a = self.check(accused)?;
+        Ok((u32::from(self.guilty_count[a]), u32::from(self.innocent_count[a])))
+    }
+
+    /// `voter` votes on `accused`. Refused if the voter is blocked, is the accused, or already voted in
+    /// this round. Conviction (the accused is isolated) when the guilty votes `g` of eligible voters
+    /// satisfy `g·den > num·n` (`n` = eligible voters); acquittal when even all the undecided could no
+    /// longer convict. Both close the round.
+    pub fn vote(
+        &mut self,
+        now: Micros,
+        voter: NodeId,
+        accused: NodeId,
+        guilty: bool,
+    ) -> Result<VoteOutcome, NetworkError> {
+        let v = self.check(voter)?;
+        let a = self.check(accused)?;
+        if v == a {
+            return Err(NetworkError::SelfVote);
+        }
+        let (w, m) = (v / 64, 1u64 << (v % 64));
+        if self.blocked[w] & m != 0 {
+            return Err(NetworkError::VoterBlocked);
+        }
+        if self.ballots[a][w][0] & m != 0 {
+            return Err(NetworkError::AlreadyVoted);
+        }
+        self.ballots[a][w][0] |= m;
+        self.open_votes[v] += 1;
+        if guilty {
+            self.ballots[a][w][1] |= m;
+            self.guilty_count[a] += 1;
+        } else {
+            self.innocent_count[a] += 1;
+        }
+        let n = u64::from(self.unblocked - u32::from(!bit(&self.blocked, a)));
+        let (num, den) = (u64::from(self.cfg.vote_num), u64::from(self.cfg.vote_den));
+        let g = u64::from(self.guilty_count[a]);
+        let i = u64::from(self.innocent_count[a]);
+        if g * den > num * n {
+            self.clear_round(a);
+            return Ok(VoteOutcome::Convicted(self.transition(now, a, NodeState::Isolated)));
+        }
+        if (n - i) * den <= num * n {
+            self.clear_round(a);
+            return Ok(VoteOutcome::Acquitted);
+        }
+        Ok(VoteOutcome::Pending { guilty: g as u32, innocent: i as u32, eligible: n as u32 })
+    }
+
+    /// Closes the round on `accused` without a verdict (all its votes are forgotten).
+    pub fn clear_votes(&mut self, accused: NodeId) -> Result<(), NetworkError> {
+        let a = self.check(accused)?;
+        self.clear_round(a);
+        Ok(())
+    }
+
+    fn clear_round(&mut self, a: usize) {
+        for w in 0..W {
+            let mut bits = self.ballots[a][w][0];
+            while bits != 0 {
+                let v = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                self.open_votes[v] -= 1;
+            }
+        }
+        self.ballots[a] = [[0; 2]; W];
+        self.guilty_count[a] = 0;
+        self.innocent_count[a] = 0;
+    }
+
+    /// A node that becomes blocked loses its pending votes: it is no longer an eligible voter.
+    fn withdraw_votes(&mut self, v: usize) {
+        if self.open_votes[v] == 0 {
+            return;
+        }
+        self.open_votes[v] = 0;
+        let (w, m) = (v / 64, 1u64 << (v % 64));
+        for a in 0..self.len {
+            if self.ballots[a][w][0] & m != 0 {
+                self.ballots[a][w][0] &= !m;
+                if self.ballots[a][w][1] & m != 0 {
+                    self.ballots[a][w][1] &= !m;
+                    self.guilty_count[a] -= 1;
+                } else {
+                    self.innocent_count[a] -= 1;
+                }
+            }
         }
     }
 }

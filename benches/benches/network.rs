@@ -1,0 +1,236 @@
+//! `core::network` benchmarks, each against a peer in the same run:
+//! * `route`: [`Network::route`] vs a `hashbrown::HashMap<(src, dst), next>` holding the same table;
+//! * `vote`: [`Network::vote`] vs a `HashSet` of (voter, accused) plus per-accused counters;
+//! * `repair`: quarantining one node (incremental repair) vs `rebuild_routes` (full recomputation, the
+//!   naive oracle), on 1,024 nodes with about 8 edges each.
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
+use hashbrown::{HashMap, HashSet};
+use tcap_core::network::{Network, NetworkConfig, NodeId, NodeState, RouteSlot, bitset_words, table_len};
+
+const N: usize = 1024;
+const W: usize = bitset_words(N);
+const D: usize = 16;
+type Net<'t> = Network<'t, N, W, D>;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A ring (for connectivity) plus 3 random chords per node: about 8 edges per node, weights 1..=16.
+fn build(cfg: NetworkConfig, table: &mut [RouteSlot]) -> Box<Net<'_>> {
+    let mut net = Box::new(Net::new(cfg, N, table).expect("network"));
+    let mut rng = Rng(7);
+    let mut seen = HashSet::new();
+    let mut deg = vec![0usize; N];
+    let mut edges = Vec::new();
+    let mut push = |a: u64, b: u64, w: u16| {
+        let (a, b) = (a as usize, b as usize);
+        if a != b && deg[a] < D && deg[b] < D && seen.insert((a.min(b), a.max(b))) {
+            deg[a] += 1;
+            deg[b] += 1;
+            edges.push((a as NodeId, b as NodeId, w));
+        }
+    };
+    for i in 0..N as u64 {
+        let w = 1 + rng.below(16) as u16;
+        push(i, (i + 1) % N as u64, w);
+    }
+    for i in 0..N as u64 {
+        for _ in 0..3 {
+            let (b, w) = (rng.below(N as u64), 1 + rng.below(16) as u16);
+            push(i, b, w);
+        }
+    }
+    net.add_edges(edges).expect("edges were filtered");
+    net
+}
+
+fn tables() -> Vec<RouteSlot> {
+    vec![RouteSlot::EMPTY; table_len(N)]
+}
+
+fn bench_route(c: &mut Criterion) {
+    let mut tb = tables();
+    let net = build(NetworkConfig::DEFAULT, &mut tb);
+    let mut rng = Rng(11);
+    let pairs: Vec<(NodeId, NodeId)> =
+        (0..4096).map(|_| (rng.below(N as u64) as NodeId, rng.below(N as u64) as NodeId)).collect();
+    let mut map: HashMap<(NodeId, NodeId), NodeId> = HashMap::new();
+    for s in 0..N as NodeId {
+        for t in 0..N as NodeId {
+            if let Ok(h) = net.route(s, t) {
+                map.insert((s, t), h);
+            }
+        }
+    }
+    let mut g = c.benchmark_group("network/route");
+    g.throughput(Throughput::Elements(pairs.len() as u64));
+    g.bench_function("tcap_route", |b| {
+        b.iter(|| {
+            let mut acc = 0u32;
+            for &(s, t) in &pairs {
+                acc = acc.wrapping_add(net.route(black_box(s), black_box(t)).unwrap_or(0));
+            }
+            acc
+        })
+    });
+    g.bench_function("peer_hashmap", |b| {
+        b.iter(|| {
+            let mut acc = 0u32;
+            for &(s, t) in &pairs {
+                acc = acc.wrapping_add(map.get(&(black_box(s), black_box(t))).copied().unwrap_or(0));
+            }
+            acc
+        })
+    });
+    g.finish();
+}
+
+fn bench_vote(c: &mut Criterion) {
+    // Fraction 2/3: 64 votes per accused on average never convict or acquit, so this measures the vote
+    // itself (checks, bitset update, counters, threshold test), not a repair.
+    let cfg = NetworkConfig { vote_num: 2, vote_den: 3, ..NetworkConfig::DEFAULT };
+    let mut tb = tables();
+    let mut net = build(cfg, &mut tb);
+    let mut rng = Rng(13);
+    let votes: Vec<(NodeId, NodeId, bool)> = (0..65_536)
+        .map(|_| {
+            let v = rng.below(N as u64) as NodeId;
+            let a = (v + 1 + rng.below(N as u64 - 1) as NodeId) % N as NodeId;
+            (v, a, rng.below(10) < 3)
+        })
+        .collect();
+    let mut g = c.benchmark_group("network/vote");
+    g.throughput(Throughput::Elements(votes.len() as u64));
+    g.bench_function("tcap_vote", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                for a in 0..N as NodeId {
+                    net.clear_votes(a).expect("in range");
+                }
+                let t0 = Instant::now();
+                for &(v, a, guilty) in &votes {
+                    let _ = black_box(net.vote(0, black_box(v), a, guilty));
+                }
+                total += t0.elapsed();
+            }
+            total
+        })
+    });
+    g.bench_function("peer_hashset", |b| {
+        b.iter_batched_ref(
+            || (HashSet::<(NodeId, NodeId)>::with_capacity(votes.len()), vec![(0u32, 0u32); N]),
+            |(seen, counts)| {
+                let eligible = (N - 1) as u64;
+                for &(v, a, guilty) in &votes {
+                    if seen.insert((black_box(v), a)) {
+                        let c = &mut counts[a as usize];
+                        if guilty {
+                            c.0 += 1;
+                        } else {
+                            c.1 += 1;
+                        }
+                        black_box(u64::from(c.0) * 3 > 2 * eligible);
+                    }
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn bench_repair(c: &mut Criterion) {
+    let mut tb = tables();
+    let mut net = build(NetworkConfig::DEFAULT, &mut tb);
+    let mut g = c.benchmark_group("network/repair");
+    let mut v = 0u32;
+    g.bench_function("tcap_quarantine_one_incremental", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                v = (v + 97) % N as u32;
+                let t0 = Instant::now();
+                black_box(net.set_state(0, v, NodeState::Quarantined).expect("in range"));
+                total += t0.elapsed();
+                net.set_state(0, v, NodeState::Healthy).expect("in range");
+            }
+            total
+        })
+    });
+    g.bench_function("tcap_release_one_incremental", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                v = (v + 97) % N as u32;
+                net.set_state(0, v, NodeState::Quarantined).expect("in range");
+                let t0 = Instant::now();
+                black_box(net.set_state(0, v, NodeState::Healthy).expect("in range"));
+                total += t0.elapsed();
+            }
+            total
+        })
+    });
+    g.sample_size(10);
+    g.bench_function("oracle_full_recompute", |b| b.iter(|| net.rebuild_routes()));
+    g.finish();
+}
+
+/// Prints the ratios the targets are stated in, measured in this run with plain `Instant` timing.
+fn ratios() {
+    let mut tb = tables();
+    let mut net = build(NetworkConfig::DEFAULT, &mut tb);
+    let rounds = 200u32;
+    let mut repair = Duration::ZERO;
+    let mut affected_cols = 0usize;
+    for k in 0..rounds {
+        let v = (k * 97 + 5) % N as u32;
+        affected_cols += (0..N as NodeId).filter(|&t| t != v && net.route(t, v).is_ok()).count();
+        let t0 = Instant::now();
+        net.set_state(0, v, NodeState::Quarantined).expect("in range");
+        repair += t0.elapsed();
+        net.set_state(0, v, NodeState::Healthy).expect("in range");
+    }
+    let full_rounds = 5;
+    let t0 = Instant::now();
+    for _ in 0..full_rounds {
+        net.rebuild_routes();
+    }
+    let full = t0.elapsed() / full_rounds;
+    let inc = repair / rounds;
+    println!(
+        "network/repair ratio: incremental quarantine {:.1} µs vs full recomputation {:.1} µs: {:.0}x faster \
+         ({} nodes, {} trees contain the node)",
+        inc.as_secs_f64() * 1e6,
+        full.as_secs_f64() * 1e6,
+        full.as_secs_f64() / inc.as_secs_f64(),
+        N,
+        affected_cols / rounds as usize
+    );
+}
+
+mod group {
+    #![allow(missing_docs)]
+    use super::*;
+    criterion_group!(benches, bench_route, bench_vote, bench_repair);
+}
+
+fn main() {
+    group::benches();
+    ratios();
+    Criterion::default().configure_from_args().final_summary();
+}

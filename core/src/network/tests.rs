@@ -1,0 +1,671 @@
+//! Unit tests of each rule and error path, and property tests against a naive oracle.
+#![allow(clippy::needless_range_loop)]
+
+extern crate std;
+
+use std::vec;
+use std::vec::Vec;
+
+use proptest::prelude::*;
+
+use super::*;
+
+const CAP: usize = 16;
+type Net<'t> = Network<'t, CAP, { bitset_words(CAP) }, 4>;
+
+fn tables(len: usize) -> Vec<RouteSlot> {
+    vec![RouteSlot::EMPTY; table_len(len)]
+}
+
+fn q(num: u32, den: u32) -> Q16 {
+    q16_ratio(num, den)
+}
+
+/// 0 - 1 - 2 - 3 in a line, plus 0 - 4 - 3 (weights 5) as a costlier detour.
+fn line(table: &mut [RouteSlot]) -> Net<'_> {
+    let mut net = Net::new(NetworkConfig::DEFAULT, 5, table).unwrap();
+    for (a, b, w) in [(0, 1, 1), (1, 2, 1), (2, 3, 1), (0, 4, 5), (4, 3, 5)] {
+        net.add_edge(a, b, w).unwrap();
+    }
+    net
+}
+
+#[test]
+fn config_validation_rejects_each_bad_field() {
+    let d = NetworkConfig::DEFAULT;
+    assert_eq!(d.validate(), Ok(()));
+    let cases = [
+        (NetworkConfig { trust_alpha: 0, ..d }, ConfigError::TrustAlpha),
+        (NetworkConfig { trust_alpha: ONE_Q16 + 1, ..d }, ConfigError::TrustAlpha),
+        (NetworkConfig { initial_trust: ONE_Q16 + 1, ..d }, ConfigError::InitialTrust),
+        (NetworkConfig { quarantine: d.isolate, ..d }, ConfigError::ThresholdOrder),
+        (NetworkConfig { suspicious: d.quarantine, ..d }, ConfigError::ThresholdOrder),
+        (NetworkConfig { isolate: ONE_Q16 + 1, ..d }, ConfigError::ThresholdOrder),
+        (NetworkConfig { hysteresis: 0, ..d }, ConfigError::Hysteresis),
+        (NetworkConfig { hysteresis: d.suspicious, ..d }, ConfigError::Hysteresis),
+        (NetworkConfig { min_signals: 0, ..d }, ConfigError::MinSignals),
+        (NetworkConfig { min_signals: 21, ..d }, ConfigError::MinSignals),
+        (NetworkConfig { vote_num: 1, vote_den: 4, ..d }, ConfigError::VoteFractionBelowByzantineBound),
+        (NetworkConfig { vote_num: 32, vote_den: 97, ..d }, ConfigError::VoteFractionBelowByzantineBound),
+        (NetworkConfig { vote_num: 1, vote_den: 1, ..d }, ConfigError::VoteFractionUnreachable),
+        (NetworkConfig { vote_num: 0, vote_den: 0, ..d }, ConfigError::VoteFractionUnreachable),
+    ];
+    for (cfg, err) in cases {
+        assert_eq!(cfg.validate(), Err(err), "{cfg:?}");
+        let mut tb = tables(2);
+        assert_eq!(Net::new(cfg, 2, &mut tb).err(), Some(NetworkError::Config(err)));
+    }
+    // Exactly one third is allowed.
+    assert_eq!(NetworkConfig { vote_num: 1, vote_den: 3, ..d }.validate(), Ok(()));
+}
+
+#[test]
+fn construction_errors() {
+    let mut tb = tables(CAP + 1);
+    assert_eq!(
+        Net::new(NetworkConfig::DEFAULT, CAP + 1, &mut tb).err(),
+        Some(NetworkError::Capacity { len: CAP + 1, capacity: CAP })
+    );
+    let mut tb = vec![RouteSlot::default(); 15];
+    assert_eq!(
+        Net::new(NetworkConfig::DEFAULT, 4, &mut tb).err(),
+        Some(NetworkError::TableTooSmall { needed: 16 })
+    );
+    let mut tb = tables(0);
+    let net = Net::new(NetworkConfig::DEFAULT, 0, &mut tb).unwrap();
+    assert!(net.is_empty());
+    assert_eq!(net.capacity(), CAP);
+    assert_eq!(net.route(0, 0), Err(RouteError::OutOfRange));
+}
+
+#[test]
+fn edge_errors() {
+    let mut tb = tables(6);
+    let mut net = Net::new(NetworkConfig::DEFAULT, 6, &mut tb).unwrap();
+    assert_eq!(net.add_edge(0, 6, 1), Err(NetworkError::OutOfRange { node: 6 }));
+    assert_eq!(net.add_edge(7, 0, 1), Err(NetworkError::OutOfRange { node: 7 }));
+    assert_eq!(net.add_edge(2, 2, 1), Err(NetworkError::SelfLoop));
+    assert_eq!(net.add_edge(0, 1, 0), Err(NetworkError::BadWeight));
+    assert_eq!(net.add_edge(0, 1, MAX_EDGE_WEIGHT + 1), Err(NetworkError::BadWeight));
+    net.add_edge(0, 1, MAX_EDGE_WEIGHT).unwrap();
+    assert_eq!(net.add_edge(1, 0, 1), Err(NetworkError::DuplicateEdge));
+    for b in 2..5 {
+        net.add_edge(0, b, 1).unwrap();
+    }
+    assert_eq!(net.add_edge(0, 5, 1), Err(NetworkError::DegreeFull { node: 0 }));
+    assert_eq!(net.add_edge(5, 0, 1), Err(NetworkError::DegreeFull { node: 0 }));
+    assert_eq!(net.remove_edge(1, 2), Err(NetworkError::NoSuchEdge));
+    assert_eq!(net.observe_edge(1, 2, ONE_Q16), Err(NetworkError::NoSuchEdge));
+    assert_eq!(net.observe_edge(1, 1, ONE_Q16), Err(NetworkError::SelfLoop));
+    assert_eq!(net.edge(1, 2), Ok(None));
+    assert_eq!(net.edge(0, 1).unwrap().map(|e| e.cost), Some(u32::from(MAX_EDGE_WEIGHT)));
+    assert_eq!(net.edges(0).unwrap().count(), 4);
+    assert!(net.edges(9).is_err());
+    // Bulk insertion reports the position of the refused edge and keeps routes valid.
+    assert_eq!(net.add_edges([(1, 2, 1), (2, 2, 1)]), Err((1, NetworkError::SelfLoop)));
+    assert_eq!(net.route(1, 2), Ok(2));
+    assert_eq!(net.route(1, 0), Ok(2), "two unit hops beat the heavy direct edge");
+    net.remove_edge(0, 1).unwrap();
+    assert_eq!(net.route_cost(1, 0), Ok(2));
+    assert_eq!(net.route(1, 5), Err(RouteError::Unreachable));
+    net.remove_edge(2, 1).unwrap();
+    assert_eq!(net.route(1, 0), Err(RouteError::Unreachable));
+    assert_eq!(net.edges(0).unwrap().count(), 3);
+}
+
+#[test]
+fn route_refusals_and_paths() {
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
+    assert_eq!(net.route(0, 3), Ok(1));
+    assert_eq!(net.route_cost(0, 3), Ok(3));
+    assert_eq!(net.route(3, 0), Ok(2));
+    assert_eq!(net.route(2, 2), Ok(2));
+    assert_eq!(net.route_cost(2, 2), Ok(0));
+    assert_eq!(net.route(0, 5), Err(RouteError::OutOfRange));
+    assert_eq!(net.route(5, 0), Err(RouteError::OutOfRange));
+    // Quarantine 2: traffic takes the detour through 4.
+    net.set_state(0, 2, NodeState::Quarantined).unwrap();
+    assert!(net.is_blocked(2));
+    assert!(net.is_blocked(99), "out of range fails closed");
+    assert_eq!(net.route(0, 3), Ok(4));
+    assert_eq!(net.route_cost(0, 3), Ok(10));
+    assert_eq!(net.route(2, 0), Err(RouteError::SourceBlocked));
+    assert_eq!(net.route(0, 2), Err(RouteError::DestinationBlocked));
+    assert_eq!(net.route_cost(0, 2), Err(RouteError::DestinationBlocked));
+    // Also isolate 4: 3 is cut off from 0.
+    net.set_state(0, 4, NodeState::Isolated).unwrap();
+    assert_eq!(net.route(0, 3), Err(RouteError::Unreachable));
+    assert_eq!(net.route(0, 1), Ok(1));
+    // Release both: the short path returns.
+    net.set_state(1, 2, NodeState::Recovering).unwrap();
+    net.set_state(1, 4, NodeState::Healthy).unwrap();
+    assert_eq!(net.route(0, 3), Ok(1));
+    assert_eq!(net.route_cost(0, 3), Ok(3));
+    assert_eq!(net.route_cost(4, 2), Ok(6));
+    assert_eq!(net.blocked_bits(), &[0]);
+}
+
+#[test]
+fn distrust_reroutes_and_trust_restores() {
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
+    let mut trust = ONE_Q16;
+    // Bad observations of edge 1-2 raise its cost until the detour (10) is cheaper.
+    while net.route(0, 3) == Ok(1) {
+        let t = net.observe_edge(1, 2, 0).unwrap();
+        assert!(t < trust);
+        trust = t;
+    }
+    assert_eq!(net.route(0, 3), Ok(4));
+    assert!(net.edge(1, 2).unwrap().unwrap().cost >= 8);
+    while net.route(0, 3) == Ok(4) {
+        net.observe_edge(2, 1, ONE_Q16).unwrap();
+    }
+    assert_eq!(net.route_cost(0, 3), Ok(net.edge(1, 2).unwrap().unwrap().cost + 2));
+}
+
+fn feed(net: &mut Net<'_>, now: Micros, node: NodeId, level: Q16, k: usize) -> Option<StateChange> {
+    let mut last = None;
+    for _ in 0..k {
+        if let Some(c) = net.report_anomaly(now, node, level).unwrap() {
+            last = Some(c);
+        }
+    }
+    last
+}
+
+#[test]
+fn anomaly_thresholds_quarantine_and_isolate() {
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
+    // Fewer than min_signals: no decision, however high.
+    for _ in 0..4 {
+        assert_eq!(net.report_anomaly(0, 1, ONE_Q16).unwrap(), None);
+    }
+    assert_eq!(net.local_anomaly(1).unwrap(), None);
+    let c = net.report_anomaly(5, 1, ONE_Q16).unwrap().unwrap();
+    assert_eq!((c.node, c.from, c.to, c.at), (1, NodeState::Healthy, NodeState::Isolated, 5));
+    assert_eq!(net.state_since(1), Ok(5));
+    // Exactly at the quarantine threshold quarantines.
+    let c = feed(&mut net, 0, 2, q(6, 10), 5).unwrap();
+    assert_eq!(c.to, NodeState::Quarantined);
+    // Just below: suspicious only.
+    assert_eq!(feed(&mut net, 0, 3, q(6, 10) - 1, 5).unwrap().to, NodeState::Suspicious);
+    assert!(!net.is_blocked(3));
+    // Quarantined then isolated at 0.8.
+    assert_eq!(feed(&mut net, 0, 2, ONE_Q16, 20).unwrap().to, NodeState::Isolated);
+    assert_eq!(net.node_state(2), Ok(NodeState::Isolated));
+    assert_eq!(net.node_state(5), Err(NetworkError::OutOfRange { node: 5 }));
+    assert!(net.report_anomaly(0, 5, 0).is_err());
+}
+
+#[test]
+fn peer_reports_make_suspicious_but_never_block() {
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
+    for _ in 0..ANOMALY_WINDOW {
+        net.report_peer(0, 0, 1, ONE_Q16).unwrap();
+    }
+    assert_eq!(net.peer_anomaly(1), Ok(Some(ONE_Q16)));
+    assert_eq!(net.node_state(1), Ok(NodeState::Suspicious));
+    assert_eq!(net.report_peer(0, 1, 1, 0), Err(NetworkError::SelfVote));
+    net.set_state(0, 4, NodeState::Quarantined).unwrap();
+    assert_eq!(net.report_peer(0, 4, 1, 0), Err(NetworkError::VoterBlocked));
+    assert!(net.report_peer(0, 9, 1, 0).is_err());
+    assert!(net.report_peer(0, 1, 9, 0).is_err());
+}
+
+#[test]
+fn hysteresis_no_flapping_at_thresholds() {
+    let mut tb = tables(5);
+    let mut net = line(&mut tb);
+    let cfg = *net.config();
+    // Suspicion: alternate just above and just below 0.4 -> one transition only.
+    let mut changes = 0;
+    for i in 0..200u32 {
+        let level = if i % 2 == 0 { cfg.suspicious + 50 } else { cfg.suspicious - 50 };
+        changes += usize::from(net.report_anomaly(u64::from(i), 1, level).unwrap().is_some());
+    }
+    assert_eq!(changes, 1);
+    assert_eq!(net.node_state(1), Ok(NodeState::Suspicious));
+    // Falling below 0.4 - 0.1 clears it.
+    assert_eq!(
+        feed(&mut net, 300, 1, cfg.suspicious - cfg.hysteresis - 100, 20).unwrap().to,
+        NodeState::Healthy
+    );
+
+    // Quarantine: hover at 0.6 for a long time, including past the cool-down -> never released.
+    let mut changes = 0;
+    let mut now = 0;
+    for i in 0..400u32 {
+        now = u64::from(i) * 1_000_000;
+        let level = if i % 2 == 0 { cfg.quarantine + 40 } else { cfg.quarantine - 40 };
+        changes += usize::from(net.report_anomaly(now, 2, level).unwrap().is_some());
+        changes += net.tick(now) as usize;
+    }
+    assert_eq!(changes, 1, "entered quarantine once");
+    assert_eq!(net.node_state(2), Ok(NodeState::Quarantined));
+    // Low anomaly but within the cool-down: still quarantined.
+    let since = net.state_since(2).unwrap();
+    feed(&mut net, since + 1, 2, 0, 20);
+    assert_eq!(net.node_state(2), Ok(NodeState::Quarantined));
+    assert!(now > since + cfg.quarantine_cooldown);
+    // After the cool-down, tick releases it to probation.
+    assert_eq!(net.tick(since + cfg.quarantine_cooldown - 1), 0);
+    assert_eq!(net.tick(since + cfg.quarantine_cooldown), 1);
+    assert_eq!(net.node_state(2), Ok(NodeState::Recovering));
+    assert_eq!(net.route(0, 3), Ok(1));
+    // Probation ends only after `probation`.
+    let r = net.state_since(2).unwrap();
+    assert_eq!(net.tick(r + cfg.probation - 1), 0);
+    assert_eq!(net.tick(r + cfg.probation), 1);
+    assert_eq!(net.node_state(2), Ok(NodeState::Healthy));
+}
+
+#[test]
+fn relapse_on_probation_and_isolation_cooldown() {
+    let mut tb = tables(5);
+    let cfg = NetworkConfig { isolate_cooldown: 120_000_000, ..NetworkConfig::DEFAULT };
+    let mut net = line(&mut tb);
+    net.cfg = cfg;
+    net.set_state(0, 1, NodeState::Recovering).unwrap();
+    assert_eq!(feed(&mut net, 1, 1, cfg.quarantine, 5).unwrap().to, NodeState::Quarantined);
+    feed(&mut net, 2, 3, ONE_Q16, 5);
+    assert_eq!(net.node_state(3), Ok(NodeState::Isolated));
+    feed(&mut net, 3, 3, 0, 20);
+    feed(&mut net, 3, 1, 0, 20);
+    assert_eq!(net.node_state(1), Ok(NodeState::Quarantined), "cool-down not over");
+    assert_eq!(net.tick(1 + cfg.quarantine_cooldown), 1, "only node 1 leaves: isolation cools longer");
+    assert_eq!(net.node_state(1), Ok(NodeState::Recovering));
+    assert_eq!(net.node_state(3), Ok(NodeState::Isolated));
+    assert_eq!(net.tick(2 + cfg.isolate_cooldown), 2, "3 released, 1 past probation");
+    assert_eq!(net.node_state(3), Ok(NodeState::Recovering));
+    assert_eq!(net.node_state(1), Ok(NodeState::Healthy));
+}
+
+fn vote_net(cfg: NetworkConfig, len: usize, table: &mut [RouteSlot]) -> Net<'_> {
+    let mut net = Net::new(cfg, len, table).unwrap();
+    for i in 1..len as u32 {
+        net.add_edge(i - 1, i, 1).unwrap();
+    }
+    net
+}
+
+#[test]
+fn vote_rules_and_errors() {
+    let mut tb = tables(7);
+    let mut net = vote_net(NetworkConfig::DEFAULT, 7, &mut tb);
+    // 6 eligible voters on node 0; conviction needs > 3 guilty.
+    assert_eq!(net.eligible_voters(0), Ok(6));
+    assert_eq!(net.vote(0, 0, 0, true), Err(NetworkError::SelfVote));
+    assert_eq!(net.vote(0, 9, 0, true), Err(NetworkError::OutOfRange { node: 9 }));
+    assert_eq!(net.vote(0, 1, 9, true), Err(NetworkError::OutOfRange { node: 9 }));
+    for v in 1..4 {
+        assert!(matches!(net.vote(0, v, 0, true), Ok(VoteOutcome::Pending { guilty, .. }) if guilty == v));
+    }
+    assert_eq!(net.vote(0, 1, 0, false), Err(NetworkError::AlreadyVoted));
+    assert_eq!(net.votes(0), Ok((3, 0)));
+    let VoteOutcome::Convicted(Some(c)) = net.vote(7, 4, 0, true).unwrap() else { panic!("no conviction") };
+    assert_eq!((c.node, c.from, c.to, c.at), (0, NodeState::Healthy, NodeState::Isolated, 7));
+    assert_eq!(net.votes(0), Ok((0, 0)), "round closed");
+    assert_eq!(net.vote(0, 0, 1, true), Err(NetworkError::VoterBlocked));
+    // Eligible voters on a blocked accused stay 6; on others 6 - 1 (node 0 is blocked).
+    assert_eq!(net.eligible_voters(0), Ok(6));
+    assert_eq!(net.eligible_voters(1), Ok(5));
+    // Isolation is not released automatically by default.
+    assert_eq!(net.tick(u64::MAX - 1), 0);
+    for v in 1..4 {
+        net.vote(8, v, 0, true).unwrap();
+    }
+    assert_eq!(net.vote(8, 4, 0, true), Ok(VoteOutcome::Convicted(None)));
+    // Acquittal: 5 eligible on node 1 (0 is blocked); once 3 say not guilty, > 2.5 guilty is impossible.
+    assert!(matches!(net.vote(9, 2, 1, false), Ok(VoteOutcome::Pending { eligible: 5, .. })));
+    assert!(matches!(net.vote(9, 3, 1, false), Ok(VoteOutcome::Pending { .. })));
+    assert_eq!(net.vote(9, 4, 1, false), Ok(VoteOutcome::Acquitted));
+    assert_eq!(net.votes(1), Ok((0, 0)));
+    assert_eq!(net.vote(9, 2, 1, true).map(|_| ()), Ok(()), "a new round after acquittal");
+    net.clear_votes(1).unwrap();
+    assert_eq!(net.votes(1), Ok((0, 0)));
+    assert!(net.clear_votes(99).is_err());
+}
+
+#[test]
+fn blocked_voters_votes_are_withdrawn() {
+    let mut tb = tables(7);
+    let mut net = vote_net(NetworkConfig::DEFAULT, 7, &mut tb);
+    net.vote(0, 1, 0, true).unwrap();
+    net.vote(0, 2, 0, true).unwrap();
+    net.vote(0, 3, 0, false).unwrap();
+    net.vote(0, 1, 4, true).unwrap();
+    net.set_state(0, 1, NodeState::Quarantined).unwrap();
+    assert_eq!(net.votes(0), Ok((1, 1)));
+    assert_eq!(net.votes(4), Ok((0, 0)));
+    net.set_state(0, 3, NodeState::Isolated).unwrap();
+    assert_eq!(net.votes(0), Ok((1, 0)));
+    // After release a voter may vote afresh.
+    net.set_state(1, 1, NodeState::Recovering).unwrap();
+    assert!(net.vote(1, 1, 0, true).is_ok());
+    assert_eq!(net.votes(0), Ok((2, 0)));
+}
+
+#[test]
+fn one_third_bound_is_tight() {
+    let third = NetworkConfig { vote_num: 1, vote_den: 3, ..NetworkConfig::DEFAULT };
+    // len 4 (3 eligible): one liar cannot convict, two can.
+    let mut tb = tables(4);
+    let mut net = vote_net(third, 4, &mut tb);
+    assert!(matches!(net.vote(0, 1, 0, true), Ok(VoteOutcome::Pending { .. })));
+    assert!(matches!(net.vote(0, 2, 0, true), Ok(VoteOutcome::Convicted(Some(_)))));
+    assert_eq!(net.node_state(0), Ok(NodeState::Isolated));
+}
+
+#[test]
+fn errors_display() {
+    use core::fmt::Write;
+    let mut s = std::string::String::new();
+    let all_net = [
+        NetworkError::Config(ConfigError::TrustAlpha),
+        NetworkError::Capacity { len: 1, capacity: 0 },
+        NetworkError::TableTooSmall { needed: 4 },
+        NetworkError::OutOfRange { node: 3 },
+        NetworkError::SelfLoop,
+        NetworkError::DuplicateEdge,
+        NetworkError::NoSuchEdge,
+        NetworkError::BadWeight,
+        NetworkError::DegreeFull { node: 1 },
+        NetworkError::SelfVote,
+        NetworkError::VoterBlocked,
+        NetworkError::AlreadyVoted,
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for e in all_net {
+        s.clear();
+        write!(s, "{e}").unwrap();
+        assert!(!s.is_empty());
+        assert!(seen.insert(s.clone()), "duplicate message {s}");
+    }
+    for e in [
+        RouteError::OutOfRange,
+        RouteError::SourceBlocked,
+        RouteError::DestinationBlocked,
+        RouteError::Unreachable,
+    ] {
+        s.clear();
+        write!(s, "{e}").unwrap();
+        assert!(seen.insert(s.clone()));
+    }
+    for e in [
+        ConfigError::InitialTrust,
+        ConfigError::ThresholdOrder,
+        ConfigError::Hysteresis,
+        ConfigError::MinSignals,
+        ConfigError::VoteFractionBelowByzantineBound,
+        ConfigError::VoteFractionUnreachable,
+    ] {
+        s.clear();
+        write!(s, "{e}").unwrap();
+        assert!(seen.insert(s.clone()));
+    }
+}
+
+// ---- property tests against a naive oracle ----------------------------------------------------------
+
+/// Floyd–Warshall over unblocked nodes with the network's own edge costs.
+fn oracle<const N: usize, const W: usize, const D: usize>(net: &Network<'_, N, W, D>) -> Vec<Vec<u64>> {
+    let n = net.len();
+    let mut d = vec![vec![u64::MAX; n]; n];
+    for s in 0..n {
+        if net.is_blocked(s as NodeId) {
+            continue;
+        }
+        d[s][s] = 0;
+        for e in net.edges(s as NodeId).unwrap() {
+            if !net.is_blocked(e.to) {
+                d[s][e.to as usize] = d[s][e.to as usize].min(u64::from(e.cost));
+            }
+        }
+    }
+    for k in 0..n {
+        for i in 0..n {
+            for j in 0..n {
+                if d[i][k] != u64::MAX && d[k][j] != u64::MAX && d[i][k] + d[k][j] < d[i][j] {
+                    d[i][j] = d[i][k] + d[k][j];
+                }
+            }
+        }
+    }
+    d
+}
+
+fn check_against_oracle<const N: usize, const W: usize, const D: usize>(
+    net: &Network<'_, N, W, D>,
+) -> Result<(), TestCaseError> {
+    let d = oracle(net);
+    let n = net.len();
+    for s in 0..n as NodeId {
+        for t in 0..n as NodeId {
+            let r = net.route(s, t);
+            if net.is_blocked(s) {
+                prop_assert_eq!(r, Err(RouteError::SourceBlocked));
+                continue;
+            }
+            if net.is_blocked(t) {
+                prop_assert_eq!(r, Err(RouteError::DestinationBlocked));
+                continue;
+            }
+            let want = d[s as usize][t as usize];
+            if want == u64::MAX {
+                prop_assert_eq!(r, Err(RouteError::Unreachable), "{} -> {}", s, t);
+                continue;
+            }
+            prop_assert_eq!(net.route_cost(s, t).map(u64::from), Ok(want), "{} -> {}", s, t);
+            // Follow the hops: each is an unblocked neighbour and the costs add up to the optimum.
+            let (mut cur, mut cost, mut hops) = (s, 0u64, 0);
+            while cur != t {
+                let h = net.route(cur, t);
+                prop_assert!(h.is_ok(), "{} -> {} broke at {}: {:?}", s, t, cur, h);
+                let h = h.unwrap();
+                prop_assert!(!net.is_blocked(h));
+                let e = net.edge(cur, h).unwrap();
+                prop_assert!(e.is_some(), "next hop {} of {} is not a neighbour", h, cur);
+                cost += u64::from(e.unwrap().cost);
+                cur = h;
+                hops += 1;
+                prop_assert!(hops <= n, "routing loop {} -> {}", s, t);
+            }
+            prop_assert_eq!(cost, want);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    SetState(u32, u8),
+    Observe(usize, u32),
+    AddEdge(u32, u32, u16),
+    RemoveEdge(usize),
+    Report(u32, u32),
+    Vote(u32, u32, bool),
+    Tick(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..CAP as u32, 0..5u8).prop_map(|(n, s)| Op::SetState(n, s)),
+        4 => (any::<usize>(), 0..=ONE_Q16).prop_map(|(e, o)| Op::Observe(e, o)),
+        2 => (0..CAP as u32, 0..CAP as u32, 1..20u16).prop_map(|(a, b, w)| Op::AddEdge(a, b, w)),
+        1 => any::<usize>().prop_map(Op::RemoveEdge),
+        2 => (0..CAP as u32, 0..=ONE_Q16).prop_map(|(n, l)| Op::Report(n, l)),
+        2 => (0..CAP as u32, 0..CAP as u32, any::<bool>()).prop_map(|(a, b, g)| Op::Vote(a, b, g)),
+        1 => (0..100_000_000u64).prop_map(Op::Tick),
+    ]
+}
+
+fn nth_edge<const N: usize, const W: usize, const D: usize>(
+    net: &Network<'_, N, W, D>,
+    k: usize,
+) -> Option<(NodeId, NodeId)> {
+    let all: Vec<(NodeId, NodeId)> = (0..net.len() as NodeId)
+        .flat_map(|a| net.edges(a).unwrap().map(move |e| (a, e.to)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    if all.is_empty() { None } else { Some(all[k % all.len()]) }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+
+    #[test]
+    fn incremental_routes_match_oracle(
+        len in 2..=CAP,
+        edges in proptest::collection::vec((0..CAP as u32, 0..CAP as u32, 1..20u16), 0..40),
+        bulk in any::<bool>(),
+        ops in proptest::collection::vec(op(), 0..60),
+    ) {
+        let mut tb = tables(len);
+        let mut net = Net::new(NetworkConfig::DEFAULT, len, &mut tb).unwrap();
+        let len32 = len as u32;
+        let edges: Vec<_> = edges.into_iter().map(|(a, b, w)| (a % len32, b % len32, w)).collect();
+        if bulk {
+            for (a, b, w) in edges {
+                let _ = net.add_edges([(a, b, w)]);
+            }
+        } else {
+            for (a, b, w) in edges {
+                let _ = net.add_edge(a, b, w);
+            }
+        }
+        check_against_oracle(&net)?;
+        let mut now = 0;
+        for op in ops {
+            match op {
+                Op::SetState(n, s) => {
+                    let _ = net.set_state(now, n % len32, NodeState::from_u8(s).unwrap());
+                }
+                Op::Observe(k, o) => {
+                    if let Some((a, b)) = nth_edge(&net, k) {
+                        net.observe_edge(a, b, o).unwrap();
+                    }
+                }
+                Op::AddEdge(a, b, w) => {
+                    let _ = net.add_edge(a % len32, b % len32, w);
+                }
+                Op::RemoveEdge(k) => {
+                    if let Some((a, b)) = nth_edge(&net, k) {
+                        net.remove_edge(a, b).unwrap();
+                    }
+                }
+                Op::Report(n, l) => {
+                    net.report_anomaly(now, n % len32, l).unwrap();
+                }
+                Op::Vote(a, b, g) => {
+                    let _ = net.vote(now, a % len32, b % len32, g);
+                }
+                Op::Tick(dt) => {
+                    now += dt;
+                    net.tick(now);
+                }
+            }
+            check_against_oracle(&net)?;
+            let blocked = (0..len32).filter(|&i| net.is_blocked(i)).count() as u32;
+            prop_assert_eq!(net.unblocked_count(), len32 - blocked);
+            for i in 0..len32 {
+                prop_assert_eq!(net.is_blocked(i), net.node_state(i).unwrap().is_blocked());
+            }
+        }
+    }
+
+    /// Any coalition of at most ⌊(len − 1)/3⌋ colluding voters never convicts an honest node, for every
+    /// admissible fraction, whatever the honest voters do to the coalition.
+    #[test]
+    fn coalition_within_bound_never_convicts_honest(
+        len in 2..=CAP,
+        frac in prop_oneof![Just((1u16, 3u16)), Just((1, 2)), Just((2, 3)), Just((34, 100))],
+        coalition_seed in any::<u64>(),
+        votes in proptest::collection::vec((0..CAP as u32, 0..CAP as u32, any::<bool>()), 0..400),
+    ) {
+        let cfg = NetworkConfig { vote_num: frac.0, vote_den: frac.1, ..NetworkConfig::DEFAULT };
+        let mut tb = tables(len);
+        let mut net = vote_net(cfg, len, &mut tb);
+        let bound = (len - 1) / 3;
+        let mut bad = [false; CAP];
+        let mut s = coalition_seed;
+        let mut chosen = 0;
+        while chosen < bound {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let i = (s >> 33) as usize % len;
+            if !bad[i] {
+                bad[i] = true;
+                chosen += 1;
+            }
+        }
+        let len32 = len as u32;
+        for (v, a, coin) in votes {
+            let (v, a) = (v % len32, a % len32);
+            // Liars: guilty on honest nodes, not guilty on accomplices. Honest: the truth, or abstain.
+            let guilty = if bad[v as usize] { !bad[a as usize] } else { bad[a as usize] && coin };
+            let _ = net.vote(0, v, a, guilty);
+            for i in 0..len {
+                if !bad[i] {
+                    prop_assert!(!net.is_blocked(i as NodeId), "honest node {} convicted", i);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Multi-word bitsets (W = 2) on graphs of up to 100 nodes: blocks, releases and trust moves
+    /// against the oracle.
+    #[test]
+    fn multiword_routes_match_oracle(
+        len in 65..=100usize,
+        chords in proptest::collection::vec((0..100u32, 0..100u32, 1..20u16), 50..150),
+        ops in proptest::collection::vec(
+            prop_oneof![
+                (0..100u32, 0..5u8).prop_map(|(n, s)| Op::SetState(n, s)),
+                (any::<usize>(), 0..=ONE_Q16).prop_map(|(e, o)| Op::Observe(e, o)),
+                any::<usize>().prop_map(Op::RemoveEdge),
+            ],
+            1..25,
+        ),
+    ) {
+        type Big<'t> = Network<'t, 100, { bitset_words(100) }, 6>;
+        let mut tb = tables(len);
+        let mut net = Big::new(NetworkConfig::DEFAULT, len, &mut tb).unwrap();
+        let len32 = len as u32;
+        let ring = (0..len32).map(|i| (i, (i + 1) % len32, 1 + (i % 7) as u16));
+        net.add_edges(ring).unwrap();
+        for (a, b, w) in chords {
+            let _ = net.add_edge(a % len32, b % len32, w);
+        }
+        for (k, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::SetState(n, st) => {
+                    net.set_state(k as u64, n % len32, NodeState::from_u8(st).unwrap()).unwrap();
+                }
+                Op::Observe(e, o) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        net.observe_edge(a, b, o).unwrap();
+                    }
+                }
+                Op::RemoveEdge(e) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        net.remove_edge(a, b).unwrap();
+                    }
+                }
+                _ => {}
+            }
+        }
+        check_against_oracle(&net)?;
+        let blocked = (0..len32).filter(|&i| net.is_blocked(i)).count() as u32;
+        prop_assert_eq!(net.unblocked_count(), len32 - blocked);
+        let words = net.blocked_bits();
+        prop_assert_eq!(words.iter().map(|w| w.count_ones()).sum::<u32>(), blocked);
+    }
+}

@@ -1,0 +1,3 @@
+//! Simulations driven by `tcapd simulate ...`.
+
+pub mod network;
