@@ -1,0 +1,3 @@
+//! Simulations and evaluations run by `tcapd simulate …`.
+
+pub mod darpa;
