@@ -38,7 +38,9 @@ fn darpa_auc_meets_the_bar() {
 
     let opts = DarpaOptions { repeats: 1, seeds: 3, ..DarpaOptions::new(&zip) };
     let report = darpa::run(&data, &opts);
-    eprintln!("{}", serde_json::to_string_pretty(&report).unwrap());
+    eprintln!("{report}");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["events"], data.len());
     assert_eq!(report.events, data.len());
     assert!(report.tcap.auc >= 0.95, "AUC {}", report.tcap.auc);
     assert!(report.seed_spread.min >= 0.95, "{:?}", report.seed_spread);

@@ -198,17 +198,20 @@ impl<const ROWS: usize, const COLS: usize> PairSketch<ROWS, COLS> {
     /// the new bucket (not yet stored: the caller adds the filter flag).
     #[inline(always)]
     fn touch(decay_shift: u32, b: Bucket, tick: u32) -> Bucket {
+        use core::hint::select_unpredictable as select;
         let dt = tick.wrapping_sub(b.tick);
+        // Whether a bucket is stale (last touched in an earlier tick) is close to a coin flip on real
+        // streams: selects, not branches.
         let stale = dt != 0;
-        let base = b.total & !FLAG;
+        let flagged = b.total & FLAG != 0;
         // Closing the bucket's last tick: absorb its decayed count unless that tick was flagged.
-        let absorb = if stale && b.total & FLAG == 0 { b.cur as u64 } else { 0 };
+        let absorb = select(stale & !flagged, b.cur as u64, 0);
         // base < 2^63 and absorb < 2^32: no overflow; the cap keeps bit 63 free.
-        let total = (base + absorb).min(!FLAG);
+        let total = ((b.total & !FLAG) + absorb).min(!FLAG);
         // dt ≤ 63 and decay_shift ≤ 255: the product cannot overflow.
         let shift = (dt.min(63) * decay_shift).min(63);
         let cur = (((b.cur as u64) >> shift) + (1 << FRAC)).min(u32::MAX as u64) as u32;
-        let flag = if stale { 0 } else { b.total & FLAG };
+        let flag = select(stale, 0, b.total & FLAG);
         Bucket { tick, cur, total: total | flag }
     }
 

@@ -313,6 +313,50 @@ pub struct DarpaReport {
     pub meets_bar: bool,
 }
 
+impl fmt::Display for DarpaReport {
+    /// A plain-text table for the terminal (`--json` prints the struct instead).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "DARPA 1998: {} events ({} attacks), {} hosts, {} minutes; sketches {}x{}",
+            self.events, self.attacks, self.hosts, self.minutes, self.sketch.0, self.sketch.1
+        )?;
+        writeln!(
+            f,
+            "{:<46} {:>7} {:>10} {:>9} {:>12}",
+            "detector", "ROC-AUC", "M ev/s", "ns/ev", "M ev/s (cpu)"
+        )?;
+        for d in &self.detectors {
+            let cpu = d.cpu_events_per_s.map_or_else(|| "-".to_string(), |c| format!("{:.1}", c / 1e6));
+            let mark = if d.measured { "" } else { " *" };
+            writeln!(
+                f,
+                "{:<46} {:>7.4} {:>10.1} {:>9.1} {:>12}",
+                format!("{}{mark}", d.detector),
+                d.auc,
+                d.events_per_s / 1e6,
+                d.ns_per_event,
+                cpu
+            )?;
+        }
+        writeln!(f, "* C++ peer, figures measured on this machine (shared/data/README.md)")?;
+        writeln!(
+            f,
+            "AUC over {} seeds: min {:.4} mean {:.4} max {:.4}; {:.1}x the in-run MIDAS-R port's speed",
+            self.seed_spread.seeds,
+            self.seed_spread.min,
+            self.seed_spread.mean,
+            self.seed_spread.max,
+            self.speedup_vs_midas_r_port
+        )?;
+        write!(
+            f,
+            "bar (AUC >= 0.95 at >= 30 M events/s on one core): {}",
+            if self.meets_bar { "met" } else { "NOT met" }
+        )
+    }
+}
+
 /// Which of tcap's scorers to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Scorer {
