@@ -62,9 +62,8 @@ fn darpa_auc_meets_the_bar() {
 }
 
 #[test]
-fn unzipped_csv_and_zip_load_alike_on_a_small_file() {
-    // A small CSV and the same rows zipped would need a zip writer; the CSV path alone is checked here
-    // against an in-memory parse, and the zip path by the full-file test above.
+fn csv_file_loads_like_parse_and_missing_file_is_an_error() {
+    // (zip vs CSV on a small file: driver unit tests; the real zip: the full-file test above.)
     let dir = std::env::temp_dir().join(format!("tcap-darpa-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("small.csv");

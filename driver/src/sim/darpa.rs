@@ -109,6 +109,12 @@ impl fmt::Display for DarpaError {
 
 impl std::error::Error for DarpaError {}
 
+/// Loads `opts.input` and runs the evaluation: what `tcapd simulate darpa` does.
+pub fn simulate(opts: &DarpaOptions) -> Result<DarpaReport, DarpaError> {
+    let data = load(&opts.input)?;
+    Ok(run(&data, opts))
+}
+
 /// Loads the stream from the zip or the unzipped CSV at `path` (decided by its first bytes).
 pub fn load(path: &Path) -> Result<DarpaData, DarpaError> {
     let io_err = |e| DarpaError::Io(path.to_path_buf(), e);
@@ -621,6 +627,34 @@ mod tests {
             parse("a,b,06/01/1998-0801,-\n".as_bytes()),
             Err(DarpaError::Parse { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn loads_zip_and_csv_alike() {
+        use std::io::Write;
+        let rows = "10.0.0.2,10.0.0.1,06/01/1998-08:01,-\n10.0.0.1,10.0.0.3,06/01/1998-07:55,smurf\n";
+        let dir = std::env::temp_dir().join(format!("tcap-darpa-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let zip_path = dir.join("small.zip");
+        let mut w = zip::ZipWriter::new(File::create(&zip_path).unwrap());
+        let opts =
+            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("readme.txt", opts).unwrap();
+        w.write_all(b"not the data").unwrap();
+        w.start_file("small.csv", opts).unwrap();
+        w.write_all(rows.as_bytes()).unwrap();
+        w.finish().unwrap();
+        let csv_path = dir.join("small.csv");
+        std::fs::write(&csv_path, rows).unwrap();
+        let (z, c) = (load(&zip_path).unwrap(), load(&csv_path).unwrap());
+        assert_eq!((z.src, z.dst, z.tick, z.attack), (c.src, c.dst, c.tick, c.attack));
+        // A zip without a CSV member is a typed error, not a panic.
+        let empty = dir.join("empty.zip");
+        let mut w = zip::ZipWriter::new(File::create(&empty).unwrap());
+        w.start_file("x.txt", opts).unwrap();
+        w.finish().unwrap();
+        assert!(matches!(load(&empty), Err(DarpaError::Zip(..))));
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
