@@ -12,7 +12,7 @@
 //!   key never scored at or above a threshold, so an ongoing attack does not teach the sketch that the
 //!   attack is normal. The decision is taken lazily too, when the bucket is next touched.
 //! * **Log-domain score.** The statistic `χ² = (c·n − s)² / (s·n)` (decayed current count `c`, baseline
-//!   `s` over `n = tick − 1` past ticks) is never divided: its base-2 logarithm is assembled from
+//!   `s` over the `n` ticks since the sketch's first tick) is never divided: its base-2 logarithm is assembled from
 //!   fixed-point logarithms (a leading-zero count and the mantissa bits, [`log2_q16`]), so the score is
 //!   monotone in each input, bit-exact on every target, and cannot overflow.
 //!
@@ -135,9 +135,18 @@ pub struct PairSketch<const ROWS: usize, const COLS: usize> {
     buckets: [[Bucket; COLS]; ROWS],
     mul: [[u64; 3]; ROWS],
     policy: SketchPolicy,
-    /// Tick of the cached logarithm below.
-    log_tick: u32,
-    /// `log2_q16(log_tick − 1)`.
+    /// The first tick observed (`None` until then): `n` counts the ticks since.
+    start: Option<u32>,
+    /// Tick of the cached values below.
+    clock_tick: u32,
+    /// Number of past ticks at `clock_tick`, and its logarithm.
+    clock: Clock,
+}
+
+/// Past ticks `n` (since the sketch's first tick) and `log2_q16(n)`, cached per tick.
+#[derive(Clone, Copy, Debug, Default)]
+struct Clock {
+    n: u32,
     log_n: u32,
 }
 
@@ -169,8 +178,9 @@ impl<const ROWS: usize, const COLS: usize> PairSketch<ROWS, COLS> {
             buckets: [[Bucket { tick: 0, cur: 0, total: 0 }; COLS]; ROWS],
             mul,
             policy,
-            log_tick: 0,
-            log_n: 0,
+            start: None,
+            clock_tick: 0,
+            clock: Clock { n: 0, log_n: 0 },
         }
     }
 
@@ -182,8 +192,9 @@ impl<const ROWS: usize, const COLS: usize> PairSketch<ROWS, COLS> {
     /// Forgets everything (hash functions and policy are kept).
     pub fn reset(&mut self) {
         self.buckets = [[Bucket::default(); COLS]; ROWS];
-        self.log_tick = 0;
-        self.log_n = 0;
+        self.start = None;
+        self.clock_tick = 0;
+        self.clock = Clock::default();
     }
 
     /// Row `r`'s bucket for `(a, b)`: a multiply-add-shift hash (2-universal on 32-bit keys) reduced to
@@ -215,17 +226,20 @@ impl<const ROWS: usize, const COLS: usize> PairSketch<ROWS, COLS> {
         Bucket { tick, cur, total: total | flag }
     }
 
+    /// The clock at `tick`: ticks elapsed since the first one this sketch saw (0 before it).
     #[inline(always)]
-    fn log_n(&mut self, tick: u32) -> u32 {
-        if self.log_tick != tick {
-            self.log_tick = tick;
-            self.log_n = log2_q16(tick.saturating_sub(1) as u64);
+    fn clock(&mut self, tick: u32) -> Clock {
+        let start = *self.start.get_or_insert(tick);
+        if self.clock_tick != tick {
+            let n = tick.saturating_sub(start);
+            self.clock_tick = tick;
+            self.clock = Clock { n, log_n: log2_q16(n as u64) };
         }
-        self.log_n
+        self.clock
     }
 
     #[inline(always)]
-    fn observe_with(&mut self, tick: u32, a: u32, b: u32, log_n: u32) -> u32 {
+    fn observe_with(&mut self, tick: u32, a: u32, b: u32, clock: Clock) -> u32 {
         let policy = self.policy;
         let ds = policy.decay_shift as u32;
         let mut idx = [0usize; ROWS];
@@ -241,8 +255,7 @@ impl<const ROWS: usize, const COLS: usize> PairSketch<ROWS, COLS> {
                 idx[r] = i;
             }
         }
-        let score =
-            if ROWS == 0 || COLS == 0 { 0 } else { chi2_score(est, tick, log_n, policy.novelty_floor) };
+        let score = if ROWS == 0 || COLS == 0 { 0 } else { chi2_score(est, clock, policy.novelty_floor) };
         let flag = if score >= policy.filter_threshold { FLAG } else { 0 };
         for r in 0..ROWS {
             if let Some(slot) = self.buckets[r].get_mut(idx[r]) {
@@ -255,11 +268,12 @@ impl<const ROWS: usize, const COLS: usize> PairSketch<ROWS, COLS> {
     /// Counts one event `(a, b)` at `tick` and returns its anomaly score (Q16.16, see the module docs).
     ///
     /// Ticks are caller-supplied (a minute index, a window number, [`tick_of`]) and should not go
-    /// backwards; an older tick is accepted (no panic) and treated like a much later one.
+    /// backwards; an older tick is accepted (no panic) and treated like a much later one. The history
+    /// is counted from the first tick the sketch sees, so any origin works (`n = tick − first tick`).
     #[inline]
     pub fn observe(&mut self, tick: u32, a: u32, b: u32) -> u32 {
-        let log_n = self.log_n(tick);
-        self.observe_with(tick, a, b, log_n)
+        let clock = self.clock(tick);
+        self.observe_with(tick, a, b, clock)
     }
 
     /// Counts one event of the single key `a` (a node) at `tick` and returns its score.
@@ -270,10 +284,10 @@ impl<const ROWS: usize, const COLS: usize> PairSketch<ROWS, COLS> {
 }
 
 /// `2¹⁶ · (log2 χ² + SCORE_BIAS)` clamped, with `χ² = (c·n − s)² / (s·n)`, `c = cur / 2⁸`,
-/// `s = total / 2⁸`, `n = tick − 1`, `log_n = log2_q16(n)`.
+/// `s = total / 2⁸`, `n` past ticks.
 #[inline(always)]
-fn chi2_score(est: Estimate, tick: u32, log_n: u32, novelty_floor: u32) -> u32 {
-    let n = tick.saturating_sub(1);
+fn chi2_score(est: Estimate, clock: Clock, novelty_floor: u32) -> u32 {
+    let Clock { n, log_n } = clock;
     let s = est.total.max((novelty_floor as u64) << FRAC);
     if n == 0 || s == 0 {
         return 0;
@@ -320,9 +334,9 @@ impl<const ROWS: usize, const COLS: usize> EndpointScorer<ROWS, COLS> {
     /// Counts the event `a → b` at `tick`; returns `max(source score, destination score)` (Q16.16).
     #[inline]
     pub fn observe(&mut self, tick: u32, a: u32, b: u32) -> u32 {
-        let log_n = self.src.log_n(tick);
-        let s = self.src.observe_with(tick, a, 0, log_n);
-        let d = self.dst.observe_with(tick, b, 0, log_n);
+        let clock = self.src.clock(tick);
+        let s = self.src.observe_with(tick, a, 0, clock);
+        let d = self.dst.observe_with(tick, b, 0, clock);
         s.max(d)
     }
 }
@@ -360,10 +374,10 @@ impl<const ROWS: usize, const COLS: usize> EdgeScorer<ROWS, COLS> {
     /// Counts the event `a → b` at `tick` and returns `max(edge, source, destination)` scores (Q16.16).
     #[inline]
     pub fn observe(&mut self, tick: u32, a: u32, b: u32) -> u32 {
-        let log_n = self.edge.log_n(tick);
-        let e = self.edge.observe_with(tick, a, b, log_n);
-        let s = self.ends.src.observe_with(tick, a, 0, log_n);
-        let d = self.ends.dst.observe_with(tick, b, 0, log_n);
+        let clock = self.edge.clock(tick);
+        let e = self.edge.observe_with(tick, a, b, clock);
+        let s = self.ends.src.observe_with(tick, a, 0, clock);
+        let d = self.ends.dst.observe_with(tick, b, 0, clock);
         e.max(s).max(d)
     }
 }
@@ -481,10 +495,34 @@ mod tests {
     }
 
     #[test]
+    fn history_counts_from_the_first_tick_whatever_the_origin() {
+        // The same stream at ticks 1.. and at ticks 28,000,000.. (minutes since 1970) scores alike.
+        let mut early = EndpointScorer::<2, 128>::new(5);
+        let mut late = EndpointScorer::<2, 128>::new(5);
+        let mut anomalous = 0;
+        for t in 0..300u32 {
+            let burst = if t == 250 { 300 } else { 0 };
+            for i in 0..(10 + burst) {
+                let (a, b) = (if burst > 0 { 3 } else { i % 10 }, i % 7);
+                let x = early.observe(1 + t, a, b);
+                assert_eq!(x, late.observe(28_000_000 + t, a, b));
+                anomalous += (x > score_of_log2(10)) as u32;
+            }
+        }
+        // And the burst does stand out.
+        assert!(anomalous > 200, "{anomalous}");
+    }
+
+    #[test]
     fn novelty_floor_scores_first_sightings() {
         let mut quiet = PairSketch::<2, 64>::new(3);
         let mut novel =
             PairSketch::<2, 64>::with_policy(3, SketchPolicy { novelty_floor: 1, ..SketchPolicy::DEFAULT });
+        // Some history for other keys, then a first sighting of (4, 5) much later.
+        for t in 1..=3 {
+            quiet.observe(t, 1, 1);
+            novel.observe(t, 1, 1);
+        }
         assert_eq!(quiet.observe(500, 4, 5), 0);
         assert!(novel.observe(500, 4, 5) > score_of_log2(5));
     }
@@ -516,6 +554,7 @@ mod tests {
     /// Naive eager model of one bucket (every key in the same bucket): decays and closes ticks one at a
     /// time, as MIDAS-F sweeps its sketches, instead of lazily.
     struct Eager {
+        start: Option<u32>,
         tick: u32,
         cur: u64,
         total: u64,
@@ -537,7 +576,7 @@ mod tests {
             }
             self.touched = true;
             self.cur = (self.cur + 256).min(u32::MAX as u64);
-            let n = tick as i64 - 1;
+            let n = (tick - *self.start.get_or_insert(tick)) as i64;
             let s = self.total.max(self.policy.novelty_floor as u64 * 256);
             let score = if n <= 0 || s == 0 {
                 0
@@ -565,7 +604,7 @@ mod tests {
                 novelty_floor: 0,
             };
             let mut lazy = PairSketch::<1, 1>::with_policy(11, policy);
-            let mut eager = Eager { tick: 1, cur: 0, total: 0, touched: false, flagged: false, policy };
+            let mut eager = Eager { start: None, tick: 1, cur: 0, total: 0, touched: false, flagged: false, policy };
             let mut tick = 1;
             for (gap, burst) in steps {
                 tick += gap;
