@@ -130,6 +130,19 @@ const FLAG: u64 = 1 << 63;
 ///
 /// Memory: `16 · ROWS · COLS` bytes plus a few words (2 × 1024 → 32 KiB). `ROWS = 0` or `COLS = 0` is
 /// accepted and scores everything `0`.
+///
+/// ```
+/// use tcap_core::behavior::sketch::{PairSketch, score_of_log2};
+///
+/// let mut s = PairSketch::<2, 256>::new(42);
+/// // Agent 7 calls tool 3 once a minute for an hour: nothing unusual.
+/// for minute in 1..=60 {
+///     assert!(s.observe(minute, 7, 3) < score_of_log2(10));
+/// }
+/// // Then 100 calls in one minute: χ² far above 2¹⁰.
+/// let burst = (0..100).map(|_| s.observe(61, 7, 3)).max().unwrap_or(0);
+/// assert!(burst > score_of_log2(10));
+/// ```
 #[derive(Clone, Debug)]
 pub struct PairSketch<const ROWS: usize, const COLS: usize> {
     buckets: [[Bucket; COLS]; ROWS],
