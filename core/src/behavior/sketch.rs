@@ -308,9 +308,10 @@ fn chi2_score(est: Estimate, clock: Clock, novelty_floor: u32) -> u32 {
     // c·n < 2^64 and s < 2^63: both fit.
     let d = ((est.cur as u64) * (n as u64)).abs_diff(s);
     // d and s carry 8 fractional bits: log2 χ² = 2·log2 d − log2 s − log2 n − 8.
+    // At most 2·64 + 24 = 152 in Q16: only the lower clamp can bind.
     let l = 2 * log2_q16(d) as i64 - log2_q16(s) as i64 - log_n as i64
         + (((SCORE_BIAS - FRAC as i32) as i64) << 16);
-    l.clamp(0, u32::MAX as i64) as u32
+    l.max(0) as u32
 }
 
 /// One sketch per endpoint: the source's and the destination's bursts, scored by the larger of the two.
