@@ -1,1 +1,3 @@
-//! (in progress)
+//! Per-agent behavioural scoring.
+
+pub mod sketch;

@@ -1,3 +1,4 @@
-//! Simulations driven by `tcapd simulate ...`.
+//! Simulations and evaluations run by `tcapd simulate …`.
 
+pub mod darpa;
 pub mod network;
