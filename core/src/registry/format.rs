@@ -246,23 +246,26 @@ pub(crate) fn rd8(b: &[u8], off: usize) -> u8 {
 
 #[inline(always)]
 pub(crate) fn rd16(b: &[u8], off: usize) -> u16 {
-    match b.get(off..off.wrapping_add(2)) {
-        Some(&[x, y]) => u16::from_le_bytes([x, y]),
-        _ => 0,
+    match b.get(off..).and_then(|t| t.first_chunk::<2>()) {
+        Some(x) => u16::from_le_bytes(*x),
+        None => 0,
     }
 }
 
 #[inline(always)]
 pub(crate) fn rd32(b: &[u8], off: usize) -> u32 {
-    match b.get(off..off.wrapping_add(4)) {
-        Some(&[x, y, z, w]) => u32::from_le_bytes([x, y, z, w]),
-        _ => 0,
+    match b.get(off..).and_then(|t| t.first_chunk::<4>()) {
+        Some(x) => u32::from_le_bytes(*x),
+        None => 0,
     }
 }
 
 #[inline(always)]
 pub(crate) fn rd64(b: &[u8], off: usize) -> u64 {
-    (rd32(b, off) as u64) | ((rd32(b, off.wrapping_add(4)) as u64) << 32)
+    match b.get(off..).and_then(|t| t.first_chunk::<8>()) {
+        Some(x) => u64::from_le_bytes(*x),
+        None => 0,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -582,20 +585,18 @@ impl<'a> Layout<'a> {
         let mut left = self.id_max_probe;
         loop {
             let bucket = self.id_table.get(b)?;
-            let cnt = bucket[idb::COUNT] as usize;
-            // First slot whose key equals `id`. Unused slots are zero and come after the used ones, so a
-            // match at or beyond `cnt` means "not in this bucket".
-            let mut j = ID_SLOTS;
-            let mut k = ID_SLOTS;
-            while k > 0 {
-                k -= 1;
-                if rd32(bucket, idb::KEYS + 4 * k) == id {
-                    j = k;
-                }
+            let cnt = (bucket[idb::COUNT] as u32).min(ID_SLOTS as u32);
+            // Bit k set when slot k holds `id`; slots at or beyond `cnt` are unused (zero) and masked.
+            let mut m = 0u32;
+            for k in 0..ID_SLOTS {
+                m |= ((rd32(bucket, idb::KEYS + 4 * k) == id) as u32) << k;
             }
-            if j < cnt {
+            m &= (1u32 << cnt) - 1;
+            if m != 0 {
+                let j = m.trailing_zeros() as usize;
                 return Some((rd32(bucket, idb::FLAGS + 4 * j), rd32(bucket, idb::RECS + 4 * j)));
             }
+            let cnt = cnt as usize;
             if cnt < ID_SLOTS || left == 0 {
                 return None;
             }
@@ -626,21 +627,41 @@ impl<'a> Layout<'a> {
         let mut left = self.name_max_probe;
         loop {
             let bucket = self.name_table.get(b)?;
-            let cnt = (bucket[nmb::COUNT] as usize).min(NAME_SLOTS);
-            for j in 0..cnt {
-                if rd32(bucket, nmb::FPS + 4 * j) == fp {
-                    let r = rd32(bucket, nmb::RECS + 4 * j);
-                    if self.record_name(r) == name {
-                        return Some(r);
-                    }
-                }
+            let cnt = (bucket[nmb::COUNT] as u32).min(NAME_SLOTS as u32);
+            // Bit k set when slot k's fingerprint matches; unused slots masked off. Branch-free up to
+            // here, then usually exactly one candidate to verify against the record's name.
+            let mut m = 0u32;
+            for k in 0..NAME_SLOTS {
+                m |= ((rd32(bucket, nmb::FPS + 4 * k) == fp) as u32) << k;
             }
+            m &= (1u32 << cnt) - 1;
+            while m != 0 {
+                let r = rd32(bucket, nmb::RECS + 4 * m.trailing_zeros() as usize);
+                if self.record_name(r) == name {
+                    return Some(r);
+                }
+                m &= m - 1;
+            }
+            let cnt = cnt as usize;
             if cnt < NAME_SLOTS || left == 0 {
                 return None;
             }
             left -= 1;
             b += 1;
         }
+    }
+
+    /// Record offset of the first slot in bucket `b` whose fingerprint matches `h` (or `u32::MAX`):
+    /// the record a lookup will most likely verify, for the batched lookups to touch early.
+    #[inline(always)]
+    pub fn name_candidate(&self, h: u64, b: usize) -> u32 {
+        let Some(bucket) = self.name_table.get(b) else { return u32::MAX };
+        let fp = h as u32;
+        let mut m = 0u32;
+        for k in 0..NAME_SLOTS {
+            m |= ((rd32(bucket, nmb::FPS + 4 * k) == fp) as u32) << k;
+        }
+        if m == 0 { u32::MAX } else { rd32(bucket, nmb::RECS + 4 * m.trailing_zeros() as usize) }
     }
 
     /// Looks `name` up in the name table; returns the record offset.

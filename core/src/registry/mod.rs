@@ -238,8 +238,11 @@ impl<'a> Registry<'a> {
     }
 
     /// Batched [`get_by_name`](Self::get_by_name): `out[i] = self.get_by_name(names[i])` for
-    /// `i < min(names.len(), out.len())`. Hashes and touches a group of 16 name buckets first, then
-    /// probes them.
+    /// `i < min(names.len(), out.len())`.
+    ///
+    /// Three passes over each group of 16: hash every name and touch its home bucket; read each bucket's
+    /// likely candidate and touch its record; then verify. Each pass issues independent loads, so the two
+    /// dependent misses of a name lookup (bucket, then record) overlap across the group.
     pub fn get_many_by_name(&self, names: &[&[u8]], out: &mut [Option<Entry<'a>>]) {
         let table = self.l.name_table;
         for (names, out) in names.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
@@ -250,6 +253,10 @@ impl<'a> Registry<'a> {
                 let b = format::name_home_bucket(h, self.l.name_home);
                 *x = (h, b);
                 touch ^= table.get(b).map_or(0, |b| b[format::nmb::COUNT]);
+            }
+            for &(h, b) in hb.iter().take(names.len()) {
+                let r = self.l.name_candidate(h, b) as usize;
+                touch ^= format::rd8(self.l.records, r.wrapping_add(format::rec::NAME_LEN));
             }
             core::hint::black_box(touch);
             for ((o, name), &(h, b)) in out.iter_mut().zip(names).zip(&hb) {
