@@ -42,7 +42,10 @@ struct Data {
 }
 
 /// Per (group, routine): total CPU ns, total wall ns, total lookups, from our timing in `iter_custom`.
-static RESULTS: Mutex<Vec<(String, String, f64, f64, u64)>> = Mutex::new(Vec::new());
+static RESULTS: Mutex<Vec<Row>> = Mutex::new(Vec::new());
+
+/// (group, routine, CPU ns, wall ns, lookups).
+type Row = (String, String, f64, f64, u64);
 
 fn record(group: &str, name: &str, cpu: Duration, wall: Duration, iters: u64, per_iter: usize) {
     let mut r = RESULTS.lock().unwrap();
@@ -72,6 +75,75 @@ fn shared_data() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
     dir.is_dir().then_some(dir)
+}
+
+/// A copy of an image in anonymous memory advised for transparent huge pages (2 MiB), as a daemon
+/// would map a big registry: one TLB entry then covers 2 MiB of buckets instead of 4 KiB.
+struct HugeImage {
+    base: *mut libc::c_void,
+    map_len: usize,
+    offset: usize,
+    len: usize,
+}
+
+impl HugeImage {
+    const HUGE: usize = 2 << 20;
+
+    fn new(image: &[u8]) -> Option<HugeImage> {
+        let map_len = image.len().div_ceil(Self::HUGE) * Self::HUGE + Self::HUGE;
+        // SAFETY: an anonymous private mapping with no address hint; the result is checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        let offset = (base as usize).next_multiple_of(Self::HUGE) - base as usize;
+        // SAFETY: `offset + image.len() <= map_len` by construction, the range lies inside the mapping
+        // just created, and the advice does not change its contents.
+        let advised = unsafe {
+            libc::madvise(base.cast::<u8>().add(offset).cast(), map_len - offset, libc::MADV_HUGEPAGE)
+        };
+        let h = HugeImage { base, map_len, offset, len: image.len() };
+        if advised != 0 {
+            return None;
+        }
+        // SAFETY: the destination is `len` writable bytes inside our mapping, disjoint from `image`.
+        unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), base.cast::<u8>().add(offset), image.len()) };
+        Some(h)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `offset..offset + len` lies in the live mapping, was initialised in `new`, and is only
+        // read for as long as `self` (which unmaps it on drop) is borrowed.
+        unsafe { std::slice::from_raw_parts(self.base.cast::<u8>().add(self.offset), self.len) }
+    }
+}
+
+impl Drop for HugeImage {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`map_len` describe exactly the mapping created in `new`; no borrow outlives self.
+        unsafe { libc::munmap(self.base, self.map_len) };
+    }
+}
+
+/// `AnonHugePages` of this process, in kB (how much of the advised memory the kernel gave 2 MiB pages).
+fn anon_huge_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("AnonHugePages:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
 }
 
 fn corpus() -> Option<Data> {
@@ -184,19 +256,32 @@ macro_rules! timed {
     };
 }
 
-fn bench_set(c: &mut Criterion, label: &str, d: &Data, queries: usize, singles: bool) {
+fn bench_set(c: &mut Criterion, label: &str, d: &Data, queries: usize, huge_pages: bool) {
     let reg = Registry::load(&d.image).unwrap();
     let (std_id, hb_id, std_name, hb_name) = peers(d);
     let idx = shuffled(d.names.len(), queries);
     let ids: Vec<u32> = idx.iter().map(|&i| command_id(&d.names[i])).collect();
-    let names: Vec<&[u8]> = idx.iter().map(|&i| d.names[i].as_slice()).collect();
+    // Query names laid out one after another, as a stream of incoming command lines would be, so that
+    // neither side pays a cache miss for the query bytes themselves.
+    let arena: Vec<u8> = idx.iter().flat_map(|&i| d.names[i].iter().copied()).collect();
+    let mut names: Vec<&[u8]> = Vec::with_capacity(queries);
+    let mut at = 0;
+    for &i in &idx {
+        names.push(&arena[at..at + d.names[i].len()]);
+        at += d.names[i].len();
+    }
+    let huge = if huge_pages { HugeImage::new(&d.image) } else { None };
+    let hreg = huge.as_ref().map(|h| Registry::load(h.bytes()).unwrap());
+    if huge.is_some() {
+        eprintln!("image copy advised for 2 MiB pages: AnonHugePages = {} kB", anon_huge_kb());
+    }
     let mut out = vec![None; 256];
     let v = |x: Option<&V>| x.map_or(0, |v| v.flags as u64);
 
     let group = format!("registry/by_id/{label}");
     let mut g = c.benchmark_group(&group);
     g.throughput(Throughput::Elements(queries as u64));
-    if singles {
+    {
         g.bench_function(BenchmarkId::from_parameter("tcap get"), |b| {
             timed!(
                 b,
@@ -217,6 +302,18 @@ fn bench_set(c: &mut Criterion, label: &str, d: &Data, queries: usize, singles: 
             s
         })
     });
+    if let Some(hreg) = &hreg {
+        g.bench_function(BenchmarkId::from_parameter("tcap get_many 2M pages"), |b| {
+            timed!(b, &group, "tcap get_many 2M pages", queries, {
+                let mut s = 0;
+                for chunk in ids.chunks(256) {
+                    hreg.get_many(chunk, &mut out);
+                    s += sum(&out[..chunk.len()]);
+                }
+                s
+            })
+        });
+    }
     g.bench_function(BenchmarkId::from_parameter("hashbrown"), |b| {
         timed!(b, &group, "hashbrown", queries, ids.iter().map(|i| v(hb_id.get(i))).sum::<u64>())
     });
@@ -247,6 +344,18 @@ fn bench_set(c: &mut Criterion, label: &str, d: &Data, queries: usize, singles: 
             s
         })
     });
+    if let Some(hreg) = &hreg {
+        g.bench_function(BenchmarkId::from_parameter("tcap get_many_by_name 2M pages"), |b| {
+            timed!(b, &group, "tcap get_many_by_name 2M pages", queries, {
+                let mut s = 0;
+                for chunk in names.chunks(256) {
+                    hreg.get_many_by_name(chunk, &mut out);
+                    s += sum(&out[..chunk.len()]);
+                }
+                s
+            })
+        });
+    }
     g.bench_function(BenchmarkId::from_parameter("hashbrown"), |b| {
         timed!(b, &group, "hashbrown", queries, names.iter().map(|n| v(hb_name.get(*n))).sum::<u64>())
     });
@@ -259,7 +368,7 @@ fn bench_set(c: &mut Criterion, label: &str, d: &Data, queries: usize, singles: 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     match corpus() {
-        Some(d) => bench_set(&mut c, "corpus-1567", &d, 4096, true),
+        Some(d) => bench_set(&mut c, "corpus-1567", &d, 4096, false),
         None => eprintln!("skipping corpus benches: shared data absent (set TCAP_SHARED_DATA)"),
     }
     let t = Instant::now();

@@ -581,22 +581,44 @@ impl<'a> Layout<'a> {
 
     /// Probes the id table from bucket `b` (normally `id_home_of(id)`).
     #[inline(always)]
-    pub fn find_id_from(&self, id: u32, mut b: usize) -> Option<IdHit> {
+    pub fn find_id_from(&self, id: u32, b: usize) -> Option<IdHit> {
+        if id == 0 {
+            return self.find_zero_from(b);
+        }
+        let mut b = b;
         let mut left = self.id_max_probe;
         loop {
             let bucket = self.id_table.get(b)?;
-            let cnt = (bucket[idb::COUNT] as u32).min(ID_SLOTS as u32);
-            // Bit k set when slot k holds `id`; slots at or beyond `cnt` are unused (zero) and masked.
+            // Bit k set when slot k holds `id`. Unused slots hold key 0, which `id` is not, so no mask is
+            // needed on this path.
             let mut m = 0u32;
             for k in 0..ID_SLOTS {
                 m |= ((rd32(bucket, idb::KEYS + 4 * k) == id) as u32) << k;
             }
-            m &= (1u32 << cnt) - 1;
             if m != 0 {
                 let j = m.trailing_zeros() as usize;
                 return Some((rd32(bucket, idb::FLAGS + 4 * j), rd32(bucket, idb::RECS + 4 * j)));
             }
-            let cnt = cnt as usize;
+            if (bucket[idb::COUNT] as usize) < ID_SLOTS || left == 0 {
+                return None;
+            }
+            left -= 1;
+            b += 1;
+        }
+    }
+
+    /// [`find_id_from`](Self::find_id_from) for id 0, which unused slots also hold: only the first
+    /// `count` slots of a bucket count.
+    #[cold]
+    #[inline(never)]
+    fn find_zero_from(&self, mut b: usize) -> Option<IdHit> {
+        let mut left = self.id_max_probe;
+        loop {
+            let bucket = self.id_table.get(b)?;
+            let cnt = (bucket[idb::COUNT] as usize).min(ID_SLOTS);
+            if let Some(j) = (0..cnt).find(|&j| rd32(bucket, idb::KEYS + 4 * j) == 0) {
+                return Some((rd32(bucket, idb::FLAGS + 4 * j), rd32(bucket, idb::RECS + 4 * j)));
+            }
             if cnt < ID_SLOTS || left == 0 {
                 return None;
             }
@@ -627,22 +649,21 @@ impl<'a> Layout<'a> {
         let mut left = self.name_max_probe;
         loop {
             let bucket = self.name_table.get(b)?;
-            let cnt = (bucket[nmb::COUNT] as u32).min(NAME_SLOTS as u32);
-            // Bit k set when slot k's fingerprint matches; unused slots masked off. Branch-free up to
-            // here, then usually exactly one candidate to verify against the record's name.
+            // Bit k set when slot k's fingerprint matches. Unused slots (fingerprint 0, record 0) are not
+            // masked off: a candidate only counts if its record's name equals `name`, and in a validated
+            // image offset 0 is a real record, so a stray candidate can only give the right answer.
             let mut m = 0u32;
             for k in 0..NAME_SLOTS {
                 m |= ((rd32(bucket, nmb::FPS + 4 * k) == fp) as u32) << k;
             }
-            m &= (1u32 << cnt) - 1;
             while m != 0 {
                 let r = rd32(bucket, nmb::RECS + 4 * m.trailing_zeros() as usize);
-                if self.record_name(r) == name {
+                if bytes_eq(self.record_name(r), name) {
                     return Some(r);
                 }
                 m &= m - 1;
             }
-            let cnt = cnt as usize;
+            let cnt = bucket[nmb::COUNT] as usize;
             if cnt < NAME_SLOTS || left == 0 {
                 return None;
             }
@@ -667,6 +688,9 @@ impl<'a> Layout<'a> {
     /// Looks `name` up in the name table; returns the record offset.
     #[inline(always)]
     pub fn find_name(&self, name: &[u8]) -> Option<u32> {
+        if name.is_empty() {
+            return None; // never registered (and an empty image's empty record heap "holds" it)
+        }
         let h = name_hash(self.name_seed, name);
         self.find_name_from(name, h, name_home_bucket(h, self.name_home))
     }
@@ -674,6 +698,29 @@ impl<'a> Layout<'a> {
     /// Offset in the image of the record heap.
     fn rec_base(&self) -> usize {
         self.image.len() - self.records.len()
+    }
+}
+
+/// `a == b`, without a call to `memcmp` for names up to 16 bytes: two overlapping windows of 8 (or 4)
+/// bytes cover every byte of equal-length inputs of 8..=16 (or 4..8) bytes; 1..=3 bytes are compared as
+/// first, middle and last byte.
+#[inline(always)]
+pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n > 16 {
+        return a == b;
+    }
+    if n >= 8 {
+        rd64(a, 0) == rd64(b, 0) && rd64(a, n - 8) == rd64(b, n - 8)
+    } else if n >= 4 {
+        rd32(a, 0) == rd32(b, 0) && rd32(a, n - 4) == rd32(b, n - 4)
+    } else if n > 0 {
+        rd8(a, 0) == rd8(b, 0) && rd8(a, n / 2) == rd8(b, n / 2) && rd8(a, n - 1) == rd8(b, n - 1)
+    } else {
+        true
     }
 }
 
@@ -773,6 +820,22 @@ pub fn validate_structure(l: &Layout<'_>) -> Result<(), ImageError> {
     if n != l.count {
         return Err(ImageError::CountMismatch { expected: l.count, found: n });
     }
+    // Every occupied name slot points at a record start (the id table, now known to map each record's
+    // id to that record's offset, confirms it) whose name has the slot's fingerprint. Unused slots are
+    // zero, and offset 0 is then a real record (or the heap is empty): so every candidate a name lookup
+    // can verify is a genuine record.
+    for (i, bucket) in l.name_table.iter().enumerate() {
+        let at = name_base + i * BUCKET_LEN;
+        for j in 0..(bucket[nmb::COUNT] as usize).min(NAME_SLOTS) {
+            let r = rd32(bucket, nmb::RECS + 4 * j);
+            let id = rd32(recs, r as usize);
+            let ok = matches!(l.find_id(id), Some((_, x)) if x == r)
+                && name_hash(l.name_seed, l.record_name(r)) as u32 == rd32(bucket, nmb::FPS + 4 * j);
+            if !ok {
+                return Err(ImageError::BadBucket { at });
+            }
+        }
+    }
     if max_words != l.max_words {
         return Err(ImageError::BadHeader { at: hdr::MAX_WORDS });
     }
@@ -805,6 +868,20 @@ mod tests {
                 let mut m = base;
                 m[i] ^= 1;
                 assert_ne!(h, name_hash(7, &m[..len]), "len {len} byte {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_eq_matches_slice_eq() {
+        let base: [u8; 40] = core::array::from_fn(|i| b'a' + (i % 26) as u8);
+        for n in 0..base.len() {
+            assert!(bytes_eq(&base[..n], &base[..n]));
+            assert!(!bytes_eq(&base[..n], &base[..n + 1]));
+            for i in 0..n {
+                let mut m = base;
+                m[i] ^= 0x40;
+                assert!(!bytes_eq(&base[..n], &m[..n]), "len {n}, byte {i}");
             }
         }
     }

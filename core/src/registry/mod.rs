@@ -47,6 +47,14 @@ pub const RESOLVE_MAX: usize = 256;
 /// Entries per batch in [`Registry::get_many`] and [`Registry::get_many_by_name`].
 const BATCH: usize = 16;
 
+/// Names per batch in [`Registry::get_many_by_name`] (two dependent misses per name: a longer batch
+/// keeps more of them in flight).
+const NAME_BATCH: usize = 32;
+
+/// Tables of at most this many 64-byte buckets (256 KiB) are taken to be cache-resident: the batched
+/// lookups then skip their touch passes.
+const SMALL_TABLE_BUCKETS: usize = 4096;
+
 /// A validated, read-only registry image borrowed from `'a` bytes. `Copy`: it is a handful of slices.
 #[derive(Clone, Copy, Debug)]
 pub struct Registry<'a> {
@@ -223,6 +231,13 @@ impl<'a> Registry<'a> {
     /// which tcap-core forbids; the touch is a plain load whose value feeds `black_box`.)
     pub fn get_many(&self, ids: &[u32], out: &mut [Option<Entry<'a>>]) {
         let table = self.l.id_table;
+        if table.len() <= SMALL_TABLE_BUCKETS {
+            // The table lives in L1/L2: the touch pass would only add work.
+            for (o, &id) in out.iter_mut().zip(ids) {
+                *o = self.get(id);
+            }
+            return;
+        }
         for (ids, out) in ids.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
             let mut homes = [0usize; BATCH];
             let mut touch = 0u8;
@@ -240,13 +255,19 @@ impl<'a> Registry<'a> {
     /// Batched [`get_by_name`](Self::get_by_name): `out[i] = self.get_by_name(names[i])` for
     /// `i < min(names.len(), out.len())`.
     ///
-    /// Three passes over each group of 16: hash every name and touch its home bucket; read each bucket's
+    /// Three passes over each group of 32: hash every name and touch its home bucket; read each bucket's
     /// likely candidate and touch its record; then verify. Each pass issues independent loads, so the two
     /// dependent misses of a name lookup (bucket, then record) overlap across the group.
     pub fn get_many_by_name(&self, names: &[&[u8]], out: &mut [Option<Entry<'a>>]) {
         let table = self.l.name_table;
-        for (names, out) in names.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
-            let mut hb = [(0u64, 0usize); BATCH];
+        if table.len() <= SMALL_TABLE_BUCKETS {
+            for (o, name) in out.iter_mut().zip(names) {
+                *o = self.get_by_name(name);
+            }
+            return;
+        }
+        for (names, out) in names.chunks(NAME_BATCH).zip(out.chunks_mut(NAME_BATCH)) {
+            let mut hb = [(0u64, 0usize); NAME_BATCH];
             let mut touch = 0u8;
             for (x, name) in hb.iter_mut().zip(names) {
                 let h = format::name_hash(self.l.name_seed, name);
@@ -260,7 +281,10 @@ impl<'a> Registry<'a> {
             }
             core::hint::black_box(touch);
             for ((o, name), &(h, b)) in out.iter_mut().zip(names).zip(&hb) {
-                *o = self.l.find_name_from(name, h, b).map(|r| self.entry_at(r));
+                *o = match name.is_empty() {
+                    true => None,
+                    false => self.l.find_name_from(name, h, b).map(|r| self.entry_at(r)),
+                };
             }
         }
     }
