@@ -58,6 +58,9 @@ fn read_tcpdb(db: &[u8]) -> Vec<(&[u8], &[u8])> {
     out
 }
 
+/// (name, id, canonical flags, exec ms, memory MB, output KB) of one corpus entry.
+type Expected<'a> = (&'a [u8], u32, Flags, u32, u16, u16);
+
 #[test]
 fn real_corpus_round_trip() {
     let Some(dir) = tcap_tests::shared_data() else { return };
@@ -66,7 +69,7 @@ fn real_corpus_round_trip() {
     assert_eq!(entries.len(), 1567);
     let be32 = |b: &[u8]| u32::from_be_bytes(b.try_into().unwrap());
     let be16 = |b: &[u8]| u16::from_be_bytes(b.try_into().unwrap());
-    let expect: Vec<(&[u8], u32, Flags, u32, u16, u16)> = entries
+    let expect: Vec<Expected<'_>> = entries
         .iter()
         .map(|&(name, d)| {
             let flags = KbFlags(be32(&d[10..14])).to_canonical().unwrap();
