@@ -53,9 +53,20 @@ const NAME_BATCH: usize = 32;
 const SMALL_TABLE_BUCKETS: usize = 4096;
 
 /// A validated, read-only registry image borrowed from `'a` bytes. `Copy`: it is a handful of slices.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Registry<'a> {
     l: Layout<'a>,
+}
+
+impl fmt::Debug for Registry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("entries", &self.l.count)
+            .field("image_bytes", &self.l.image.len())
+            .field("id_buckets", &self.l.id_table.len())
+            .field("name_buckets", &self.l.name_table.len())
+            .finish()
+    }
 }
 
 /// One registry entry: the hot fields (id, flags) from the id table, the cold ones (name, performance)
