@@ -312,7 +312,7 @@ fn stable_agent_stays_trusted_and_drifting_agent_is_restricted() {
         a.record_outcome(
             &cfg,
             now + 1000,
-            if xorshift(&mut seed) % 20 == 0 { Outcome::Error } else { Outcome::Success },
+            if xorshift(&mut seed).is_multiple_of(20) { Outcome::Error } else { Outcome::Success },
         );
         let cb = pick(&mut seed, if i < 1000 { &benign } else { &risky });
         b.record_call(&cfg, &pop, now, cb, 0);
