@@ -72,9 +72,9 @@ fn events(agents: u32, cmds: &[CommandInfo]) -> Events {
         // Skewed tool popularity: the low-risk commands come first in `risks` order, by id they mix.
         let k =
             ((r.next() % cmds.len() as u64) * (r.next() % cmds.len() as u64) / cmds.len() as u64) as usize;
-        let command = if r.next() % 100 == 0 { 0x0bad_c0de } else { cmds[k].id };
+        let command = if r.next().is_multiple_of(100) { 0x0bad_c0de } else { cmds[k].id };
         calls.push(Call { now, agent, command });
-        let outcome = if r.next() % 20 == 0 { Outcome::Error } else { Outcome::Success };
+        let outcome = if r.next().is_multiple_of(20) { Outcome::Error } else { Outcome::Success };
         obs.push(Observation { now: now + 1, agent, outcome });
     }
     Events { calls, obs }
@@ -197,10 +197,10 @@ fn run_peer_gate(
     let mut acc = 0u64;
     let mut touch = 0u64;
     for (i, (c, o)) in ev.calls.iter().zip(&ev.obs).enumerate() {
-        if lookahead {
-            if let Some(a) = ev.calls.get(i + 8) {
-                touch ^= states[a.agent as usize].last;
-            }
+        if let Some(a) = ev.calls.get(i + 8)
+            && lookahead
+        {
+            touch ^= states[a.agent as usize].last;
         }
         let risk = map.get(&c.command).copied().unwrap_or(5);
         let s = &mut states[c.agent as usize];

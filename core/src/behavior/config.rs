@@ -27,6 +27,13 @@ pub struct Config {
     pub eps_log2: u8,
     /// Floor of every learned probability (Q0.16, ≥ 1): bounds one event's log-likelihood ratio.
     pub p_floor: u16,
+    /// Weight of the prior in every learned frequency, in pseudo-observations: the agent's frequency of
+    /// category `i` is `(n_i + w·prior_i) / (N + w)`.
+    pub prior_weight: u16,
+    /// Prior over the six risk classes (Q0.16), used until the population's own mix is ready.
+    pub risk_prior: [u16; 6],
+    /// Prior over the four outcomes (Q0.16).
+    pub outcome_prior: [u16; 4],
     /// Alternative distribution over the six risk classes (Q0.16), what a compromised agent drifts to.
     pub risk_alt: [u16; 6],
     /// Alternative distribution over the four outcomes (Q0.16).
@@ -94,21 +101,26 @@ impl Config {
         baseline_log2: 10,
         half_life_log2: 30,
         eps_log2: 3,
-        p_floor: 256,
+        p_floor: 64,
+        prior_weight: 32,
+        // Safe .45, Low .29, Medium .17, High .06, Critical .02, Unknown .01
+        risk_prior: [29491, 19005, 11141, 3932, 1311, 655],
+        // success .90, error .07, denied .015, timeout .015
+        outcome_prior: [58982, 4588, 983, 983],
         // Safe .04, Low .08, Medium .20, High .33, Critical .25, Unknown .10
         risk_alt: [2621, 5243, 13107, 21627, 16384, 6554],
         // success .55, error .25, denied .12, timeout .08
         outcome_alt: [36045, 16384, 7864, 5243],
-        burst_allowance: q16(3, 0),
-        burst_cap: q16(1, 0),
-        pop_allowance: q16(3, 0),
-        pop_cap: q16(1, 0),
+        burst_allowance: q16(2, 0),
+        burst_cap: q16(0, 32),
+        pop_allowance: q16(4, 0),
+        pop_cap: q16(0, 8),
         pop_min_samples: 4096,
         sketch_offset: 4 << 16,
         sketch_shift: 2,
         sketch_cap: q16(2, 0),
-        up: [q16(6, 0), q16(12, 0), q16(24, 0)],
-        down: [q16(3, 0), q16(7, 0), q16(16, 0)],
+        up: [q16(8, 0), q16(16, 0), q16(32, 0)],
+        down: [q16(4, 0), q16(10, 0), q16(20, 0)],
         cooldown_us: 120_000_000,
         release_quarantine: false,
     };

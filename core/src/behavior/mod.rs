@@ -7,7 +7,8 @@
 //!   outcome adds a bounded log-likelihood ratio, the score is clamped to `[0, SCORE_MAX]` and halves
 //!   every half-life without new evidence, so it can neither overflow nor stay high forever.
 //! * [`AgentStatus`] follows the score with hysteresis (separate up/down thresholds and a cool-down).
-//! * [`Moments`] is the population baseline: exact, mergeable sufficient statistics.
+//! * [`Population`] (built on [`Moments`]) is the population baseline: exact, mergeable sufficient
+//!   statistics.
 //!
 //! No floats, no allocation, no panics, no `unsafe`. The maths is in docs/SCORING.md.
 
@@ -17,7 +18,7 @@ mod population;
 mod state;
 
 pub use config::{Config, ConfigError};
-pub use population::{Moments, PopulationView};
+pub use population::{Moments, MomentsView, Population, PopulationView};
 pub use state::{AgentState, AgentStatus, Outcome, Update, decay};
 
 use crate::wire::{Flags, Risk};

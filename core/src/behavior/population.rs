@@ -80,10 +80,9 @@ impl Moments {
         }
     }
 
-    /// The derived view used on the hot path (mean and integer standard deviation), ready once
-    /// `count >= min_samples`.
-    pub fn view(&self, min_samples: u64) -> PopulationView {
-        PopulationView {
+    /// Mean and integer standard deviation, with whether `count >= min_samples`.
+    pub fn view(&self, min_samples: u64) -> MomentsView {
+        MomentsView {
             mean: self.mean(),
             sigma: self.variance().isqrt().min(u32::MAX as u64) as u32,
             ready: self.count >= min_samples.max(1),
@@ -91,21 +90,111 @@ impl Moments {
     }
 }
 
-/// Population mean and standard deviation of the agents' recent high-risk fraction (Q0.16), refreshed
-/// from [`Moments`] off the hot path.
+/// Mean and standard deviation derived from [`Moments`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PopulationView {
-    /// Mean (Q0.16).
+pub struct MomentsView {
+    /// Mean, rounded down.
     pub mean: u32,
-    /// Standard deviation (Q0.16), rounded down.
+    /// Standard deviation, rounded down.
     pub sigma: u32,
-    /// Whether enough samples back the view for population evidence to count.
+    /// Whether enough samples back it.
     pub ready: bool,
 }
 
+/// The population baseline the gate keeps: the agents' recent high-risk fraction as [`Moments`], and
+/// how often each [`RiskClass`](super::RiskClass) is called across the population. Both are plain sums,
+/// so two shards [`merge`](Population::merge) into exactly the statistics of the union.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Population {
+    /// Recent high-risk fraction (Q0.16) of warm agents, one sample per call.
+    pub hi: Moments,
+    /// Calls per risk class.
+    pub classes: [u64; 6],
+}
+
+impl Population {
+    /// Nothing observed.
+    pub const EMPTY: Population = Population { hi: Moments::EMPTY, classes: [0; 6] };
+
+    /// Records one call of class `class` (index `0..6`) by an agent whose recent high-risk fraction is
+    /// `hi_recent`; the fraction is sampled only for agents past their warm-up (`warm`). O(1).
+    #[inline(always)]
+    pub fn push(&mut self, class: usize, hi_recent: u16, warm: bool) {
+        if let Some(c) = self.classes.get_mut(class) {
+            *c = c.saturating_add(1);
+        }
+        if warm {
+            self.hi.push(hi_recent as u32);
+        }
+    }
+
+    /// The statistics of the union of two shards.
+    pub const fn merge(self, other: Population) -> Population {
+        let mut classes = self.classes;
+        let mut i = 0;
+        while i < 6 {
+            classes[i] = classes[i].saturating_add(other.classes[i]);
+            i += 1;
+        }
+        Population { hi: self.hi.merge(other.hi), classes }
+    }
+
+    /// Built from agent states in O(n): each agent past `min_calls` calls contributes one sample of its
+    /// recent high-risk fraction, and every agent its learned class counts.
+    pub fn of_agents(states: &[AgentState], min_calls: u32) -> Population {
+        let mut p = Population { hi: Moments::of_agents(states, min_calls), classes: [0; 6] };
+        for s in states {
+            for (c, n) in p.classes.iter_mut().zip(s.risk_n) {
+                *c = c.saturating_add(n as u64);
+            }
+        }
+        p
+    }
+
+    /// Total calls counted.
+    pub fn calls(&self) -> u64 {
+        self.classes.iter().fold(0u64, |a, &c| a.saturating_add(c))
+    }
+
+    /// The view used on the hot path; each part is ready once backed by `min_samples` samples.
+    pub fn view(&self, min_samples: u64) -> PopulationView {
+        let h = self.hi.view(min_samples);
+        let total = self.calls();
+        let mut risk_mix = [0u16; 6];
+        if total > 0 {
+            for (m, &c) in risk_mix.iter_mut().zip(&self.classes) {
+                *m = ((c as u128 * 65535) / total as u128) as u16;
+            }
+        }
+        PopulationView {
+            mean: h.mean,
+            sigma: h.sigma,
+            ready: h.ready,
+            risk_mix,
+            mix_ready: total >= min_samples.max(1),
+        }
+    }
+}
+
+/// Derived population figures for the hot path, refreshed from [`Population`] off the hot path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PopulationView {
+    /// Mean of the agents' recent high-risk fraction (Q0.16).
+    pub mean: u32,
+    /// Its standard deviation (Q0.16), rounded down.
+    pub sigma: u32,
+    /// Whether `mean` and `sigma` are backed by enough samples for population evidence to count.
+    pub ready: bool,
+    /// The population's frequency of each risk class (Q0.16): the prior of every agent's own profile.
+    pub risk_mix: [u16; 6],
+    /// Whether `risk_mix` is backed by enough calls (otherwise `Config::risk_prior` is the prior).
+    pub mix_ready: bool,
+}
+
 impl PopulationView {
-    /// No population evidence.
-    pub const NONE: PopulationView = PopulationView { mean: 0, sigma: 0, ready: false };
+    /// No population information.
+    pub const NONE: PopulationView =
+        PopulationView { mean: 0, sigma: 0, ready: false, risk_mix: [0; 6], mix_ready: false };
 }
 
 #[cfg(test)]
@@ -149,12 +238,34 @@ mod tests {
         assert_eq!(m.count, 8);
         assert_eq!(m.mean(), 5);
         assert_eq!(m.variance(), 4);
-        assert_eq!(m.view(8), PopulationView { mean: 5, sigma: 2, ready: true });
+        assert_eq!(m.view(8), MomentsView { mean: 5, sigma: 2, ready: true });
         assert!(!m.view(9).ready);
         let big = Moments::of([u32::MAX; 3]);
         assert_eq!(big.mean(), u32::MAX);
         assert_eq!(big.variance(), 0);
-        assert_eq!(Moments::EMPTY.view(0), PopulationView { mean: 0, sigma: 0, ready: false });
+        assert_eq!(Moments::EMPTY.view(0), MomentsView { mean: 0, sigma: 0, ready: false });
+    }
+
+    #[test]
+    fn population_shards_merge_exactly() {
+        let mut seed = 77u64;
+        let mut all = Population::EMPTY;
+        let mut a = Population::EMPTY;
+        let mut b = Population::EMPTY;
+        for i in 0..10_000 {
+            let class = (xorshift(&mut seed) % 6) as usize;
+            let hi = xorshift(&mut seed) as u16;
+            let warm = !xorshift(&mut seed).is_multiple_of(3);
+            all.push(class, hi, warm);
+            if i % 7 < 3 { a.push(class, hi, warm) } else { b.push(class, hi, warm) }
+        }
+        assert_eq!(a.merge(b), all);
+        assert_eq!(a.merge(b).view(100), all.view(100));
+        assert_eq!(all.calls(), 10_000);
+        let v = all.view(100);
+        assert!(v.mix_ready);
+        let sum: u32 = v.risk_mix.iter().map(|&m| m as u32).sum();
+        assert!((65535 - 6..=65535).contains(&sum));
     }
 
     #[test]

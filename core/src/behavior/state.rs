@@ -158,7 +158,7 @@ pub struct AgentState {
     pub ia_base: u16,
     /// Baseline mean absolute deviation of `log2(inter-arrival µs)` (Q8.8).
     pub ia_dev: u16,
-    /// Recent (weight 1/8) mean of `log2(inter-arrival µs)` (Q8.8).
+    /// Recent (weight 1/16) mean of `log2(inter-arrival µs)` (Q8.8).
     pub ia_recent: u16,
     /// Recent (weight 1/32) fraction of calls in the High, Critical or Unknown classes (Q0.16).
     pub hi_recent: u16,
@@ -186,7 +186,7 @@ const _: () = assert!(core::mem::size_of::<AgentState>() * (1 << 20) <= 64 << 20
 /// Deviation floor for inter-arrival MAD (Q8.8, 0.25 bits).
 const IA_DEV_FLOOR: u16 = 64;
 /// Weight of the recent inter-arrival mean, as a shift.
-const IA_RECENT_SHIFT: u32 = 3;
+const IA_RECENT_SHIFT: u32 = 4;
 /// Weight of the recent high-risk fraction, as a shift.
 const HI_RECENT_SHIFT: u32 = 5;
 /// Largest baseline shift used for timing (timing habits move faster than tool habits).
@@ -278,14 +278,18 @@ impl AgentState {
         let dt = now.saturating_sub(self.last_us);
         let has_prev = self.calls > 0 && !fresh;
         let warm = self.calls >= cfg.warmup_calls;
-        let learn = self.status == 0 || !warm;
+        let learn = self.status <= AgentStatus::Monitored as u8 || !warm;
 
         // 1. Decay (time is public: branches on it are fine, but none are needed).
         let score = decay(self.score, dt, cfg.half_life_log2);
 
         // 2. Risk-profile evidence: LLR of this class under (1-ε)·p + ε·alt against p, before learning.
         let c = class as u32;
-        let e_profile = sel_i32(warm, profile_llr(&self.risk_n, &cfg.risk_alt, c, cfg), 0);
+        let mut prior = [0u16; 6];
+        for (k, p) in prior.iter_mut().enumerate() {
+            *p = sel_u32(pop.mix_ready, pop.risk_mix[k] as u32, cfg.risk_prior[k] as u32) as u16;
+        }
+        let e_profile = sel_i32(warm, profile_llr(&self.risk_n, &prior, &cfg.risk_alt, c, cfg), 0);
         learn_counts(&mut self.risk_n, c, cfg.baseline_log2, learn);
 
         // 3. Timing: log2 of the inter-arrival time; burst evidence when the recent mean is shorter
@@ -353,11 +357,15 @@ impl AgentState {
         let previous = self.status();
         self.version = Self::VERSION;
         let warm = self.outcomes as u32 >= cfg.warmup_outcomes;
-        let learn = self.status == 0 || !warm;
+        let learn = self.status <= AgentStatus::Monitored as u8 || !warm;
         let o = outcome as u32;
         let e = sel_i32(
             warm,
-            clamp_i32(profile_llr(&self.outcome_n, &cfg.outcome_alt, o, cfg), -EVIDENCE_MAX, EVIDENCE_MAX),
+            clamp_i32(
+                profile_llr(&self.outcome_n, &cfg.outcome_prior, &cfg.outcome_alt, o, cfg),
+                -EVIDENCE_MAX,
+                EVIDENCE_MAX,
+            ),
             0,
         );
         learn_counts(&mut self.outcome_n, o, cfg.baseline_log2, learn);
@@ -424,30 +432,33 @@ pub const fn decay(score: i32, dt: u64, half_life_log2: u8) -> i32 {
 }
 
 /// The log-likelihood ratio (Q16.16 bits) of observing category `i` under the mixture
-/// `(1-ε)·p + ε·alt` against the learned frequency `p = n_i / N` (floored at `p_floor`), computed
-/// without a division on `N·2^16`-scaled quantities: `log2((1-ε)·P + ε·alt·N) − log2(P)` with
-/// `P = max(n_i·2^16, floor·N)`. Bounded by `log2(1 + ε·65535/floor)` above and `log2(1-ε)` below.
-/// Reads every entry (no secret-indexed load).
+/// `(1-ε)·p + ε·alt` against the agent's learned frequency `p = (n_i + w·prior_i) / (N + w)` (floored at
+/// `p_floor`), computed without a division on `(N + w)·2^16`-scaled quantities:
+/// `log2((1-ε)·P + ε·alt·T) − log2(P)` with `T = N + w` and `P = max(n_i·2^16 + w·prior_i, floor·T)`.
+/// Bounded by `log2(1 + ε·65535/floor)` above and `log2(1-ε)` below. Reads every entry (no
+/// secret-indexed load).
 #[inline(always)]
-fn profile_llr<const K: usize>(n: &[u16; K], alt: &[u16; K], i: u32, cfg: &Config) -> i32 {
-    let mut total = 0u32;
-    let mut n_i = 0u32;
-    let mut alt_i = 0u32;
+fn profile_llr<const K: usize>(n: &[u16; K], prior: &[u16; K], alt: &[u16; K], i: u32, cfg: &Config) -> i32 {
+    let mut total = 0u64;
+    let mut n_i = 0u64;
+    let mut prior_i = 0u64;
+    let mut alt_i = 0u64;
     for k in 0..K {
-        let m = super::fixed::mask32(k as u32 == i);
-        total += n[k] as u32;
-        n_i |= n[k] as u32 & m;
-        alt_i |= alt[k] as u32 & m;
+        let m = super::fixed::mask32(k as u32 == i) as u64;
+        total += n[k] as u64;
+        n_i |= n[k] as u64 & m;
+        prior_i |= prior[k] as u64 & m;
+        alt_i |= alt[k] as u64 & m;
     }
-    // total ≤ K·2^15 < 2^18 even for unvalidated states; products below fit in u64.
-    let total = total.max(1) as u64;
+    // total < 2^19, w < 2^16: every product below stays under 2^36.
+    let w = cfg.prior_weight as u64;
+    let t = (total + w).max(1);
     let floor = cfg.p_floor.max(1) as u64;
-    let p = ((n_i as u64) << 16).max(floor * total);
+    let p = ((n_i << 16) + w * prior_i).max(floor * t);
     let e = (cfg.eps_log2 as u32).clamp(1, 8);
-    let mix = p - (p >> e) + ((alt_i as u64 * total) >> e);
-    // Both fit in 35 bits; bring them under 32 bits together (same shift keeps the ratio).
-    let sh = 64 - (mix | p).leading_zeros();
-    let sh = sh.saturating_sub(32);
+    let mix = p - (p >> e) + ((alt_i * t) >> e);
+    // Bring both under 32 bits with the same shift (keeps the ratio).
+    let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
     log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
 }
 

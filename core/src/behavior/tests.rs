@@ -118,7 +118,7 @@ fn max_evidence_config() -> Config {
 /// the bounds after every one; then shows the score decays back and the agent steps down with cool-downs.
 fn saturate_then_recover(n: u64) {
     let cfg = max_evidence_config();
-    let pop = PopulationView { mean: 0, sigma: 0, ready: true };
+    let pop = PopulationView { mean: 0, sigma: 0, ready: true, ..PopulationView::NONE };
     let mut s = AgentState::FRESH;
     // First call (while Trusted) teaches the agent that "Safe" is its habit; every later call is Critical,
     // which its profile has never seen, and comes with the largest external anomaly score.
@@ -268,7 +268,10 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             mean: xorshift(&mut seed) as u32,
             sigma: xorshift(&mut seed) as u32,
             ready: xorshift(&mut seed) & 1 == 1,
+            risk_mix: core::array::from_fn(|_| xorshift(&mut seed) as u16),
+            mix_ready: xorshift(&mut seed) & 1 == 1,
         };
+        cfg.prior_weight = xorshift(&mut seed) as u16;
         for _ in 0..4 {
             let now = xorshift(&mut seed);
             let c = classes[(xorshift(&mut seed) % 6) as usize];

@@ -20,7 +20,7 @@ pub use policy::{Decision, Policy, PolicyError};
 use crate::Micros;
 use crate::behavior::fixed::{mask32, sel_u32};
 use crate::behavior::{
-    AgentState, AgentStatus, Config, ConfigError, Evidence, Moments, Outcome, PopulationView, RiskClass,
+    AgentState, AgentStatus, Config, ConfigError, Evidence, Outcome, Population, PopulationView, RiskClass,
 };
 use crate::network::NodeState;
 use crate::wire::{Flags, Risk, command_id};
@@ -158,7 +158,7 @@ pub struct Observation {
 
 /// How far ahead [`Gate::check_batch`] touches agent states.
 pub const PREFETCH_DISTANCE: usize = 8;
-/// The population view is refreshed from the moments every this many samples.
+/// The population view is refreshed whenever a class count passes a multiple of this plus one.
 const POP_REFRESH_MASK: u64 = 1023;
 
 /// The gate. See the module documentation.
@@ -167,7 +167,7 @@ pub struct Gate<'s, L: Lookup> {
     policy: Policy,
     config: Config,
     states: &'s mut [AgentState],
-    population: Moments,
+    population: Population,
     view: PopulationView,
 }
 
@@ -191,8 +191,14 @@ impl<'s, L: Lookup> Gate<'s, L> {
         states: &'s mut [AgentState],
     ) -> Result<Self, GateError> {
         let config = config.validate()?;
-        let mut g =
-            Gate { lookup, policy, config, states, population: Moments::EMPTY, view: PopulationView::NONE };
+        let mut g = Gate {
+            lookup,
+            policy,
+            config,
+            states,
+            population: Population::EMPTY,
+            view: PopulationView::NONE,
+        };
         g.rebuild_population();
         Ok(g)
     }
@@ -227,7 +233,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
         self.states.get(agent as usize).ok_or(GateError::AgentOutOfRange { agent, capacity })
     }
     /// The population statistics.
-    pub fn population(&self) -> Moments {
+    pub fn population(&self) -> Population {
         self.population
     }
     /// The population view the hot path uses.
@@ -235,14 +241,14 @@ impl<'s, L: Lookup> Gate<'s, L> {
         self.view
     }
     /// Merges another shard's population statistics into this gate's.
-    pub fn merge_population(&mut self, other: Moments) {
+    pub fn merge_population(&mut self, other: Population) {
         self.population = self.population.merge(other);
         self.view = self.population.view(self.config.pop_min_samples);
     }
     /// Rebuilds the population statistics from the agent states (O(n); e.g. after loading a snapshot):
     /// one sample per agent past its warm-up.
     pub fn rebuild_population(&mut self) {
-        self.population = Moments::of_agents(self.states, self.config.warmup_calls.max(1));
+        self.population = Population::of_agents(self.states, self.config.warmup_calls.max(1));
         self.view = self.population.view(self.config.pop_min_samples);
     }
     /// Operator override of an agent's status (e.g. release from quarantine).
@@ -264,12 +270,10 @@ impl<'s, L: Lookup> Gate<'s, L> {
     }
 
     #[inline(always)]
-    fn push_population(&mut self, hi_recent: u16, warm: bool) {
-        if warm {
-            self.population.push(hi_recent as u32);
-            if self.population.count & POP_REFRESH_MASK == 0 {
-                self.view = self.population.view(self.config.pop_min_samples);
-            }
+    fn push_population(&mut self, class: RiskClass, hi_recent: u16, warm: bool) {
+        self.population.push(class as usize, hi_recent, warm);
+        if self.population.classes[class as usize] & POP_REFRESH_MASK == 0 {
+            self.view = self.population.view(self.config.pop_min_samples);
         }
     }
 
@@ -310,7 +314,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let s = self.slot(agent)?;
         let u = s.record_call(&cfg, &view, now, class, anomaly_q16);
         let (hi, warm) = (s.hi_recent, s.calls > cfg.warmup_calls);
-        self.push_population(hi, warm);
+        self.push_population(class, hi, warm);
 
         let net_state = net.node_state(agent);
         let mut decision = self.policy.get(info.risk, u.status);
@@ -365,7 +369,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let s = self.slot(agent)?;
         let u = s.record_call(&cfg, &view, now, class, anomaly_q16);
         let (hi, warm) = (s.hi_recent, s.calls > cfg.warmup_calls);
-        self.push_population(hi, warm);
+        self.push_population(class, hi, warm);
 
         let net_state = net.node_state(agent);
         let status = u.status as u32;

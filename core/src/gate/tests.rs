@@ -299,14 +299,20 @@ fn population_merges_and_rebuilds() {
             .unwrap();
     }
     let p = g.population();
-    assert_eq!(p.count, 80 - 8 * 4);
-    let other = Moments::of([100, 200, 300]);
+    assert_eq!(p.hi.count, 80 - 8 * 4);
+    assert_eq!(p.calls(), 80);
+    let mut other = Population::EMPTY;
+    for x in [100u16, 200, 300] {
+        other.push(4, x, true);
+    }
     g.merge_population(other);
     assert_eq!(g.population(), p.merge(other));
     assert!(g.population_view().ready);
+    assert!(g.population_view().mix_ready);
     g.rebuild_population();
-    assert_eq!(g.population(), Moments::of_agents(g.agents(), 4));
-    assert_eq!(g.population().count, 8);
+    assert_eq!(g.population(), Population::of_agents(g.agents(), 4));
+    assert_eq!(g.population().hi.count, 8);
+    assert_eq!(g.population().calls(), 80);
 }
 
 #[test]

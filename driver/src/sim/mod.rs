@@ -1,0 +1,3 @@
+//! Simulations that evaluate tcap against synthetic populations (`tcapd simulate ...`).
+
+pub mod stealth;
