@@ -263,7 +263,7 @@ impl AgentState {
     ///
     /// `cfg` must come from [`Config::validate`]; with any other value the update still cannot panic or
     /// overflow (every term is clamped to the hard bounds), it is merely meaningless.
-    #[inline]
+    #[inline(always)]
     pub fn record_call(
         &mut self,
         cfg: &Config,
@@ -289,8 +289,9 @@ impl AgentState {
         for (k, p) in prior.iter_mut().enumerate() {
             *p = sel_u32(pop.mix_ready, pop.risk_mix[k] as u32, cfg.risk_prior[k] as u32) as u16;
         }
-        let e_profile = sel_i32(warm, profile_llr(&self.risk_n, &prior, &cfg.risk_alt, c, cfg), 0);
-        learn_counts(&mut self.risk_n, c, cfg.baseline_log2, learn);
+        let (llr, total) = profile_llr(&self.risk_n, &prior, &cfg.risk_alt, c, cfg);
+        let e_profile = sel_i32(warm, llr, 0);
+        learn_counts(&mut self.risk_n, total, c, cfg.baseline_log2, learn);
 
         // 3. Timing: log2 of the inter-arrival time; burst evidence when the recent mean is shorter
         // than the baseline by more than the allowance.
@@ -320,7 +321,8 @@ impl AgentState {
         let hi = class as u8 >= RiskClass::High as u8;
         self.hi_recent = ewma_u16(self.hi_recent, sel_u32(hi, 0xffff, 0) as u16, HI_RECENT_SHIFT);
         let zp = ((((self.hi_recent as i64) - pop.mean as i64) << 16)
-            >> bitlen(pop.sigma.max(POP_SIGMA_FLOOR))) as i32;
+            >> bitlen(pop.sigma.max(POP_SIGMA_FLOOR)))
+        .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
         let e_pop = sel_i32(
             warm & pop.ready,
             clamp_i32(zp.saturating_sub(cfg.pop_allowance), 0, cfg.pop_cap.min(EVIDENCE_MAX)),
@@ -352,23 +354,16 @@ impl AgentState {
     }
 
     /// Records the outcome of a call at `now`. O(1), branch-free in the score and the outcome.
-    #[inline]
+    #[inline(always)]
     pub fn record_outcome(&mut self, cfg: &Config, now: Micros, outcome: Outcome) -> Update {
         let previous = self.status();
         self.version = Self::VERSION;
         let warm = self.outcomes as u32 >= cfg.warmup_outcomes;
         let learn = self.status <= AgentStatus::Monitored as u8 || !warm;
         let o = outcome as u32;
-        let e = sel_i32(
-            warm,
-            clamp_i32(
-                profile_llr(&self.outcome_n, &cfg.outcome_prior, &cfg.outcome_alt, o, cfg),
-                -EVIDENCE_MAX,
-                EVIDENCE_MAX,
-            ),
-            0,
-        );
-        learn_counts(&mut self.outcome_n, o, cfg.baseline_log2, learn);
+        let (llr, total) = profile_llr(&self.outcome_n, &cfg.outcome_prior, &cfg.outcome_alt, o, cfg);
+        let e = sel_i32(warm, clamp_i32(llr, -EVIDENCE_MAX, EVIDENCE_MAX), 0);
+        learn_counts(&mut self.outcome_n, total, o, cfg.baseline_log2, learn);
         self.outcomes = self.outcomes.saturating_add(1);
         let score = clamp_i32(self.score.saturating_add(e), 0, SCORE_MAX);
         self.score = score;
@@ -438,7 +433,13 @@ pub const fn decay(score: i32, dt: u64, half_life_log2: u8) -> i32 {
 /// Bounded by `log2(1 + ε·65535/floor)` above and `log2(1-ε)` below. Reads every entry (no
 /// secret-indexed load).
 #[inline(always)]
-fn profile_llr<const K: usize>(n: &[u16; K], prior: &[u16; K], alt: &[u16; K], i: u32, cfg: &Config) -> i32 {
+fn profile_llr<const K: usize>(
+    n: &[u16; K],
+    prior: &[u16; K],
+    alt: &[u16; K],
+    i: u32,
+    cfg: &Config,
+) -> (i32, u32) {
     let mut total = 0u64;
     let mut n_i = 0u64;
     let mut prior_i = 0u64;
@@ -459,7 +460,7 @@ fn profile_llr<const K: usize>(n: &[u16; K], prior: &[u16; K], alt: &[u16; K], i
     let mix = p - (p >> e) + ((alt_i * t) >> e);
     // Bring both under 32 bits with the same shift (keeps the ratio).
     let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
-    log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
+    (log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32), total as u32)
 }
 
 /// Sketch term: `clamp((a − offset) >> shift, 0, cap)`.
@@ -470,11 +471,10 @@ fn sketch_evidence(a: u32, cfg: &Config) -> i32 {
     d.min(cfg.sketch_cap.min(EVIDENCE_MAX))
 }
 
-/// Counts one occurrence of category `hit` when `learn`; when the total reaches `2^window_log2`, halves
-/// every count first (an exponentially forgetting window, exact in integers).
+/// Counts one occurrence of category `hit` when `learn`; when the `total` of the counts reaches
+/// `2^window_log2`, halves every count first (an exponentially forgetting window, exact in integers).
 #[inline(always)]
-fn learn_counts<const K: usize>(n: &mut [u16; K], hit: u32, window_log2: u8, learn: bool) {
-    let total: u32 = n.iter().map(|&x| x as u32).sum();
+fn learn_counts<const K: usize>(n: &mut [u16; K], total: u32, hit: u32, window_log2: u8, learn: bool) {
     let cap = 1u32 << (window_log2 as u32).clamp(1, 14);
     let halve = (total >= cap) as u32;
     for (k, nk) in n.iter_mut().enumerate() {

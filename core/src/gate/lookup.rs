@@ -130,7 +130,20 @@ impl<'a> SliceLookup<'a> {
 impl Lookup for SliceLookup<'_> {
     #[inline]
     fn by_id(&self, id: u32) -> Option<CommandInfo> {
-        self.entries.binary_search_by_key(&id, |e| e.id).ok().map(|i| self.entries[i])
+        // Branch-free lower bound (the loop count depends only on the length), then one compare.
+        let mut base = 0usize;
+        let mut size = self.entries.len();
+        if size == 0 {
+            return None;
+        }
+        while size > 1 {
+            let half = size / 2;
+            let mid = base + half;
+            base = if self.entries[mid].id <= id { mid } else { base };
+            size -= half;
+        }
+        let e = self.entries[base];
+        (e.id == id).then_some(e)
     }
     fn by_name(&self, name: &[u8]) -> Option<CommandInfo> {
         self.by_id(command_id(name))
