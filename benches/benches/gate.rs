@@ -196,17 +196,21 @@ fn run_peer_gate(
 ) -> u64 {
     let mut acc = 0u64;
     let mut touch = 0u64;
-    for (i, (c, o)) in ev.calls.iter().zip(&ev.obs).enumerate() {
-        if let Some(a) = ev.calls.get(i + 8)
-            && lookahead
-        {
-            touch ^= states[a.agent as usize].last;
+    // With look-ahead: the same grouping as `Gate::check_batch` (touch 16 states, then process them).
+    let group = if lookahead { 16 } else { usize::MAX };
+    for (cs, os) in ev.calls.chunks(group.min(ev.calls.len())).zip(ev.obs.chunks(group.min(ev.obs.len()))) {
+        if lookahead {
+            for c in cs {
+                touch ^= states[c.agent as usize].last;
+            }
         }
-        let risk = map.get(&c.command).copied().unwrap_or(5);
-        let s = &mut states[c.agent as usize];
-        let status = s.call(c.now, risk);
-        acc += rows[risk as usize][status.min(3) as usize] as u64;
-        s.outcome(o.outcome);
+        for (c, o) in cs.iter().zip(os) {
+            let risk = map.get(&c.command).copied().unwrap_or(5);
+            let s = &mut states[c.agent as usize];
+            let status = s.call(c.now, risk);
+            acc += rows[risk as usize][status.min(3) as usize] as u64;
+            s.outcome(o.outcome);
+        }
     }
     black_box(touch);
     acc

@@ -156,8 +156,8 @@ pub struct Observation {
     pub outcome: Outcome,
 }
 
-/// How far ahead [`Gate::check_batch`] touches agent states.
-pub const PREFETCH_DISTANCE: usize = 8;
+/// How many agent states [`Gate::check_batch`] touches together before processing them.
+pub const PREFETCH_GROUP: usize = 16;
 /// The population view is refreshed whenever a class count passes a multiple of this plus one.
 const POP_REFRESH_MASK: u64 = 1023;
 
@@ -407,10 +407,14 @@ impl<'s, L: Lookup> Gate<'s, L> {
     }
 
     /// Checks a batch of calls (by command id), writing one result per call into `out`, and returns how
-    /// many were processed (`min(calls.len(), out.len())`). While processing call `i` it reads the state
-    /// of the agent of call `i + PREFETCH_DISTANCE`, so that cache misses on large agent tables overlap
-    /// instead of queueing (a software prefetch in safe Rust). Results equal calling [`Gate::check`] in
+    /// many were processed (`min(calls.len(), out.len())`). Results equal calling [`Gate::check`] in
     /// order.
+    ///
+    /// For agent tables larger than the cache it works in groups of [`PREFETCH_GROUP`] calls: first it
+    /// reads one word of each agent state of the group, back to back, so the cache misses are in flight
+    /// together instead of one after another (a software prefetch in safe Rust: there is no prefetch
+    /// instruction without `unsafe`, and a plain load inside the long update would stall the reorder
+    /// buffer), then it processes the group from the cache.
     pub fn check_batch(
         &mut self,
         calls: &[Call],
@@ -419,34 +423,30 @@ impl<'s, L: Lookup> Gate<'s, L> {
     ) -> usize {
         let n = calls.len().min(out.len());
         let mut touch = 0u32;
-        for c in calls.iter().take(n.min(PREFETCH_DISTANCE)) {
-            touch ^= self.touch(c.agent);
-        }
-        for i in 0..n {
-            if let Some(ahead) = calls.get(i + PREFETCH_DISTANCE) {
-                touch ^= self.touch(ahead.agent);
+        for (group, slots) in calls[..n].chunks(PREFETCH_GROUP).zip(out[..n].chunks_mut(PREFETCH_GROUP)) {
+            for c in group {
+                touch ^= self.touch(c.agent);
             }
-            let c = calls[i];
-            out[i] = self.check(c.now, c.agent, Command::Id(c.command), net);
+            for (c, slot) in group.iter().zip(slots) {
+                *slot = self.check(c.now, c.agent, Command::Id(c.command), net);
+            }
         }
         core::hint::black_box(touch);
         n
     }
 
-    /// Records a batch of outcomes, with the same look-ahead as [`Gate::check_batch`]; writes one result
+    /// Records a batch of outcomes with the same grouping as [`Gate::check_batch`]; writes one result
     /// per outcome and returns how many were processed.
     pub fn observe_batch(&mut self, obs: &[Observation], out: &mut [Result<(), GateError>]) -> usize {
         let n = obs.len().min(out.len());
         let mut touch = 0u32;
-        for o in obs.iter().take(n.min(PREFETCH_DISTANCE)) {
-            touch ^= self.touch(o.agent);
-        }
-        for i in 0..n {
-            if let Some(ahead) = obs.get(i + PREFETCH_DISTANCE) {
-                touch ^= self.touch(ahead.agent);
+        for (group, slots) in obs[..n].chunks(PREFETCH_GROUP).zip(out[..n].chunks_mut(PREFETCH_GROUP)) {
+            for o in group {
+                touch ^= self.touch(o.agent);
             }
-            let o = obs[i];
-            out[i] = self.observe(o.now, o.agent, o.outcome);
+            for (o, slot) in group.iter().zip(slots) {
+                *slot = self.observe(o.now, o.agent, o.outcome);
+            }
         }
         core::hint::black_box(touch);
         n
