@@ -259,12 +259,40 @@ impl AgentState {
 
     /// Records one tool call of class `class` at `now`, with an optional external anomaly score
     /// (`anomaly_q16`, Q16.16, higher = more anomalous, e.g. from a decaying count-min sketch; pass 0
-    /// when there is none). O(1), branch-free in the score and the class.
+    /// when there is none). O(1); branch-free in the score (see [`AgentState::record_call_ct`] for the
+    /// fully constant-time variant).
     ///
     /// `cfg` must come from [`Config::validate`]; with any other value the update still cannot panic or
     /// overflow (every term is clamped to the hard bounds), it is merely meaningless.
     #[inline(always)]
     pub fn record_call(
+        &mut self,
+        cfg: &Config,
+        pop: &PopulationView,
+        now: Micros,
+        class: RiskClass,
+        anomaly_q16: u32,
+    ) -> Update {
+        self.record_call_impl::<false>(cfg, pop, now, class, anomaly_q16)
+    }
+
+    /// [`AgentState::record_call`] with no branch and no memory access that depends on the score, the
+    /// class or the learned counts (per-class tables are read by scanning every entry with masks, and
+    /// the count window is halved with masks). Same result, bit for bit.
+    #[inline(always)]
+    pub fn record_call_ct(
+        &mut self,
+        cfg: &Config,
+        pop: &PopulationView,
+        now: Micros,
+        class: RiskClass,
+        anomaly_q16: u32,
+    ) -> Update {
+        self.record_call_impl::<true>(cfg, pop, now, class, anomaly_q16)
+    }
+
+    #[inline(always)]
+    fn record_call_impl<const CT: bool>(
         &mut self,
         cfg: &Config,
         pop: &PopulationView,
@@ -285,13 +313,16 @@ impl AgentState {
 
         // 2. Risk-profile evidence: LLR of this class under (1-ε)·p + ε·alt against p, before learning.
         let c = class as u32;
-        let mut prior = [0u16; 6];
-        for (k, p) in prior.iter_mut().enumerate() {
-            *p = sel_u32(pop.mix_ready, pop.risk_mix[k] as u32, cfg.risk_prior[k] as u32) as u16;
-        }
-        let (llr, total) = profile_llr(&self.risk_n, &prior, &cfg.risk_alt, c, cfg);
-        let e_profile = sel_i32(warm, llr, 0);
-        learn_counts(&mut self.risk_n, total, c, cfg.baseline_log2, learn);
+        let prior = sel_u32(
+            pop.mix_ready,
+            pick::<6, CT>(&pop.risk_mix, c) as u32,
+            pick::<6, CT>(&cfg.risk_prior, c) as u32,
+        ) as u64;
+        let alt = pick::<6, CT>(&cfg.risk_alt, c) as u64;
+        let n_c = pick::<6, CT>(&self.risk_n, c) as u64;
+        let total: u32 = self.risk_n.iter().map(|&x| x as u32).sum();
+        let e_profile = sel_i32(warm, profile_llr(n_c, total, prior, alt, cfg), 0);
+        learn_counts::<6, CT>(&mut self.risk_n, total, c, cfg.baseline_log2, learn);
 
         // 3. Timing: log2 of the inter-arrival time; burst evidence when the recent mean is shorter
         // than the baseline by more than the allowance.
@@ -353,17 +384,32 @@ impl AgentState {
         Update { score, previous, status, evidence }
     }
 
-    /// Records the outcome of a call at `now`. O(1), branch-free in the score and the outcome.
+    /// Records the outcome of a call at `now`. O(1), branch-free in the score.
     #[inline(always)]
     pub fn record_outcome(&mut self, cfg: &Config, now: Micros, outcome: Outcome) -> Update {
+        self.record_outcome_impl::<false>(cfg, now, outcome)
+    }
+
+    /// [`AgentState::record_outcome`], constant-time like [`AgentState::record_call_ct`].
+    #[inline(always)]
+    pub fn record_outcome_ct(&mut self, cfg: &Config, now: Micros, outcome: Outcome) -> Update {
+        self.record_outcome_impl::<true>(cfg, now, outcome)
+    }
+
+    #[inline(always)]
+    fn record_outcome_impl<const CT: bool>(&mut self, cfg: &Config, now: Micros, outcome: Outcome) -> Update {
         let previous = self.status();
         self.version = Self::VERSION;
         let warm = self.outcomes as u32 >= cfg.warmup_outcomes;
         let learn = self.status <= AgentStatus::Monitored as u8 || !warm;
         let o = outcome as u32;
-        let (llr, total) = profile_llr(&self.outcome_n, &cfg.outcome_prior, &cfg.outcome_alt, o, cfg);
+        let prior = pick::<4, CT>(&cfg.outcome_prior, o) as u64;
+        let alt = pick::<4, CT>(&cfg.outcome_alt, o) as u64;
+        let n_o = pick::<4, CT>(&self.outcome_n, o) as u64;
+        let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
+        let llr = profile_llr(n_o, total, prior, alt, cfg);
         let e = sel_i32(warm, clamp_i32(llr, -EVIDENCE_MAX, EVIDENCE_MAX), 0);
-        learn_counts(&mut self.outcome_n, total, o, cfg.baseline_log2, learn);
+        learn_counts::<4, CT>(&mut self.outcome_n, total, o, cfg.baseline_log2, learn);
         self.outcomes = self.outcomes.saturating_add(1);
         let score = clamp_i32(self.score.saturating_add(e), 0, SCORE_MAX);
         self.score = score;
@@ -426,41 +472,39 @@ pub const fn decay(score: i32, dt: u64, half_life_log2: u8) -> i32 {
     (s as i64 - ((s as i64 * frac) >> 17)) as i32
 }
 
-/// The log-likelihood ratio (Q16.16 bits) of observing category `i` under the mixture
-/// `(1-ε)·p + ε·alt` against the agent's learned frequency `p = (n_i + w·prior_i) / (N + w)` (floored at
-/// `p_floor`), computed without a division on `(N + w)·2^16`-scaled quantities:
-/// `log2((1-ε)·P + ε·alt·T) − log2(P)` with `T = N + w` and `P = max(n_i·2^16 + w·prior_i, floor·T)`.
-/// Bounded by `log2(1 + ε·65535/floor)` above and `log2(1-ε)` below. Reads every entry (no
-/// secret-indexed load).
+/// Entry `i` of a per-category table: a direct read, or (`CT`) a scan of every entry with masks so
+/// that no load depends on `i`. Out-of-range `i` reads 0.
 #[inline(always)]
-fn profile_llr<const K: usize>(
-    n: &[u16; K],
-    prior: &[u16; K],
-    alt: &[u16; K],
-    i: u32,
-    cfg: &Config,
-) -> (i32, u32) {
-    let mut total = 0u64;
-    let mut n_i = 0u64;
-    let mut prior_i = 0u64;
-    let mut alt_i = 0u64;
-    for k in 0..K {
-        let m = super::fixed::mask32(k as u32 == i) as u64;
-        total += n[k] as u64;
-        n_i |= n[k] as u64 & m;
-        prior_i |= prior[k] as u64 & m;
-        alt_i |= alt[k] as u64 & m;
+fn pick<const K: usize, const CT: bool>(a: &[u16; K], i: u32) -> u16 {
+    if CT {
+        let mut v = 0u32;
+        for (k, &x) in a.iter().enumerate() {
+            v |= x as u32 & super::fixed::mask32(k as u32 == i);
+        }
+        v as u16
+    } else {
+        a.get(i as usize).copied().unwrap_or(0)
     }
+}
+
+/// The log-likelihood ratio (Q16.16 bits) of observing a category with learned count `n_i` (of `total`),
+/// prior `prior_i` and alternative `alt_i` (both Q0.16) under the mixture `(1-ε)·p + ε·alt` against the
+/// agent's frequency `p = (n_i + w·prior_i) / (N + w)` (floored at `p_floor`), computed without a
+/// division on `(N + w)·2^16`-scaled quantities: `log2((1-ε)·P + ε·alt·T) − log2(P)` with `T = N + w`
+/// and `P = max(n_i·2^16 + w·prior_i, floor·T)`. Bounded by `log2(1 + ε·65535/floor)` above and
+/// `log2(1-ε)` below.
+#[inline(always)]
+fn profile_llr(n_i: u64, total: u32, prior_i: u64, alt_i: u64, cfg: &Config) -> i32 {
     // total < 2^19, w < 2^16: every product below stays under 2^36.
     let w = cfg.prior_weight as u64;
-    let t = (total + w).max(1);
+    let t = (total as u64 + w).max(1);
     let floor = cfg.p_floor.max(1) as u64;
     let p = ((n_i << 16) + w * prior_i).max(floor * t);
     let e = (cfg.eps_log2 as u32).clamp(1, 8);
     let mix = p - (p >> e) + ((alt_i * t) >> e);
     // Bring both under 32 bits with the same shift (keeps the ratio).
     let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
-    (log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32), total as u32)
+    log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
 }
 
 /// Sketch term: `clamp((a − offset) >> shift, 0, cap)`.
@@ -473,13 +517,31 @@ fn sketch_evidence(a: u32, cfg: &Config) -> i32 {
 
 /// Counts one occurrence of category `hit` when `learn`; when the `total` of the counts reaches
 /// `2^window_log2`, halves every count first (an exponentially forgetting window, exact in integers).
+/// `CT` does it with masks over every entry; otherwise with (rarely taken) branches and a direct write.
 #[inline(always)]
-fn learn_counts<const K: usize>(n: &mut [u16; K], total: u32, hit: u32, window_log2: u8, learn: bool) {
+fn learn_counts<const K: usize, const CT: bool>(
+    n: &mut [u16; K],
+    total: u32,
+    hit: u32,
+    window_log2: u8,
+    learn: bool,
+) {
     let cap = 1u32 << (window_log2 as u32).clamp(1, 14);
-    let halve = (total >= cap) as u32;
-    for (k, nk) in n.iter_mut().enumerate() {
-        let add = (learn & (k as u32 == hit)) as u32;
-        let v = ((*nk as u32) >> (halve & learn as u32)) + add;
-        *nk = v.min(0xffff) as u16;
+    if CT {
+        let halve = (total >= cap) as u32;
+        for (k, nk) in n.iter_mut().enumerate() {
+            let add = (learn & (k as u32 == hit)) as u32;
+            let v = ((*nk as u32) >> (halve & learn as u32)) + add;
+            *nk = v.min(0xffff) as u16;
+        }
+    } else if learn {
+        if total >= cap {
+            for nk in n.iter_mut() {
+                *nk >>= 1;
+            }
+        }
+        if let Some(nk) = n.get_mut(hit as usize) {
+            *nk = nk.saturating_add(1);
+        }
     }
 }

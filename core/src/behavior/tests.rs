@@ -275,11 +275,17 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
         for _ in 0..4 {
             let now = xorshift(&mut seed);
             let c = classes[(xorshift(&mut seed) % 6) as usize];
-            let u = s.record_call(&cfg, &pop, now, c, xorshift(&mut seed) as u32);
+            let a = xorshift(&mut seed) as u32;
+            let mut t = s;
+            let u = s.record_call(&cfg, &pop, now, c, a);
             assert!(u.score >= 0 && u.score <= SCORE_MAX);
+            // The constant-time variant computes the same, bit for bit, even on garbage.
+            assert_eq!(t.record_call_ct(&cfg, &pop, now, c, a), u);
             let o = Outcome::ALL[(xorshift(&mut seed) % 4) as usize];
             let v = s.record_outcome(&cfg, now, o);
             assert!(v.score >= 0 && v.score <= SCORE_MAX);
+            assert_eq!(t.record_outcome_ct(&cfg, now, o), v);
+            assert_eq!(t, s);
             assert!(s.status < 4 && s.peak < 4);
         }
     }

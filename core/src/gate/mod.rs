@@ -369,7 +369,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let cfg = self.config;
         let view = self.view;
         let s = self.slot(agent)?;
-        let u = s.record_call(&cfg, &view, now, class, anomaly_q16);
+        let u = s.record_call_ct(&cfg, &view, now, class, anomaly_q16);
         let (hi, warm) = (s.hi_recent, s.calls > cfg.warmup_calls);
         self.push_population(class, hi, warm);
 
@@ -403,6 +403,14 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let cfg = self.config;
         let s = self.slot(agent)?;
         s.record_outcome(&cfg, now, outcome);
+        Ok(())
+    }
+
+    /// [`Gate::observe`] through the constant-time update ([`AgentState::record_outcome_ct`]).
+    pub fn observe_ct(&mut self, now: Micros, agent: u32, outcome: Outcome) -> Result<(), GateError> {
+        let cfg = self.config;
+        let s = self.slot(agent)?;
+        s.record_outcome_ct(&cfg, now, outcome);
         Ok(())
     }
 

@@ -229,7 +229,7 @@ fn check_ct_equals_check_on_random_inputs() {
             assert_eq!(va, vb);
             if xorshift(&mut seed).is_multiple_of(2) {
                 let o = Outcome::ALL[(xorshift(&mut seed) % 4) as usize];
-                assert_eq!(ga.observe(now + 5, agent, o), gb.observe(now + 5, agent, o));
+                assert_eq!(ga.observe(now + 5, agent, o), gb.observe_ct(now + 5, agent, o));
             }
         }
         assert_eq!(ga.population(), gb.population());
