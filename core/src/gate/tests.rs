@@ -331,3 +331,39 @@ fn errors_display() {
     assert_eq!(e, GateError::Config(ConfigError::ZeroFloor));
     assert!(e.to_string().contains("floor"));
 }
+
+#[test]
+fn frozen_codes_and_bits() {
+    // These numbers appear in decision records and the C ABI: changing one is a format break.
+    let d: [(Decision, u8); 5] = [
+        (Decision::Allow, 0),
+        (Decision::Caution, 1),
+        (Decision::RequireApproval, 2),
+        (Decision::Deny, 3),
+        (Decision::Quarantined, 4),
+    ];
+    for (x, v) in d {
+        assert_eq!(x as u8, v);
+    }
+    let r: [(Reasons, u32); 11] = [
+        (Reasons::UNKNOWN_COMMAND, 0),
+        (Reasons::RISK, 1),
+        (Reasons::AGENT_STATE, 2),
+        (Reasons::NETWORK, 3),
+        (Reasons::PROFILE, 4),
+        (Reasons::BURST, 5),
+        (Reasons::POPULATION, 6),
+        (Reasons::NOVELTY, 7),
+        (Reasons::OUTCOMES, 8),
+        (Reasons::ESCALATED, 9),
+        (Reasons::NETWORK_WATCH, 10),
+    ];
+    for (x, bit) in r {
+        assert_eq!(x.0, 1 << bit);
+    }
+    assert_eq!(Reasons::from_evidence(Evidence::PROFILE), Reasons::PROFILE);
+    assert_eq!(Reasons::from_evidence(Evidence::BURST), Reasons::BURST);
+    assert_eq!(Reasons::from_evidence(Evidence::POPULATION), Reasons::POPULATION);
+    assert_eq!(Reasons::from_evidence(Evidence::NOVELTY), Reasons::NOVELTY);
+    assert_eq!(Reasons::from_evidence(Evidence::OUTCOMES), Reasons::OUTCOMES);
+}
