@@ -380,7 +380,7 @@ impl AgentState {
                 | sel_u32(e_sketch > 0, Evidence::NOVELTY.0 as u32, 0) as u8,
         );
         self.pending = 0;
-        let status = self.step_status(cfg, now, score);
+        let status = self.step_status::<CT>(cfg, now, score);
         Update { score, previous, status, evidence }
     }
 
@@ -414,7 +414,7 @@ impl AgentState {
         let score = clamp_i32(self.score.saturating_add(e), 0, SCORE_MAX);
         self.score = score;
         self.pending |= sel_u32(e > 0, Evidence::OUTCOMES.0 as u32, 0) as u8;
-        let status = self.step_status(cfg, now, score);
+        let status = self.step_status::<CT>(cfg, now, score);
         Update {
             score,
             previous,
@@ -425,22 +425,46 @@ impl AgentState {
 
     /// Hysteresis: step up at once to the highest level whose `up` threshold the score reaches; step
     /// down one level only after the score has stayed below the current level's `down` threshold for
-    /// `cooldown_us`. Branch-free in the score.
+    /// `cooldown_us`. `CT`: branch-free in the score; otherwise with branches (same result).
     #[inline(always)]
-    fn step_status(&mut self, cfg: &Config, now: Micros, score: i32) -> AgentStatus {
+    fn step_status<const CT: bool>(&mut self, cfg: &Config, now: Micros, score: i32) -> AgentStatus {
         let s = self.status.min(3) as u32;
         let up_level =
             (score >= cfg.up[0]) as u32 + (score >= cfg.up[1]) as u32 + (score >= cfg.up[2]) as u32;
-        let rise = up_level > s;
-        let thr = sel_i32(s == 1, cfg.down[0], 0)
-            | sel_i32(s == 2, cfg.down[1], 0)
-            | sel_i32(s == 3, cfg.down[2], 0);
-        let hot = score >= thr;
-        let calm_long = now.saturating_sub(self.hot_us) >= cfg.cooldown_us;
-        let can_step = (s > 0) & ((s < 3) | cfg.release_quarantine);
-        let fall = !rise & !hot & calm_long & can_step;
-        let new = sel_u32(rise, up_level, sel_u32(fall, s.wrapping_sub(1), s));
-        self.hot_us = sel_u64(rise | hot | fall, now, self.hot_us);
+        let new = if CT {
+            let rise = up_level > s;
+            let thr = sel_i32(s == 1, cfg.down[0], 0)
+                | sel_i32(s == 2, cfg.down[1], 0)
+                | sel_i32(s == 3, cfg.down[2], 0);
+            let hot = score >= thr;
+            let calm_long = now.saturating_sub(self.hot_us) >= cfg.cooldown_us;
+            let can_step = (s > 0) & ((s < 3) | cfg.release_quarantine);
+            let fall = !rise & !hot & calm_long & can_step;
+            self.hot_us = sel_u64(rise | hot | fall, now, self.hot_us);
+            sel_u32(rise, up_level, sel_u32(fall, s.wrapping_sub(1), s))
+        } else if up_level > s {
+            self.hot_us = now;
+            up_level
+        } else {
+            let thr = match s {
+                1 => cfg.down[0],
+                2 => cfg.down[1],
+                3 => cfg.down[2],
+                _ => 0,
+            };
+            if score >= thr {
+                self.hot_us = now;
+                s
+            } else if s > 0
+                && (s < 3 || cfg.release_quarantine)
+                && now.saturating_sub(self.hot_us) >= cfg.cooldown_us
+            {
+                self.hot_us = now;
+                s - 1
+            } else {
+                s
+            }
+        };
         self.status = new as u8;
         let peak = (self.peak as u32).min(3);
         self.peak = sel_u32(new > peak, new, peak) as u8;
