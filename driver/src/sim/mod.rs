@@ -2,3 +2,4 @@
 
 pub mod darpa;
 pub mod network;
+pub mod stealth;

@@ -1,0 +1,365 @@
+//! Gate benchmarks: `check` + `observe` per event, against in-run peers.
+#![allow(missing_docs)]
+//!
+//! * `behaviour/1k`: the per-agent update alone (`AgentState::record_call` + `record_outcome`) against a
+//!   plain per-agent f64 Welford/EWMA update in a `Vec<struct>`.
+//! * `gate/1k`: the whole gate (`SliceLookup` + behaviour + policy) against a `hashbrown::HashMap` lookup +
+//!   the f64 update + the same policy table.
+//! * `gate/1M`: 1M agents (64 MiB of state), random agents, `check_batch` + `observe_batch` (look-ahead
+//!   touches) against the same gate without batching and against the f64 peer with and without
+//!   look-ahead.
+//!
+//! After criterion's groups, a short summary prints ns/event for every variant and the ratios.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group};
+use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass};
+use tcap_core::gate::{
+    Call, Command, CommandInfo, Decision, Gate, Observation, Policy, SliceLookup, Verdict,
+};
+use tcap_core::wire::{Flags, Risk, command_id};
+
+const EVENTS: usize = 1 << 16;
+const BATCH: usize = 64;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// 32 synthetic commands with a realistic risk mix.
+fn commands() -> Vec<CommandInfo> {
+    let risks = [
+        (Flags::SAFE, 10),
+        (Flags::LOW_RISK, 8),
+        (Flags(Flags::MEDIUM_RISK.0 | Flags::FILE_MODIFICATION.0), 7),
+        (Flags(Flags::HIGH_RISK.0 | Flags::SYSTEM_MODIFICATION.0), 4),
+        (Flags(Flags::CRITICAL.0 | Flags::DESTRUCTIVE.0), 3),
+    ];
+    let mut v = Vec::new();
+    let mut i = 0;
+    for (flags, n) in risks {
+        for _ in 0..n {
+            v.push(CommandInfo::new(command_id(format!("cmd{i}").as_bytes()), flags));
+            i += 1;
+        }
+    }
+    v.sort_by_key(|e| e.id);
+    v
+}
+
+struct Events {
+    calls: Vec<Call>,
+    obs: Vec<Observation>,
+}
+
+fn events(agents: u32, cmds: &[CommandInfo]) -> Events {
+    let mut r = Rng(42);
+    let mut now = 0u64;
+    let mut calls = Vec::with_capacity(EVENTS);
+    let mut obs = Vec::with_capacity(EVENTS);
+    for _ in 0..EVENTS {
+        now += r.next() % 2000;
+        let agent = (r.next() % agents as u64) as u32;
+        // Skewed tool popularity: the low-risk commands come first in `risks` order, by id they mix.
+        let k =
+            ((r.next() % cmds.len() as u64) * (r.next() % cmds.len() as u64) / cmds.len() as u64) as usize;
+        let command = if r.next().is_multiple_of(100) { 0x0bad_c0de } else { cmds[k].id };
+        calls.push(Call { now, agent, command });
+        let outcome = if r.next().is_multiple_of(20) { Outcome::Error } else { Outcome::Success };
+        obs.push(Observation { now: now + 1, agent, outcome });
+    }
+    Events { calls, obs }
+}
+
+/// The peer's per-agent state: a plain f64 Welford mean/variance of the risk weight, EWMAs of
+/// inter-arrival and error rate, and a decaying score.
+#[derive(Clone, Copy, Default)]
+struct PeerState {
+    n: f64,
+    mean: f64,
+    m2: f64,
+    ia: f64,
+    err: f64,
+    score: f64,
+    last: u64,
+    status: u8,
+}
+
+impl PeerState {
+    #[inline(always)]
+    fn call(&mut self, now: u64, risk: u8) -> u8 {
+        let x = [0.0, 1.0, 4.0, 12.0, 32.0, 16.0][risk.min(5) as usize];
+        self.n += 1.0;
+        let d = x - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (x - self.mean);
+        let dt = now.saturating_sub(self.last) as f64;
+        self.last = now;
+        self.ia = 0.9 * self.ia + 0.1 * dt;
+        let var = self.m2 / self.n;
+        self.score = 0.99 * self.score + if d * d > 4.0 * var { 1.0 } else { -0.1 };
+        self.score = self.score.max(0.0);
+        self.status = (self.score >= 6.0) as u8 + (self.score >= 12.0) as u8 + (self.score >= 24.0) as u8;
+        self.status
+    }
+    #[inline(always)]
+    fn outcome(&mut self, o: Outcome) {
+        self.err = 0.95 * self.err + 0.05 * (o != Outcome::Success) as u8 as f64;
+        self.score += self.err;
+    }
+}
+
+fn policy_rows() -> [[Decision; 4]; 6] {
+    let p = Policy::DEFAULT;
+    let mut rows = [[Decision::Allow; 4]; 6];
+    for r in Risk::ALL {
+        for s in tcap_core::behavior::AgentStatus::ALL {
+            rows[r as usize][s as usize] = p.get(r, s);
+        }
+    }
+    rows
+}
+
+// ---- the measured loops (each processes all EVENTS calls and outcomes once) ----
+
+fn run_behaviour(
+    states: &mut [AgentState],
+    ev: &Events,
+    classes: &hashbrown::HashMap<u32, RiskClass>,
+) -> i64 {
+    // Opaque to the optimiser, as they are in the gate (which loads them from memory).
+    let cfg = black_box(Config::DEFAULT);
+    let pop = black_box(PopulationView::NONE);
+    let mut acc = 0i64;
+    for (c, o) in ev.calls.iter().zip(&ev.obs) {
+        // The class is precomputed per event so only the update is timed.
+        let class = classes.get(&c.command).copied().unwrap_or(RiskClass::Unknown);
+        let s = &mut states[c.agent as usize];
+        acc += s.record_call(&cfg, &pop, c.now, class, 0).score as i64;
+        acc += s.record_outcome(&cfg, o.now, o.outcome).score as i64;
+    }
+    acc
+}
+
+fn run_peer_behaviour(states: &mut [PeerState], ev: &Events, risks: &hashbrown::HashMap<u32, u8>) -> u64 {
+    let mut acc = 0u64;
+    for (c, o) in ev.calls.iter().zip(&ev.obs) {
+        let risk = risks.get(&c.command).copied().unwrap_or(5);
+        let s = &mut states[c.agent as usize];
+        acc += s.call(c.now, risk) as u64;
+        s.outcome(o.outcome);
+    }
+    acc
+}
+
+fn run_gate(g: &mut Gate<'_, SliceLookup<'_>>, ev: &Events) -> u64 {
+    let mut acc = 0u64;
+    for (c, o) in ev.calls.iter().zip(&ev.obs) {
+        let v = g.check(c.now, c.agent, Command::Id(c.command), &()).unwrap();
+        acc += v.decision as u64;
+        g.observe(o.now, o.agent, o.outcome).unwrap();
+    }
+    acc
+}
+
+fn run_gate_batched(
+    g: &mut Gate<'_, SliceLookup<'_>>,
+    ev: &Events,
+    out: &mut [Result<Verdict, tcap_core::gate::GateError>],
+    oout: &mut [Result<(), tcap_core::gate::GateError>],
+) -> u64 {
+    let mut acc = 0u64;
+    for (cs, os) in ev.calls.chunks(BATCH).zip(ev.obs.chunks(BATCH)) {
+        let n = g.check_batch(cs, &(), out);
+        for v in out[..n].iter().flatten() {
+            acc += v.decision as u64;
+        }
+        g.observe_batch(os, oout);
+    }
+    acc
+}
+
+fn run_peer_gate(
+    states: &mut [PeerState],
+    ev: &Events,
+    map: &hashbrown::HashMap<u32, u8>,
+    rows: &[[Decision; 4]; 6],
+    lookahead: bool,
+) -> u64 {
+    let mut acc = 0u64;
+    let mut touch = 0u64;
+    // With look-ahead: the same grouping as `Gate::check_batch` (touch 16 states, then process them).
+    let group = if lookahead { 16 } else { usize::MAX };
+    for (cs, os) in ev.calls.chunks(group.min(ev.calls.len())).zip(ev.obs.chunks(group.min(ev.obs.len()))) {
+        if lookahead {
+            for c in cs {
+                touch ^= states[c.agent as usize].last;
+            }
+        }
+        for (c, o) in cs.iter().zip(os) {
+            let risk = map.get(&c.command).copied().unwrap_or(5);
+            let s = &mut states[c.agent as usize];
+            let status = s.call(c.now, risk);
+            acc += rows[risk as usize][status.min(3) as usize] as u64;
+            s.outcome(o.outcome);
+        }
+    }
+    black_box(touch);
+    acc
+}
+
+struct Fixture {
+    cmds: Vec<CommandInfo>,
+    ev1k: Events,
+    ev1m: Events,
+    risks: hashbrown::HashMap<u32, u8>,
+    classes: hashbrown::HashMap<u32, RiskClass>,
+}
+
+fn fixture() -> Fixture {
+    let cmds = commands();
+    let ev1k = events(1000, &cmds);
+    let ev1m = events(1 << 20, &cmds);
+    let risks = cmds.iter().map(|c| (c.id, c.risk as u8)).collect();
+    let classes = cmds.iter().map(|c| (c.id, RiskClass::of(c.risk, c.flags))).collect();
+    Fixture { cmds, ev1k, ev1m, risks, classes }
+}
+
+fn verdict0() -> Result<Verdict, tcap_core::gate::GateError> {
+    Err(tcap_core::gate::GateError::CorruptState { agent: 0 })
+}
+
+fn bench(c: &mut Criterion) {
+    let f = fixture();
+    let rows = policy_rows();
+    let lookup = SliceLookup::new(&f.cmds).unwrap();
+
+    let mut g = c.benchmark_group("behaviour_1k");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    let mut st = vec![AgentState::FRESH; 1000];
+    g.bench_function("tcap_fixed_point", |b| b.iter(|| run_behaviour(&mut st, &f.ev1k, &f.classes)));
+    let mut ps = vec![PeerState::default(); 1000];
+    g.bench_function("peer_f64_welford", |b| b.iter(|| run_peer_behaviour(&mut ps, &f.ev1k, &f.risks)));
+    g.finish();
+
+    let mut g = c.benchmark_group("gate_1k");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    let mut st = vec![AgentState::FRESH; 1000];
+    let mut gate = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
+    g.bench_function("tcap_gate", |b| b.iter(|| run_gate(&mut gate, &f.ev1k)));
+    let mut ps = vec![PeerState::default(); 1000];
+    g.bench_function("peer_hashmap_f64", |b| {
+        b.iter(|| run_peer_gate(&mut ps, &f.ev1k, &f.risks, &rows, false))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("gate_1M");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    let mut st = vec![AgentState::FRESH; 1 << 20];
+    let mut gate = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
+    let mut out = vec![verdict0(); BATCH];
+    let mut oout = vec![Ok(()); BATCH];
+    g.bench_function("tcap_gate_batched", |b| {
+        b.iter(|| run_gate_batched(&mut gate, &f.ev1m, &mut out, &mut oout))
+    });
+    g.bench_function("tcap_gate_unbatched", |b| b.iter(|| run_gate(&mut gate, &f.ev1m)));
+    let mut ps = vec![PeerState::default(); 1 << 20];
+    g.bench_function("peer_hashmap_f64_lookahead", |b| {
+        b.iter(|| run_peer_gate(&mut ps, &f.ev1m, &f.risks, &rows, true))
+    });
+    g.bench_function("peer_hashmap_f64_plain", |b| {
+        b.iter(|| run_peer_gate(&mut ps, &f.ev1m, &f.risks, &rows, false))
+    });
+    g.finish();
+}
+
+/// Median ns/event over `reps` runs of `f` (each run = EVENTS events).
+fn time(reps: usize, mut f: impl FnMut() -> u64) -> f64 {
+    let mut v: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(f());
+            t.elapsed().as_nanos() as f64 / EVENTS as f64
+        })
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[reps / 2]
+}
+
+fn summary() {
+    let f = fixture();
+    let rows = policy_rows();
+    let lookup = SliceLookup::new(&f.cmds).unwrap();
+    let reps = 15;
+
+    let mut st = vec![AgentState::FRESH; 1000];
+    let b_tcap = time(reps, || run_behaviour(&mut st, &f.ev1k, &f.classes) as u64);
+    let mut ps = vec![PeerState::default(); 1000];
+    let b_peer = time(reps, || run_peer_behaviour(&mut ps, &f.ev1k, &f.risks));
+
+    let mut st = vec![AgentState::FRESH; 1000];
+    let mut gate = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
+    let g_tcap = time(reps, || run_gate(&mut gate, &f.ev1k));
+    let mut ps = vec![PeerState::default(); 1000];
+    let g_peer = time(reps, || run_peer_gate(&mut ps, &f.ev1k, &f.risks, &rows, false));
+
+    println!("\n== gate summary (median of {reps} runs, ns per event = one check + one observe) ==");
+    println!(
+        "behaviour 1k agents : tcap {b_tcap:6.2} ns | peer f64 Welford/EWMA {b_peer:6.2} ns | tcap/peer {:.2}",
+        b_tcap / b_peer
+    );
+    println!(
+        "whole gate 1k agents: tcap {g_tcap:6.2} ns | peer hashbrown+f64+policy {g_peer:6.2} ns | tcap/peer {:.2}",
+        g_tcap / g_peer
+    );
+    if std::env::args().any(|a| a == "--skip-1m") {
+        return;
+    }
+    let mut st = vec![AgentState::FRESH; 1 << 20];
+    let mut gate = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
+    let mut out = vec![verdict0(); BATCH];
+    let mut oout = vec![Ok(()); BATCH];
+    let m_batched = time(reps, || run_gate_batched(&mut gate, &f.ev1m, &mut out, &mut oout));
+    let m_plain = time(reps, || run_gate(&mut gate, &f.ev1m));
+    let mut ps = vec![PeerState::default(); 1 << 20];
+    let m_peer_la = time(reps, || run_peer_gate(&mut ps, &f.ev1m, &f.risks, &rows, true));
+    let m_peer = time(reps, || run_peer_gate(&mut ps, &f.ev1m, &f.risks, &rows, false));
+
+    println!(
+        "whole gate 1M agents: tcap batched {m_batched:6.2} ns | tcap unbatched {m_plain:6.2} ns | peer look-ahead {m_peer_la:6.2} ns | peer plain {m_peer:6.2} ns"
+    );
+    println!(
+        "  ratios: batched/unbatched {:.2} | tcap batched / peer look-ahead {:.2} | tcap batched / peer plain {:.2}",
+        m_batched / m_plain,
+        m_batched / m_peer_la,
+        m_batched / m_peer
+    );
+}
+
+criterion_group! {
+    // (the macro generates an undocumented public fn)
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(std::time::Duration::from_millis(300))
+        .measurement_time(std::time::Duration::from_secs(1));
+    targets = bench
+}
+
+fn main() {
+    let summary_only = std::env::args().any(|a| a == "--summary-only");
+    if !summary_only {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+    }
+    summary();
+}
