@@ -24,7 +24,7 @@ lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test: lint ## Run the whole test suite (what CI runs)
-	$(CARGO) nextest run --workspace --all-targets --no-fail-fast
+	$(CARGO) nextest run --workspace --lib --bins --tests --examples --no-fail-fast
 	$(CARGO) test --workspace --doc
 	$(MAKE) --no-print-directory ffi-all
 
