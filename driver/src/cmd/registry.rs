@@ -461,7 +461,7 @@ impl InspectArgs {
         println!("{file}: valid registry image");
         println!("  magic        {:?}  version {}  header {} bytes", j.magic, j.version, j.header_len);
         println!("  size         {} bytes (header says {})", j.file_len, j.total_len);
-        println!("  entries      {}  (longest name: {} words)", j.entries, j.max_words);
+        println!("  entries      {}  (most words in a name: {})", j.entries, j.max_words);
         println!(
             "  checksum     {} CRC-32C, computed {} ({})",
             j.checksum,
