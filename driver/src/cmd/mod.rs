@@ -1,7 +1,8 @@
 //! The registry, descriptor and simulation subcommands (`decode`, `lookup`, `registry`, `simulate`).
 //!
 //! Each submodule holds one subcommand's clap arguments and its `exec`. JSON output is built from
-//! `serde::Serialize` structs whose field names are frozen and documented in docs/CLI.md.
+//! `serde::Serialize` structs whose field names are frozen and documented in docs/CLI.md. Files are
+//! written with [`tcap_driver::snapshot::write_atomic`] (temporary file, fsync, rename, fsync directory).
 
 pub mod decode;
 pub mod lookup;
@@ -9,7 +10,6 @@ pub mod registry;
 pub mod simulate;
 
 use std::io::Write;
-use std::path::Path;
 
 use tcap_driver::cli::CliError;
 
@@ -64,27 +64,6 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value).map_err(|e| fail(format!("writing JSON: {e}")))?;
     writeln!(out).map_err(|e| fail(format!("writing JSON: {e}")))
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename. On any
-/// error the temporary file is removed and `path` is untouched.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let r = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
 }
 
 #[cfg(test)]

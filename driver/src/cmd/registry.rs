@@ -12,7 +12,9 @@ use tcap_core::registry::{self, BuildError, Builder, EntrySpec, Registry, hdr, t
 use tcap_core::wire::{Flags, Flavour, Risk, TcpDb, command_id, decode};
 use tcap_driver::cli::{CliError, CliResult};
 
-use super::{fail, hex32, parse_hex, print_json, write_atomic};
+use tcap_driver::snapshot::write_atomic;
+
+use super::{fail, hex32, parse_hex, print_json};
 
 const BUILD_HELP: &str = "\
 Formats (guessed from the extension, then the first bytes, when --format is omitted):
