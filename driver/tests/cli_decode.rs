@@ -146,10 +146,15 @@ fn text_output_names_everything() {
 
 #[test]
 fn hex_with_spaces_and_prefixes_is_the_same_descriptor() {
-    let spaced: String = KB_LS.as_bytes().chunks(2).map(|p| std::str::from_utf8(p).unwrap()).collect::<Vec<_>>().join(" ");
+    let spaced: String =
+        KB_LS.as_bytes().chunks(2).map(|p| std::str::from_utf8(p).unwrap()).collect::<Vec<_>>().join(" ");
     let prefixed = format!("0x{KB_LS}");
-    let per_byte: String =
-        KB_LS.as_bytes().chunks(2).map(|p| format!("0x{}", std::str::from_utf8(p).unwrap())).collect::<Vec<_>>().join(" ");
+    let per_byte: String = KB_LS
+        .as_bytes()
+        .chunks(2)
+        .map(|p| format!("0x{}", std::str::from_utf8(p).unwrap()))
+        .collect::<Vec<_>>()
+        .join(" ");
     let (_, plain) = json(&["decode", "--json", KB_LS]);
     for form in [spaced.as_str(), prefixed.as_str(), per_byte.as_str(), &KB_LS.to_uppercase()] {
         let (o, v) = json(&["decode", "--json", form]);
@@ -190,7 +195,8 @@ fn bad_descriptors_are_reported_and_the_others_still_decoded() {
 
 #[test]
 fn several_risk_bits_warn_and_the_highest_wins() {
-    let flags = Flags::MEDIUM_RISK.union(Flags::HIGH_RISK).union(Flags::CRITICAL).union(Flags::NETWORK_ACCESS);
+    let flags =
+        Flags::MEDIUM_RISK.union(Flags::HIGH_RISK).union(Flags::CRITICAL).union(Flags::NETWORK_ACCESS);
     let repr = DescriptorRepr {
         command_id: command_id(b"curl"),
         flags,

@@ -35,14 +35,35 @@ fn every_json_field_is_documented() {
         .unwrap();
     assert!(built.success());
     let csv = dir.path().join("d.csv");
-    std::fs::write(&csv, "a,b,07/03/1998-09:00,-\na,c,07/03/1998-09:01,smurf\nb,c,07/03/1998-09:01,-\n").unwrap();
+    std::fs::write(&csv, "a,b,07/03/1998-09:00,-\na,c,07/03/1998-09:01,smurf\nb,c,07/03/1998-09:01,-\n")
+        .unwrap();
     let docs = [
         tcapd_json(&["decode", "--json", "544350020002d67f249b0000170400000064000a00010389", "00"]),
         tcapd_json(&["lookup", "--json", "rm -rf /", "nosuchcommand"]),
         tcapd_json(&["registry", "inspect", "--json", "--entries", img.to_str().unwrap()]),
         tcapd_json(&["simulate", "stealth", "--json", "--seeds", "1", "--agents", "5", "--calls", "300"]),
-        tcapd_json(&["simulate", "network", "--json", "--nodes", "32", "--steps", "10", "--timed-routes", "100"]),
-        tcapd_json(&["simulate", "darpa", "--json", "--input", csv.to_str().unwrap(), "--repeats", "1", "--seeds", "1"]),
+        tcapd_json(&[
+            "simulate",
+            "network",
+            "--json",
+            "--nodes",
+            "32",
+            "--steps",
+            "10",
+            "--timed-routes",
+            "100",
+        ]),
+        tcapd_json(&[
+            "simulate",
+            "darpa",
+            "--json",
+            "--input",
+            csv.to_str().unwrap(),
+            "--repeats",
+            "1",
+            "--seeds",
+            "1",
+        ]),
     ];
     let mut all = Vec::new();
     for d in &docs {

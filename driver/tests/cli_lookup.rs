@@ -43,7 +43,8 @@ const FIELDS: [&str; 16] = [
     "descriptor_flavour",
     "verdict",
 ];
-const VERDICT_FIELDS: [&str; 7] = ["decision", "permits", "risk", "agent_state", "score", "reasons", "reason_bits"];
+const VERDICT_FIELDS: [&str; 7] =
+    ["decision", "permits", "risk", "agent_state", "score", "reasons", "reason_bits"];
 
 fn check_fields(v: &Value) {
     let o = v.as_object().unwrap();
@@ -106,7 +107,8 @@ fn the_descriptor_shown_decodes_back_to_the_entry() {
         let e = reg.get_by_name(name.as_bytes()).unwrap();
         assert_eq!(j["descriptor_flavour"], "spec");
         let hex = j["descriptor"].as_str().unwrap();
-        let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let bytes: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
         let d = decode(&bytes, None).unwrap();
         assert_eq!(d.repr.command_id, e.id(), "{name}");
         assert_eq!(d.repr.flags, e.flags(), "{name}");
@@ -114,7 +116,8 @@ fn the_descriptor_shown_decodes_back_to_the_entry() {
         assert_eq!(d.repr.memory_mb, e.memory_mb(), "{name}");
         assert_eq!(d.repr.output_kb, e.output_kb(), "{name}");
         assert_eq!(d.repr.command_len, Some(name.len() as u16));
-        let names_json: Vec<&str> = j["flag_names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        let names_json: Vec<&str> =
+            j["flag_names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
         assert_eq!(names_json, e.flags().names().collect::<Vec<_>>());
     }
 }
@@ -136,7 +139,8 @@ fn unknown_commands_fail_closed_and_exit_1() {
         assert_eq!(u["verdict"]["permits"], false, "{u}");
         assert_ne!(u["verdict"]["decision"], "allow");
         assert_eq!(u["verdict"]["decision"], policy(Risk::Unknown));
-        let reasons: Vec<&str> = u["verdict"]["reasons"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        let reasons: Vec<&str> =
+            u["verdict"]["reasons"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
         assert!(reasons.contains(&"unknown_command"), "{reasons:?}");
     }
     assert_eq!(a[1]["id"], format!("{:#010x}", command_id(b"frobnicate-xyz --all")));

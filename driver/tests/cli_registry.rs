@@ -108,8 +108,14 @@ fn tsv_build_inspect_lookup() {
     assert_eq!(v["file_len"].as_u64(), Some(bytes.len() as u64));
     assert_eq!(v["total_len"].as_u64(), Some(bytes.len() as u64));
     let h = &v["risk_histogram"];
-    assert_eq!((h["SAFE"].as_u64(), h["LOW_RISK"].as_u64(), h["MEDIUM_RISK"].as_u64()), (Some(1), Some(1), Some(1)));
-    assert_eq!((h["CRITICAL"].as_u64(), h["HIGH_RISK"].as_u64(), h["UNKNOWN"].as_u64()), (Some(1), Some(0), Some(0)));
+    assert_eq!(
+        (h["SAFE"].as_u64(), h["LOW_RISK"].as_u64(), h["MEDIUM_RISK"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(
+        (h["CRITICAL"].as_u64(), h["HIGH_RISK"].as_u64(), h["UNKNOWN"].as_u64()),
+        (Some(1), Some(0), Some(0))
+    );
     // Sections tile the image after the 128-byte header.
     let (id, nm, rec) = (&v["id_table"], &v["name_table"], &v["record_heap"]);
     assert_eq!(id["offset"], 128);
@@ -180,7 +186,11 @@ fn refusals_leave_no_file_and_keep_an_old_one() {
     // A corrupt image does not inspect.
     let good = dir.path().join("good.img");
     std::fs::write(dir.path().join("g.tsv"), TSV).unwrap();
-    assert!(tcapd(&["registry", "build", "--from", s(&dir.path().join("g.tsv")), "-o", s(&good)]).status.success());
+    assert!(
+        tcapd(&["registry", "build", "--from", s(&dir.path().join("g.tsv")), "-o", s(&good)])
+            .status
+            .success()
+    );
     let mut bytes = std::fs::read(&good).unwrap();
     let last = bytes.len() - 3;
     bytes[last] ^= 0x40;
@@ -194,7 +204,9 @@ fn refusals_leave_no_file_and_keep_an_old_one() {
 fn json_duplicates_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let h = "54435002000244ba5ca60000050100000064000a00010360"; // ls, knowledge-base layout
-    let text = format!("{{\"commands\": {{\"ls\": {{\"binary_hex\": \"{h}\"}}, \"ls\": {{\"binary_hex\": \"{h}\"}}}}}}");
+    let text = format!(
+        "{{\"commands\": {{\"ls\": {{\"binary_hex\": \"{h}\"}}, \"ls\": {{\"binary_hex\": \"{h}\"}}}}}}"
+    );
     let src = dir.path().join("dup.json");
     std::fs::write(&src, text).unwrap();
     let img = dir.path().join("x.img");

@@ -14,7 +14,8 @@ fn tcapd(args: &[&str]) -> Output {
 fn json(args: &[&str]) -> Value {
     let o = tcapd(args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 fn has_all(v: &Value, fields: &[&str]) {
@@ -47,7 +48,10 @@ fn stealth_flags_reach_the_simulation() {
             "gate_checks",
         ],
     );
-    has_all(&v["options"], &["agents", "compromised_fraction", "calls", "baseline", "seeds", "variant", "seed0"]);
+    has_all(
+        &v["options"],
+        &["agents", "compromised_fraction", "calls", "baseline", "seeds", "variant", "seed0"],
+    );
     has_all(&v["detection_delay"], &["mean", "p50", "p90", "max"]);
     assert_eq!(v["options"]["seeds"], 2);
     assert_eq!(v["options"]["variant"], "standard");
@@ -110,7 +114,10 @@ fn network_flags_reach_the_simulation() {
     assert_eq!(v["options"]["steps"], 30);
     let n = |k: &str| v[k].as_u64().unwrap();
     assert!(n("messages") > 0 && n("messages") <= 30 * 200, "at most steps x messages-per-step");
-    assert_eq!(n("messages"), n("delivered") + n("dropped") + n("refused_blocked_endpoint") + n("unreachable"));
+    assert_eq!(
+        n("messages"),
+        n("delivered") + n("dropped") + n("refused_blocked_endpoint") + n("unreachable")
+    );
     assert_eq!(v["compromised_nodes"].as_array().unwrap().len() as u64, v["compromised"].as_u64().unwrap());
     assert_eq!(v["hops_through_compromised_after_detection"], 0, "issue 4's bar");
 }
@@ -139,10 +146,31 @@ fn darpa_reads_a_csv_and_reports_the_stream() {
     }
     let input = dir.path().join("stream.csv");
     std::fs::write(&input, csv).unwrap();
-    let v = json(&["simulate", "darpa", "--input", input.to_str().unwrap(), "--repeats", "1", "--seeds", "2", "--json"]);
+    let v = json(&[
+        "simulate",
+        "darpa",
+        "--input",
+        input.to_str().unwrap(),
+        "--repeats",
+        "1",
+        "--seeds",
+        "2",
+        "--json",
+    ]);
     has_all(
         &v,
-        &["events", "attacks", "hosts", "minutes", "sketch", "tcap", "seed_spread", "detectors", "speedup_vs_midas_r_port", "meets_bar"],
+        &[
+            "events",
+            "attacks",
+            "hosts",
+            "minutes",
+            "sketch",
+            "tcap",
+            "seed_spread",
+            "detectors",
+            "speedup_vs_midas_r_port",
+            "meets_bar",
+        ],
     );
     has_all(&v["tcap"], &["detector", "auc", "events_per_s", "ns_per_event", "cpu_events_per_s", "measured"]);
     assert_eq!(v["events"], 40 * 30);

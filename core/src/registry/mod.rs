@@ -40,7 +40,9 @@ pub mod tsv;
 
 #[cfg(feature = "alloc")]
 pub use builder::BuildError;
-pub use format::{BUCKET_LEN, HEADER_LEN, ImageError, MAGIC, MAX_NAME_LEN, VERSION, crc32c, hdr, image_checksum};
+pub use format::{
+    BUCKET_LEN, HEADER_LEN, ImageError, MAGIC, MAX_NAME_LEN, VERSION, crc32c, hdr, image_checksum,
+};
 use format::{Layout, rd16, rd32};
 
 /// The longest command-line prefix (in bytes, after collapsing whitespace) that [`Registry::resolve`]

@@ -64,7 +64,8 @@ pub enum TsvErrorKind {
 }
 
 /// Column names, by 0-based index.
-const COLUMN_NAMES: [&str; COLUMNS] = ["name", "risk", "flags", "exec_ms", "memory_mb", "output_kb", "reason"];
+const COLUMN_NAMES: [&str; COLUMNS] =
+    ["name", "risk", "flags", "exec_ms", "memory_mb", "output_kb", "reason"];
 
 fn column_name(c: u8) -> &'static str {
     COLUMN_NAMES.get(c as usize).copied().unwrap_or("?")
@@ -76,9 +77,13 @@ impl fmt::Display for TsvErrorKind {
             TsvErrorKind::Columns(n) => write!(f, "{n} columns, want {COLUMNS}"),
             TsvErrorKind::BadName => f.write_str("bad name (words separated by single spaces, no padding)"),
             TsvErrorKind::BadRisk => f.write_str("bad risk (SAFE, LOW, MEDIUM, HIGH or CRITICAL)"),
-            TsvErrorKind::RiskFlagInFlags => f.write_str("risk flag in the flags column (use the risk column)"),
+            TsvErrorKind::RiskFlagInFlags => {
+                f.write_str("risk flag in the flags column (use the risk column)")
+            }
             TsvErrorKind::UnknownFlag => f.write_str("unknown flag name in the flags column"),
-            TsvErrorKind::BadNumber { column } => write!(f, "bad {} (not a decimal number)", column_name(column)),
+            TsvErrorKind::BadNumber { column } => {
+                write!(f, "bad {} (not a decimal number)", column_name(column))
+            }
             TsvErrorKind::OutOfRange { column } => {
                 write!(f, "{} out of range (exec u32, memory u16, output u16)", column_name(column))
             }

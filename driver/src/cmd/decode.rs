@@ -111,8 +111,7 @@ impl DecodeJson {
 fn wire_names(flavour: Flavour, wire: u32) -> Vec<&'static str> {
     match flavour {
         Flavour::KnowledgeBase => {
-            let mut v: Vec<&'static str> =
-                Flags(wire & Flags::RISK_MASK).names().collect();
+            let mut v: Vec<&'static str> = Flags(wire & Flags::RISK_MASK).names().collect();
             v.extend(KbFlags::NAMED.iter().filter(|(f, _)| wire & f.0 == f.0).map(|(_, n)| *n));
             v
         }
@@ -187,7 +186,8 @@ fn print_text(j: &DecodeJson) {
     };
     let ok = |b: bool| if b { "ok" } else { "mismatch" };
     if let (true, Some(flavour)) = (j.ok, j.flavour) {
-        let amb = if j.ambiguous == Some(true) { " (both checksums match; hint or spec decided)" } else { "" };
+        let amb =
+            if j.ambiguous == Some(true) { " (both checksums match; hint or spec decided)" } else { "" };
         println!("  flavour      {flavour}{amb}");
     }
     println!("  command id   {id}");

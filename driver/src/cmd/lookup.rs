@@ -221,7 +221,10 @@ fn print_text(j: &LookupJson) {
     let reasons = if v.reasons.is_empty() { "none".to_string() } else { v.reasons.join(", ") };
     if !j.found {
         println!("  unknown command (id {}; not in the registry, risk {})", j.id, j.risk);
-        println!("  verdict      {} (fail closed: unknown commands are never allowed; reasons: {reasons})", v.decision);
+        println!(
+            "  verdict      {} (fail closed: unknown commands are never allowed; reasons: {reasons})",
+            v.decision
+        );
         return;
     }
     if let (Some(m), Some(rest)) = (&j.matched, &j.rest) {
@@ -239,10 +242,7 @@ fn print_text(j: &LookupJson) {
     if let (Some(d), Some(f)) = (&j.descriptor, j.descriptor_flavour) {
         println!("  descriptor   {d} ({f} layout)");
     }
-    println!(
-        "  verdict      {} (default policy, fresh trusted agent; reasons: {reasons})",
-        v.decision
-    );
+    println!("  verdict      {} (default policy, fresh trusted agent; reasons: {reasons})", v.decision);
 }
 
 impl LookupArgs {
@@ -253,7 +253,8 @@ impl LookupArgs {
             None => builtin(),
             Some(p) => {
                 file = std::fs::read(p).map_err(|e| fail(format!("{}: {e}", p.display())))?;
-                Registry::load(&file).map_err(|e| fail(format!("{}: not a valid registry image: {e}", p.display())))?
+                Registry::load(&file)
+                    .map_err(|e| fail(format!("{}: not a valid registry image: {e}", p.display())))?
             }
         };
         let mut out = Vec::with_capacity(self.query.len());

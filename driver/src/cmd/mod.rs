@@ -73,7 +73,8 @@ mod tests {
     #[test]
     fn hex_forms() {
         let want = vec![0x54, 0x43, 0x50, 0x02];
-        for s in ["54435002", "54 43 50 02", "0x54435002", "0x54 0x43 0x50 0x02", "54:43:50:02", "5443 5002"] {
+        for s in ["54435002", "54 43 50 02", "0x54435002", "0x54 0x43 0x50 0x02", "54:43:50:02", "5443 5002"]
+        {
             assert_eq!(parse_hex(s).as_ref(), Ok(&want), "{s}");
         }
         assert!(parse_hex("5443500").unwrap_err().contains("odd"));

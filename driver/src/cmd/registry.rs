@@ -192,7 +192,8 @@ fn read_tcpdb(bytes: &[u8]) -> Result<Vec<SourceEntry>, String> {
     let mut out = Vec::with_capacity(db.count() as usize);
     for e in db.entries() {
         let e = e.map_err(|e| format!("TCPDB: {e}"))?;
-        let name = std::str::from_utf8(e.name).map_err(|_| format!("entry at byte {}: name is not UTF-8", e.offset))?;
+        let name = std::str::from_utf8(e.name)
+            .map_err(|_| format!("entry at byte {}: name is not UTF-8", e.offset))?;
         out.push(from_descriptor(name, e.descriptor, format!("entry at byte {}", e.offset))?);
     }
     Ok(out)
@@ -403,7 +404,8 @@ impl InspectArgs {
     fn exec(self) -> CliResult {
         let file = self.file.display().to_string();
         let bytes = std::fs::read(&self.file).map_err(|e| fail(format!("{file}: {e}")))?;
-        let reg = Registry::load(&bytes).map_err(|e| fail(format!("{file}: not a valid registry image: {e}")))?;
+        let reg =
+            Registry::load(&bytes).map_err(|e| fail(format!("{file}: not a valid registry image: {e}")))?;
         let b = &bytes[..];
         let stored = rd32(b, hdr::CHECKSUM);
         let computed = registry::image_checksum(b);
@@ -471,7 +473,9 @@ impl InspectArgs {
             if j.checksum_ok { "ok" } else { "MISMATCH" }
         );
         println!("  seeds        id multiplier {}, name seed {}", j.id_hash_multiplier, j.name_hash_seed);
-        for (n, s) in [("id table", &j.id_table), ("name table", &j.name_table), ("record heap", &j.record_heap)] {
+        for (n, s) in
+            [("id table", &j.id_table), ("name table", &j.name_table), ("record heap", &j.record_heap)]
+        {
             print!("  {n:<12} offset {:>8}, {:>8} bytes", s.offset, s.len);
             if let (Some(t), Some(h), Some(p)) = (s.buckets, s.home_buckets, s.max_probe) {
                 print!(", {t} buckets ({h} home), max probe {p}");
@@ -481,7 +485,10 @@ impl InspectArgs {
         println!("  risk         {}", j.risk_histogram.line());
         if let Some(list) = &j.entry_list {
             println!();
-            println!("{:<32} {:<10} {:<11} {:>8} {:>6} {:>6}  flags", "name", "id", "risk", "exec_ms", "mem_mb", "out_kb");
+            println!(
+                "{:<32} {:<10} {:<11} {:>8} {:>6} {:>6}  flags",
+                "name", "id", "risk", "exec_ms", "mem_mb", "out_kb"
+            );
             for e in list {
                 println!(
                     "{:<32} {:<10} {:<11} {:>8} {:>6} {:>6}  {} [{}]",
