@@ -239,6 +239,7 @@ fn upstream_corpus_imports_from_tcpdb_and_json() {
         let out = String::from_utf8_lossy(&o.stdout);
         let n = commands.len();
         assert!(out.contains(&format!("({fmt}): {n} entries read, {n} written")), "{out}");
+        assert!(out.contains(&format!("descriptors verified: {n} knowledge-base")), "{out}");
 
         let (o, v) = json(&["registry", "inspect", "--json", s(&img)]);
         assert!(o.status.success());

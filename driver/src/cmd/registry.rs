@@ -45,8 +45,18 @@ Examples:
   tcapd registry inspect --entries corpus.tcapreg | grep CRITICAL
   tcapd registry inspect --json corpus.tcapreg | jq .risk_histogram";
 
+const REGISTRY_HELP: &str = "\
+A registry image (docs/FORMAT.md section 5) is the immutable lookup table the gate, `tcapd lookup`
+and the C API query; `tcapd` embeds one built from core/data/builtin.tsv.
+
+Examples:
+  tcapd registry build --from ../shared/data/upstream/tcp_complete.db -o corpus.tcapreg
+  tcapd registry inspect --entries corpus.tcapreg
+  tcapd lookup --registry corpus.tcapreg kill";
+
 /// Build and inspect registry images.
 #[derive(Args, Debug)]
+#[command(after_help = REGISTRY_HELP)]
 pub struct RegistryArgs {
     #[command(subcommand)]
     command: RegistryCommand,
@@ -129,6 +139,8 @@ struct SourceEntry {
     memory_mb: u16,
     output_kb: u16,
     origin: String,
+    /// The flavour the descriptor was read as (tcpdb and json sources).
+    flavour: Option<Flavour>,
 }
 
 fn guess_format(path: &Path, bytes: &[u8]) -> SourceFormat {
@@ -162,6 +174,7 @@ fn read_tsv(bytes: &[u8]) -> Result<Vec<SourceEntry>, String> {
             memory_mb: r.memory_mb,
             output_kb: r.output_kb,
             origin: format!("line {}", r.line),
+            flavour: None,
         })
         .collect())
 }
@@ -184,6 +197,7 @@ fn from_descriptor(name: &str, d: &[u8], origin: String) -> Result<SourceEntry, 
         memory_mb: dec.repr.memory_mb,
         output_kb: dec.repr.output_kb,
         origin,
+        flavour: Some(dec.flavour),
     })
 }
 
@@ -325,6 +339,20 @@ impl BuildArgs {
             image.len()
         );
         println!("risk: {}", hist.line());
+        if format != SourceFormat::Tsv {
+            let count = |f: Flavour| entries.iter().filter(|e| e.flavour == Some(f)).count();
+            println!(
+                "descriptors verified: {} knowledge-base (flags normalised), {} spec, {} registry",
+                count(Flavour::KnowledgeBase),
+                count(Flavour::Spec),
+                count(Flavour::Registry)
+            );
+        }
+        if entries.is_empty() {
+            eprintln!(
+                "tcapd: warning: {from} has no entries: every command will be unknown under this image"
+            );
+        }
         Ok(ExitCode::SUCCESS)
     }
 }

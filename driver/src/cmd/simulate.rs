@@ -14,7 +14,12 @@ use super::{fail, print_json};
 const SIMULATE_HELP: &str = "\
 Every simulation is deterministic for its seeds; --json prints the full report (docs/CLI.md).
 Exit status: 0 the run completed (whether or not a bar was met: see meets_bar / the figures);
-1 the input could not be read; 2 usage.";
+1 the input could not be read or a value is out of range; 2 usage.
+
+Examples:
+  tcapd simulate stealth --seeds 100
+  tcapd simulate darpa --input ../shared/data/darpa/darpa_original.zip
+  tcapd simulate network --nodes 1024 --json";
 
 /// Run an evaluation: stealthy agents, the DARPA 1998 stream, or an agent network.
 #[derive(Args, Debug)]
