@@ -31,13 +31,13 @@ pub struct SimulateArgs {
 
 #[derive(Subcommand, Debug)]
 enum SimCommand {
-    /// Agents compromised part-way through drift subtly; the real gate must flag them (issue 3).
+    /// Agents compromised part-way through drift subtly; the real gate must flag them.
     Stealth(StealthArgs),
     /// Score the DARPA 1998 edge stream (agent = source, tool = destination, time = minute): ROC-AUC
-    /// and events/s beside MIDAS (issue 3).
+    /// and events/s beside MIDAS.
     Darpa(DarpaArgs),
     /// A trust network with compromised nodes that are detected, quarantined and routed around
-    /// (issue 4).
+    /// (bar: no message routed through a node after its detection).
     Network(NetworkArgs),
 }
 
