@@ -1,4 +1,4 @@
-//! docs/RECORDS.md and `tcap_core::wire::record` agree: the documented hex fixtures decode to the
+//! docs/FORMAT.md §6 (stream records) and `tcap_core::wire::record` agree: the documented hex fixtures decode to the
 //! documented values and re-encode to the same bytes.
 
 use tcap_core::network::NodeState;
@@ -7,9 +7,17 @@ use tcap_core::wire::record::{
     AgentState, Decision, DecisionRepr, EventRepr, Outcome, StreamHeader, StreamKind,
 };
 
-/// The hex lines inside fenced code blocks of docs/RECORDS.md, spaces removed.
+/// Section 6 of docs/FORMAT.md (stream records), up to section 7.
+fn records_section() -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/FORMAT.md")).unwrap();
+    let start = doc.find("\n## 6. Stream records").expect("docs/FORMAT.md has section 6");
+    let end = doc[start..].find("\n## 7.").map_or(doc.len(), |e| start + e);
+    doc[start..end].to_string()
+}
+
+/// The hex lines inside fenced code blocks of docs/FORMAT.md §6, spaces removed.
 fn fixtures() -> Vec<Vec<u8>> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/RECORDS.md")).unwrap();
+    let doc = records_section();
     let mut out = Vec::new();
     let mut inside = false;
     for line in doc.lines() {
@@ -35,7 +43,7 @@ fn fixtures() -> Vec<Vec<u8>> {
 #[test]
 fn documented_fixtures_decode_as_documented() {
     let f = fixtures();
-    assert_eq!(f.len(), 3, "three record fixtures in docs/RECORDS.md");
+    assert_eq!(f.len(), 3, "three record fixtures in docs/FORMAT.md §6");
     let rm = tcap_core::wire::command_id(b"rm");
     let call = EventRepr::parse(&f[0]).unwrap();
     assert_eq!(call, EventRepr { seq: 42, time_us: 1_000_000, agent: 7, command: rm, outcome: None });
@@ -70,7 +78,7 @@ fn documented_fixtures_decode_as_documented() {
 
 #[test]
 fn documented_header_bytes() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/RECORDS.md")).unwrap();
+    let doc = records_section();
     let line = doc.lines().find(|l| l.starts_with("Event header:")).unwrap();
     let hex: String = line["Event header:".len()..]
         .split('(')

@@ -3,7 +3,7 @@
 //!
 //! This file is self-contained (it depends only on `core` and the `md5` crate) so that `core/build.rs`
 //! can include it with `#[path]` and validate the built-in image at build time with exactly the code the
-//! library runs. The layout is documented byte by byte in `docs/REGISTRY-FORMAT.md`.
+//! library runs. The layout is documented byte by byte in `docs/FORMAT.md §5`.
 //!
 //! Every read goes through `slice::get`, so no function here can panic on any input; the validator
 //! establishes the invariants under which the lookups also give the right answer.

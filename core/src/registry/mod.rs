@@ -1,7 +1,7 @@
 //! The registry: an immutable lookup image of command descriptors, built once and then only read.
 //!
 //! An image is a 128-byte header followed by three sections, all little-endian and laid out for the
-//! cache (every byte is documented in `docs/REGISTRY-FORMAT.md`):
+//! cache (every byte is documented in `docs/FORMAT.md`):
 //!
 //! * the **id table** — 64-byte buckets of five slots, keys apart from values inside the line
 //!   (`keys[5] | flags[5] | record offsets[5] | count`), so a lookup by id touches one cache line and
@@ -36,8 +36,13 @@ mod builder;
 mod format;
 
 #[cfg(feature = "alloc")]
+pub mod tsv;
+
+#[cfg(feature = "alloc")]
 pub use builder::BuildError;
-pub use format::{ImageError, MAGIC, MAX_NAME_LEN, VERSION, crc32c};
+pub use format::{
+    BUCKET_LEN, HEADER_LEN, ImageError, MAGIC, MAX_NAME_LEN, VERSION, crc32c, hdr, image_checksum,
+};
 use format::{Layout, rd16, rd32};
 
 /// The longest command-line prefix (in bytes, after collapsing whitespace) that [`Registry::resolve`]

@@ -2,7 +2,7 @@
 //!
 //! A stream is a 16-byte [`StreamHeader`] followed by any number of fixed-size, 32-byte, little-endian
 //! records. Event streams and decision streams have different magics, so a reader handed the wrong one
-//! refuses it at byte 0. Everything is documented byte by byte in `docs/RECORDS.md`.
+//! refuses it at byte 0. Everything is documented byte by byte in `docs/FORMAT.md` §6.
 //!
 //! ```text
 //! stream header (16 B)  magic[8] version:u16 record_size:u16 flags:u16 reserved:u16
@@ -852,7 +852,7 @@ pub fn parse_decisions(bytes: &[u8], mut f: impl FnMut(DecisionRepr)) -> Result<
 mod tests {
     use super::*;
 
-    /// A call event, byte by byte (the fixture in docs/RECORDS.md).
+    /// A call event, byte by byte (the fixture in docs/FORMAT.md §6.5).
     const CALL: [u8; 32] = [
         0x2a, 0, 0, 0, 0, 0, 0, 0, // seq 42
         0x40, 0x42, 0x0f, 0, 0, 0, 0, 0, // time 1_000_000 µs
