@@ -23,13 +23,17 @@
 #![allow(non_camel_case_types)]
 
 pub mod boundary;
+pub mod descriptor;
+pub mod engine;
 pub mod enums;
 pub mod mem;
+pub mod network;
+pub mod registry;
 pub mod result;
 pub mod version;
 pub mod wire;
 
-pub use enums::{tcap_decision, tcap_node_state, tcap_risk};
+pub use enums::{tcap_agent_status, tcap_decision, tcap_flavour, tcap_node_state, tcap_outcome, tcap_risk};
 pub use result::tcap_result;
 
 #[cfg(all(feature = "panic-handler", not(feature = "std"), not(test)))]
