@@ -120,7 +120,7 @@
 /**
  * Largest edge weight.
  */
-#define TCAP_EDGE_WEIGHT_MAX (uint32_t)MAX_EDGE_WEIGHT
+#define TCAP_EDGE_WEIGHT_MAX 4095
 
 /**
  * Alignment of the memory given to `tcap_network_init`.
@@ -1255,6 +1255,21 @@ tcap_result tcap_registry_open(const uint8_t *bytes,
  */
 tcap_result tcap_registry_len(const struct tcap_registry *reg,
                               size_t *out_len);
+
+/**
+ * The image bytes behind a handle (for the built-in registry: the image compiled into the library, 64-byte
+ * aligned), e.g. to store them or to open a copy elsewhere. `*out_bytes` stays valid as long as the
+ * bytes the handle was opened on.
+ *
+ * Errors: as `tcap_registry_len`.
+ *
+ * # Safety
+ * `reg` is NULL or a readable `tcap_registry`; `out_bytes` and `out_len` are NULL or writable for one
+ * pointer and one `size_t`.
+ */
+tcap_result tcap_registry_image(const struct tcap_registry *reg,
+                                const uint8_t **out_bytes,
+                                size_t *out_len);
 
 /**
  * The entry with command id `id`; `TCAP_RESULT_NOT_FOUND` if there is none.

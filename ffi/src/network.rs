@@ -26,7 +26,7 @@ pub const TCAP_NETWORK_MAX_NODES: u32 = 256;
 /// Most edges per node in the C build.
 pub const TCAP_NETWORK_MAX_DEGREE: u32 = 16;
 /// Largest edge weight.
-pub const TCAP_EDGE_WEIGHT_MAX: u32 = MAX_EDGE_WEIGHT as u32;
+pub const TCAP_EDGE_WEIGHT_MAX: u32 = 4095;
 /// Alignment of the memory given to `tcap_network_init`.
 pub const TCAP_NETWORK_ALIGN: usize = 64;
 
@@ -55,6 +55,7 @@ unsafe impl Object for NetObj {
 }
 
 const _: () = assert!(align_of::<NetObj>() == TCAP_NETWORK_ALIGN);
+const _: () = assert!(TCAP_EDGE_WEIGHT_MAX == MAX_EDGE_WEIGHT as u32);
 
 /// How a vote ended (`tcap_network_vote`).
 #[repr(u32)]

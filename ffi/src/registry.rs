@@ -202,6 +202,32 @@ pub unsafe extern "C" fn tcap_registry_len(reg: *const tcap_registry, out_len: *
     })
 }
 
+/// The image bytes behind a handle (for the built-in registry: the image compiled into the library, 64-byte
+/// aligned), e.g. to store them or to open a copy elsewhere. `*out_bytes` stays valid as long as the
+/// bytes the handle was opened on.
+///
+/// Errors: as `tcap_registry_len`.
+///
+/// # Safety
+/// `reg` is NULL or a readable `tcap_registry`; `out_bytes` and `out_len` are NULL or writable for one
+/// pointer and one `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tcap_registry_image(
+    reg: *const tcap_registry,
+    out_bytes: *mut *const u8,
+    out_len: *mut usize,
+) -> tcap_result {
+    boundary::guard(|| {
+        // SAFETY: NULL or valid per this function's contract.
+        let (reg, out_bytes, out_len) =
+            unsafe { (registry_arg(reg)?, Out::new(out_bytes)?, Out::new(out_len)?) };
+        let img = reg.as_bytes();
+        out_bytes.write(img.as_ptr());
+        out_len.write(img.len());
+        Ok(())
+    })
+}
+
 /// The entry with command id `id`; `TCAP_RESULT_NOT_FOUND` if there is none.
 ///
 /// Errors: as `tcap_registry_len`, and `TCAP_RESULT_NOT_FOUND`.
@@ -332,6 +358,10 @@ mod tests {
             assert_eq!(&line[m..], b" -rf /");
             assert_eq!(e2.id, e.id);
             assert_eq!(tcap_registry_lookup_id(&reg, 0x1234_5678, &mut e2), tcap_result::NotFound);
+            let (mut p, mut l) = (core::ptr::null(), 0usize);
+            assert_eq!(tcap_registry_image(&reg, &mut p, &mut l), tcap_result::Ok);
+            assert_eq!((p, l), (img.as_ptr(), img.len()));
+            assert_eq!(tcap_registry_image(&reg, core::ptr::null_mut(), &mut l), tcap_result::NullArgument);
         }
     }
 
