@@ -113,20 +113,22 @@ void test_registry_and_descriptor() {
     CHECK(tcap_registry_image(&reg, nullptr, &img_len) == TCAP_RESULT_NULL_ARGUMENT);
     std::vector<uint8_t> image(img, img + img_len);
     CHECK(tcap_registry_open(image.data(), image.size(), &copy_reg) == TCAP_RESULT_OK);
-    CHECK(tcap_registry_open(image.data(), 100, &junk) == TCAP_RESULT_IMAGE_TRUNCATED);
+    // `image` must outlive `copy_reg` unmodified (the handle borrows it): break a copy instead.
+    std::vector<uint8_t> scratch = image;
+    CHECK(tcap_registry_open(scratch.data(), 100, &junk) == TCAP_RESULT_IMAGE_TRUNCATED);
     CHECK(tcap_registry_open(nullptr, 100, &junk) == TCAP_RESULT_NULL_ARGUMENT);
-    image[1] ^= 0xff;
-    CHECK(tcap_registry_open(image.data(), image.size(), &junk) == TCAP_RESULT_IMAGE_MAGIC);
-    image[1] ^= 0xff;
-    image[image.size() / 2] ^= 0x01;
-    const tcap_result flipped = tcap_registry_open(image.data(), image.size(), &junk);
+    scratch[1] ^= 0xff;
+    CHECK(tcap_registry_open(scratch.data(), scratch.size(), &junk) == TCAP_RESULT_IMAGE_MAGIC);
+    scratch[1] ^= 0xff;
+    scratch[scratch.size() / 2] ^= 0x01;
+    const tcap_result flipped = tcap_registry_open(scratch.data(), scratch.size(), &junk);
     CHECK(flipped == TCAP_RESULT_IMAGE_CHECKSUM);
-    image[image.size() / 2] ^= 0x01;
-    image.push_back(0);
-    CHECK(tcap_registry_open(image.data(), image.size(), &junk) == TCAP_RESULT_IMAGE_CORRUPT);
-    image.pop_back();
-    image[8] = 2;
-    CHECK(tcap_registry_open(image.data(), image.size(), &junk) == TCAP_RESULT_IMAGE_VERSION);
+    scratch[scratch.size() / 2] ^= 0x01;
+    scratch.push_back(0);
+    CHECK(tcap_registry_open(scratch.data(), scratch.size(), &junk) == TCAP_RESULT_IMAGE_CORRUPT);
+    scratch.pop_back();
+    scratch[8] = 2;
+    CHECK(tcap_registry_open(scratch.data(), scratch.size(), &junk) == TCAP_RESULT_IMAGE_VERSION);
     CHECK(tcap_registry_len(&junk, &n) == TCAP_RESULT_BAD_HANDLE);  // never written by the failures
 
     tcap_entry e{};
