@@ -103,6 +103,11 @@ impl tcap_decision {
         tcap_decision::Quarantine,
     ];
 
+    /// Whether the host may run the call without further approval (`ALLOW` or `CAUTION`).
+    pub const fn permits(self) -> bool {
+        matches!(self, tcap_decision::Allow | tcap_decision::Caution)
+    }
+
     /// Lower-case name (`allow`, `caution`, `require_approval`, `deny`, `quarantine`).
     pub const fn name(self) -> &'static CStr {
         match self {
