@@ -22,6 +22,10 @@
 // The C names are the Rust names, so that the header and the Rust docs say the same thing.
 #![allow(non_camel_case_types)]
 
+// Unit tests use std (the test harness needs it anyway), also when the crate is built without `std`.
+#[cfg(all(test, not(feature = "std")))]
+extern crate std;
+
 pub mod boundary;
 pub mod descriptor;
 pub mod engine;
