@@ -18,5 +18,10 @@ fi
 # The scripted sequence must have run to the end and reported its verdicts.
 grep -q '^tcap firmware ' "$out" || { echo "firmware-test: no banner"; exit 1; }
 grep -q '^rm .*risk=CRITICAL' "$out" || { echo "firmware-test: no verdict for rm"; exit 1; }
+# The gate ran: an unknown command was not allowed, and the hostile agent ended quarantined.
+grep -Eq '^gate  agent=2 frobnicate +risk=UNKNOWN +decision=(require_approval|deny|quarantine) ' "$out" \
+  || { echo "firmware-test: no refusal of the unknown command"; exit 1; }
+grep -Eq '^gate  agent=3 ls +risk=SAFE +decision=quarantine +agent=quarantined ' "$out" \
+  || { echo "firmware-test: the hostile agent was not quarantined"; exit 1; }
 grep -Eq '^firmware: [1-9][0-9]* passed, 0 failed$' "$out" || { echo "firmware-test: missing summary"; exit 1; }
 echo "firmware-test: QEMU exit status 0, output checked"

@@ -22,6 +22,112 @@
 #define TCAP_VERSION_STRING "0.1.0"
 
 /**
+ * Length of a TCP descriptor in bytes.
+ */
+#define TCAP_DESCRIPTOR_LEN 24
+
+/**
+ * `tcap_descriptor.command_len` when the layout does not carry the command length (registry and
+ * knowledge-base layouts).
+ */
+#define TCAP_COMMAND_LEN_UNKNOWN 4294967295
+
+/**
+ * The `hint` of `tcap_descriptor_decode` that expresses no preference among the layouts.
+ */
+#define TCAP_FLAVOUR_HINT_NONE 4294967295
+
+/**
+ * Alignment of the memory given to `tcap_engine_init` (one cache line: each agent state is one).
+ */
+#define TCAP_ENGINE_ALIGN 64
+
+/**
+ * Size of an exported agent state (`tcap_engine_agent_export` / `_import`).
+ */
+#define TCAP_AGENT_STATE_SIZE 64
+
+/**
+ * Number of entries of a policy table: 6 risk levels × 4 agent statuses, row-major by risk.
+ */
+#define TCAP_POLICY_LEN 24
+
+/**
+ * Reason bit: the command is not in the registry (treated as `TCAP_RISK_UNKNOWN`).
+ */
+#define TCAP_REASON_UNKNOWN_COMMAND (1 << 0)
+
+/**
+ * Reason bit: the command's risk alone (for a trusted agent) is not `allow`.
+ */
+#define TCAP_REASON_RISK (1 << 1)
+
+/**
+ * Reason bit: the agent is not trusted.
+ */
+#define TCAP_REASON_AGENT_STATE (1 << 2)
+
+/**
+ * Reason bit: the network has quarantined or isolated the agent.
+ */
+#define TCAP_REASON_NETWORK (1 << 3)
+
+/**
+ * Reason bit: the call's risk class is unusual for this agent, in the risky direction.
+ */
+#define TCAP_REASON_PROFILE (1 << 4)
+
+/**
+ * Reason bit: calls faster than the agent's baseline.
+ */
+#define TCAP_REASON_BURST (1 << 5)
+
+/**
+ * Reason bit: far more high-risk calls than the population.
+ */
+#define TCAP_REASON_POPULATION (1 << 6)
+
+/**
+ * Reason bit: novelty evidence.
+ */
+#define TCAP_REASON_NOVELTY (1 << 7)
+
+/**
+ * Reason bit: outcome evidence (errors, denials, timeouts) since the previous call.
+ */
+#define TCAP_REASON_OUTCOMES (1 << 8)
+
+/**
+ * Reason bit: the agent's status rose on this call.
+ */
+#define TCAP_REASON_ESCALATED (1 << 9)
+
+/**
+ * Reason bit: the network watches the agent (suspicious or recovering).
+ */
+#define TCAP_REASON_NETWORK_WATCH (1 << 10)
+
+/**
+ * Most nodes a network of the C build can hold (node ids `0..n_nodes`, `n_nodes ≤` this).
+ */
+#define TCAP_NETWORK_MAX_NODES 256
+
+/**
+ * Most edges per node in the C build.
+ */
+#define TCAP_NETWORK_MAX_DEGREE 16
+
+/**
+ * Largest edge weight.
+ */
+#define TCAP_EDGE_WEIGHT_MAX 4095
+
+/**
+ * Alignment of the memory given to `tcap_network_init`.
+ */
+#define TCAP_NETWORK_ALIGN 64
+
+/**
  * Major version of the header (equals the workspace version in Cargo.toml).
  */
 #define TCAP_VERSION_MAJOR 0
@@ -204,6 +310,110 @@ enum tcap_result
    */
   TCAP_RESULT_UNMAPPED_FLAGS = 200,
   /**
+   * A descriptor is not exactly 24 bytes long.
+   */
+  TCAP_RESULT_DESCRIPTOR_LENGTH = 201,
+  /**
+   * A descriptor does not start with `TCP\x02`.
+   */
+  TCAP_RESULT_DESCRIPTOR_MAGIC = 202,
+  /**
+   * A descriptor's version field is not 2.
+   */
+  TCAP_RESULT_DESCRIPTOR_VERSION = 203,
+  /**
+   * Neither checksum of a descriptor (CRC-32 low 16 bits, byte sum) matches.
+   */
+  TCAP_RESULT_DESCRIPTOR_CHECKSUM = 204,
+  /**
+   * A field does not fit the requested layout (the spec layout's 16-bit execution time).
+   */
+  TCAP_RESULT_DESCRIPTOR_FIELD_RANGE = 205,
+  /**
+   * A registry image is shorter than its header (or than the length its header states).
+   */
+  TCAP_RESULT_IMAGE_TRUNCATED = 300,
+  /**
+   * The bytes are not a registry image (bad magic).
+   */
+  TCAP_RESULT_IMAGE_MAGIC = 301,
+  /**
+   * A registry image version this library does not read.
+   */
+  TCAP_RESULT_IMAGE_VERSION = 302,
+  /**
+   * A registry image's CRC-32C does not match.
+   */
+  TCAP_RESULT_IMAGE_CHECKSUM = 303,
+  /**
+   * A registry image is structurally invalid (header field, section, bucket, record, count, trailing bytes).
+   */
+  TCAP_RESULT_IMAGE_CORRUPT = 304,
+  /**
+   * The registry has no such command.
+   */
+  TCAP_RESULT_NOT_FOUND = 305,
+  /**
+   * An agent id is not below the engine's number of agents.
+   */
+  TCAP_RESULT_AGENT_OUT_OF_RANGE = 400,
+  /**
+   * An agent state is not valid (corrupt or foreign snapshot); nothing was changed.
+   */
+  TCAP_RESULT_AGENT_STATE_REJECTED = 401,
+  /**
+   * A behaviour configuration was refused (ranges, thresholds).
+   */
+  TCAP_RESULT_CONFIG_INVALID = 402,
+  /**
+   * A policy table would allow an unknown command: tcap fails closed.
+   */
+  TCAP_RESULT_POLICY_FAILS_OPEN = 403,
+  /**
+   * A node id is not below the network's number of nodes.
+   */
+  TCAP_RESULT_NODE_OUT_OF_RANGE = 500,
+  /**
+   * No path avoiding blocked nodes joins source and destination.
+   */
+  TCAP_RESULT_NO_ROUTE = 501,
+  /**
+   * The route's source node is quarantined or isolated.
+   */
+  TCAP_RESULT_SOURCE_BLOCKED = 502,
+  /**
+   * The route's destination node is quarantined or isolated.
+   */
+  TCAP_RESULT_DESTINATION_BLOCKED = 503,
+  /**
+   * More nodes than `TCAP_NETWORK_MAX_NODES`.
+   */
+  TCAP_RESULT_NETWORK_CAPACITY = 504,
+  /**
+   * An edge from a node to itself, or a weight outside 1..=`TCAP_EDGE_WEIGHT_MAX`.
+   */
+  TCAP_RESULT_EDGE_INVALID = 505,
+  /**
+   * The edge exists already.
+   */
+  TCAP_RESULT_EDGE_EXISTS = 506,
+  /**
+   * A node already has `TCAP_NETWORK_MAX_DEGREE` edges.
+   */
+  TCAP_RESULT_DEGREE_FULL = 507,
+  /**
+   * A node voted on itself.
+   */
+  TCAP_RESULT_SELF_VOTE = 508,
+  /**
+   * A quarantined or isolated node tried to vote.
+   */
+  TCAP_RESULT_VOTER_BLOCKED = 509,
+  /**
+   * The voter already voted in the accused's current round.
+   */
+  TCAP_RESULT_ALREADY_VOTED = 510,
+  /**
    * A panic was caught at the boundary. Treat any object passed to that call as poisoned.
    */
   TCAP_RESULT_PANIC = 900,
@@ -217,6 +427,72 @@ enum tcap_result
 typedef enum tcap_result tcap_result;
 #else
 typedef uint32_t tcap_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The layout of a 24-byte TCP descriptor. Same numbers as tcap-core's `Flavour`.
+ */
+enum tcap_flavour
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Spec layout: u16 performance fields, command length, CRC-32-low-16 checksum, spec flag map.
+   */
+  TCAP_FLAVOUR_SPEC = 0,
+  /**
+   * Registry layout: u32 execution time, CRC-32-low-16 checksum, spec flag map.
+   */
+  TCAP_FLAVOUR_REGISTRY = 1,
+  /**
+   * Knowledge-base layout: registry layout, byte-sum checksum, knowledge-base flag map.
+   */
+  TCAP_FLAVOUR_KNOWLEDGE_BASE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tcap_flavour tcap_flavour;
+#else
+typedef uint32_t tcap_flavour;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A gate decision about one tool call, from least to most restrictive.
+ */
+enum tcap_decision
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Run it.
+   */
+  TCAP_DECISION_ALLOW = 0,
+  /**
+   * Run it, but log and watch.
+   */
+  TCAP_DECISION_CAUTION = 1,
+  /**
+   * Hold it until a human approves.
+   */
+  TCAP_DECISION_REQUIRE_APPROVAL = 2,
+  /**
+   * Refuse it.
+   */
+  TCAP_DECISION_DENY = 3,
+  /**
+   * Refuse it and quarantine the agent.
+   */
+  TCAP_DECISION_QUARANTINE = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tcap_decision tcap_decision;
+#else
+typedef uint32_t tcap_decision;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -263,39 +539,36 @@ typedef uint32_t tcap_risk;
 #endif // __cplusplus
 
 /**
- * A gate decision about one tool call, from least to most restrictive.
+ * An agent's standing in the behaviour engine, from least to most restricted. Same numbers as
+ * tcap-core's `AgentStatus`.
  */
-enum tcap_decision
+enum tcap_agent_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * Run it.
+   * No standing evidence against the agent.
    */
-  TCAP_DECISION_ALLOW = 0,
+  TCAP_AGENT_STATUS_TRUSTED = 0,
   /**
-   * Run it, but log and watch.
+   * Some evidence: watched, mild policy.
    */
-  TCAP_DECISION_CAUTION = 1,
+  TCAP_AGENT_STATUS_MONITORED = 1,
   /**
-   * Hold it until a human approves.
+   * Strong evidence: risky tools refused.
    */
-  TCAP_DECISION_REQUIRE_APPROVAL = 2,
+  TCAP_AGENT_STATUS_RESTRICTED = 2,
   /**
-   * Refuse it.
+   * Overwhelming evidence: every call refused.
    */
-  TCAP_DECISION_DENY = 3,
-  /**
-   * Refuse it and quarantine the agent.
-   */
-  TCAP_DECISION_QUARANTINE = 4,
+  TCAP_AGENT_STATUS_QUARANTINED = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum tcap_decision tcap_decision;
+typedef enum tcap_agent_status tcap_agent_status;
 #else
-typedef uint32_t tcap_decision;
+typedef uint32_t tcap_agent_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -336,9 +609,454 @@ typedef uint32_t tcap_node_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+/**
+ * How a vote ended (`tcap_network_vote`).
+ */
+enum tcap_vote_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The round is open: no conviction yet, and one is still possible.
+   */
+  TCAP_VOTE_OUTCOME_PENDING = 0,
+  /**
+   * Conviction by more than half of the eligible voters: the accused is isolated; the round closed.
+   */
+  TCAP_VOTE_OUTCOME_CONVICTED = 1,
+  /**
+   * Conviction became impossible; the round closed.
+   */
+  TCAP_VOTE_OUTCOME_ACQUITTED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tcap_vote_outcome tcap_vote_outcome;
+#else
+typedef uint32_t tcap_vote_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How a tool call ended, as the host reports it to `tcap_engine_observe`. Same numbers as tcap-core's
+ * `Outcome`.
+ */
+enum tcap_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The tool ran and succeeded.
+   */
+  TCAP_OUTCOME_SUCCESS = 0,
+  /**
+   * The tool ran and failed.
+   */
+  TCAP_OUTCOME_ERROR = 1,
+  /**
+   * The host refused to run it (permissions, sandbox, a human said no).
+   */
+  TCAP_OUTCOME_DENIED = 2,
+  /**
+   * The tool did not finish in time.
+   */
+  TCAP_OUTCOME_TIMEOUT = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tcap_outcome tcap_outcome;
+#else
+typedef uint32_t tcap_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * An engine living in caller memory. Opaque: reach it only through its handle.
+ */
+typedef struct tcap_engine tcap_engine;
+
+/**
+ * An agent network living in caller memory. Opaque: reach it only through its handle.
+ */
+typedef struct tcap_network tcap_network;
+
+/**
+ * A descriptor in canonical form, whatever layout it came from. A plain value: no pointers.
+ */
+typedef struct tcap_descriptor {
+  /**
+   * TCP command id: `MD5(command)[0..4]`, big-endian.
+   */
+  uint32_t command_id;
+  /**
+   * Security flags in the canonical (spec) map; knowledge-base flags are normalised on decode.
+   */
+  uint32_t flags;
+  /**
+   * Typical execution time, ms (the spec layout holds at most 65535).
+   */
+  uint32_t exec_time_ms;
+  /**
+   * Typical memory, MB.
+   */
+  uint16_t memory_mb;
+  /**
+   * Typical output, KB.
+   */
+  uint16_t output_kb;
+  /**
+   * Length of the command string (spec layout only, 0..=65535), or `TCAP_COMMAND_LEN_UNKNOWN`.
+   */
+  uint32_t command_len;
+} tcap_descriptor;
+
+/**
+ * Engine parameters. Get the defaults with `tcap_config_default`, change fields, pass to
+ * `tcap_engine_init`. Log-odds quantities are Q16.16 bits (65536 = 1 bit); docs/SCORING.md explains
+ * them. Parameters not listed keep tcap-core's defaults.
+ */
+typedef struct tcap_config {
+  /**
+   * `sizeof(tcap_config)`: lets the struct grow without breaking compiled callers.
+   */
+  uint32_t struct_size;
+  /**
+   * Calls an agent must make before its own-baseline evidence counts.
+   */
+  uint32_t warmup_calls;
+  /**
+   * Outcomes an agent must report before outcome evidence counts.
+   */
+  uint32_t warmup_outcomes;
+  /**
+   * Score half-life as `log2(microseconds)`, 16..=40.
+   */
+  uint32_t half_life_log2;
+  /**
+   * 1: a quarantined agent may step down on its own after the cool-down; 0: only by an operator.
+   */
+  uint32_t release_quarantine;
+  /**
+   * Time an agent must stay calm before it steps down one level, µs.
+   */
+  uint64_t cooldown_us;
+  /**
+   * Score thresholds (Q16.16) to step up into monitored, restricted, quarantined.
+   */
+  int32_t up_q16[3];
+  /**
+   * Score thresholds (Q16.16) below which a monitored, restricted, quarantined agent is calm.
+   * Need `0 < down[i] < up[i] ≤ 64·65536`, both rows increasing.
+   */
+  int32_t down_q16[3];
+  /**
+   * Policy: the `tcap_decision` for each (risk, agent status), index `risk·4 + status`. Must not
+   * allow `TCAP_RISK_UNKNOWN` at any status.
+   */
+  uint8_t policy[TCAP_POLICY_LEN];
+} tcap_config;
+
+/**
+ * A registry handle: a plain value the caller owns (copyable with `=` or `memcpy`). Initialise it with
+ * `tcap_registry_builtin` or `tcap_registry_open`; its contents are private.
+ */
+typedef struct tcap_registry {
+  /**
+   * Private: a type tag and the validated view of the image.
+   */
+  uint64_t opaque[16];
+} tcap_registry;
+
+/**
+ * The answer for one tool call.
+ */
+typedef struct tcap_verdict {
+  /**
+   * What the host should do: run it only on `TCAP_DECISION_ALLOW` or `TCAP_DECISION_CAUTION`.
+   */
+  tcap_decision decision;
+  /**
+   * The command's risk (`TCAP_RISK_UNKNOWN` if the registry does not know it).
+   */
+  tcap_risk risk;
+  /**
+   * The agent's status after recording this call.
+   */
+  tcap_agent_status agent_state;
+  /**
+   * The agent's node state in the attached network (`TCAP_NODE_STATE_HEALTHY` without one).
+   */
+  tcap_node_state net_state;
+  /**
+   * The agent's evidence score after this call, Q16.16 bits of log-odds, 0..=64·65536.
+   */
+  int32_t score;
+  /**
+   * Why: `TCAP_REASON_*` bits.
+   */
+  uint32_t reasons;
+} tcap_verdict;
+
+/**
+ * One registry entry. `name` points into the image bytes (valid as long as they are) and is **not**
+ * NUL-terminated: use `name_len`.
+ */
+typedef struct tcap_entry {
+  /**
+   * TCP command id: `MD5(name)[0..4]`, big-endian.
+   */
+  uint32_t id;
+  /**
+   * Canonical security flags.
+   */
+  uint32_t flags;
+  /**
+   * Risk level (the highest risk bit of `flags`; `TCAP_RISK_UNKNOWN` if none).
+   */
+  tcap_risk risk;
+  /**
+   * Typical execution time, ms.
+   */
+  uint32_t exec_time_ms;
+  /**
+   * Typical memory, MB.
+   */
+  uint16_t memory_mb;
+  /**
+   * Typical output, KB.
+   */
+  uint16_t output_kb;
+  /**
+   * The name as registered (e.g. `git status`), `name_len` bytes, not NUL-terminated.
+   */
+  const uint8_t *name;
+  /**
+   * Length of `name` in bytes.
+   */
+  size_t name_len;
+} tcap_entry;
+
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Decodes and verifies a 24-byte descriptor of any layout.
+ *
+ * The checksum(s) that verify decide the layout; `hint` (a `tcap_flavour`, or `TCAP_FLAVOUR_HINT_NONE`)
+ * only picks among layouts the bytes cannot tell apart (spec vs registry: both use the CRC). The layout
+ * read is written to `out_flavour`.
+ *
+ * Errors, checked in this order: `TCAP_RESULT_NULL_ARGUMENT` (any pointer), `TCAP_RESULT_MISALIGNED`
+ * (an output), `TCAP_RESULT_INVALID_ENUM` (`hint`), `TCAP_RESULT_DESCRIPTOR_LENGTH` (`len` ≠ 24),
+ * `TCAP_RESULT_DESCRIPTOR_MAGIC`, `TCAP_RESULT_DESCRIPTOR_VERSION`, `TCAP_RESULT_DESCRIPTOR_CHECKSUM`,
+ * `TCAP_RESULT_UNMAPPED_FLAGS` (knowledge-base flag bits that map nowhere).
+ *
+ * # Safety
+ * `bytes` is NULL or readable for `len` bytes; each output is NULL or writable for one value.
+ */
+tcap_result tcap_descriptor_decode(const uint8_t *bytes,
+                                   size_t len,
+                                   uint32_t hint,
+                                   struct tcap_descriptor *out,
+                                   tcap_flavour *out_flavour);
+
+/**
+ * Encodes `d` in layout `flavour` (a `tcap_flavour`) with its checksum into `out[0..24]`.
+ *
+ * The registry and knowledge-base layouts do not carry `command_len` (it is dropped); the spec layout
+ * writes `TCAP_COMMAND_LEN_UNKNOWN` as 0. Errors: `TCAP_RESULT_NULL_ARGUMENT`,
+ * `TCAP_RESULT_MISALIGNED` (`d`), `TCAP_RESULT_INVALID_ENUM` (`flavour`),
+ * `TCAP_RESULT_DESCRIPTOR_FIELD_RANGE` (execution time above 65535 ms for the spec layout, or a
+ * `command_len` above 65535 that is not `TCAP_COMMAND_LEN_UNKNOWN`), `TCAP_RESULT_UNMAPPED_FLAGS`
+ * (canonical flags with no knowledge-base bit, for that layout). `out` is untouched on error.
+ *
+ * # Safety
+ * `d` is NULL or points to a readable `tcap_descriptor`; `out` is NULL or writable for 24 bytes.
+ */
+tcap_result tcap_descriptor_encode(const struct tcap_descriptor *d,
+                                   uint32_t flavour,
+                                   uint8_t *out);
+
+/**
+ * Writes the default configuration (tcap-core's `Config::DEFAULT` and `Policy::DEFAULT`) to `out`.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`.
+ *
+ * # Safety
+ * `out` is NULL or writable for one `tcap_config`.
+ */
+tcap_result tcap_config_default(struct tcap_config *out);
+
+/**
+ * Bytes of memory (at `TCAP_ENGINE_ALIGN`) an engine for `n_agents` agents needs: the engine object
+ * plus 64 bytes per agent.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED` (`out_size`),
+ * `TCAP_RESULT_INVALID_LENGTH` (`n_agents` 0, or a size above `PTRDIFF_MAX`).
+ *
+ * # Safety
+ * `out_size` is NULL or writable for one `size_t`.
+ */
+tcap_result tcap_engine_size(uint32_t n_agents, size_t *out_size);
+
+/**
+ * Initialises an engine for `n_agents` fresh agents (ids `0..n_agents`) in `mem`, deciding with `reg`
+ * and `cfg` (NULL: `tcap_config_default`'s values), and writes its handle, which points into `mem`,
+ * to `out`.
+ *
+ * The engine copies the registry *view*, so `reg` itself may go out of scope, but the image bytes it
+ * was opened on must stay alive and unmodified while the engine is used.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT` (`mem`, `reg`, `out`), `TCAP_RESULT_MISALIGNED` (`mem` not aligned
+ * to `TCAP_ENGINE_ALIGN`, or `reg`/`cfg`/`out`), `TCAP_RESULT_BUFFER_TOO_SMALL` (`len` below
+ * `tcap_engine_size`), `TCAP_RESULT_INVALID_LENGTH` (`n_agents` 0, `cfg->struct_size` not
+ * `sizeof(tcap_config)`), `TCAP_RESULT_BAD_HANDLE` (`reg`), `TCAP_RESULT_CONFIG_INVALID`,
+ * `TCAP_RESULT_INVALID_ENUM` (a policy code above 4, `release_quarantine` above 1),
+ * `TCAP_RESULT_POLICY_FAILS_OPEN`. Nothing is written to `mem` unless the result is `TCAP_RESULT_OK`.
+ *
+ * # Safety
+ * `mem` is NULL or valid for reads and writes of `len` bytes, owned by the engine from this call until
+ * the caller stops using the handle; `reg` is NULL or a readable `tcap_registry`; `cfg` is NULL or a
+ * readable `tcap_config`; `out` is NULL or writable for one pointer.
+ */
+tcap_result tcap_engine_init(void *mem,
+                             size_t len,
+                             uint32_t n_agents,
+                             const struct tcap_registry *reg,
+                             const struct tcap_config *cfg,
+                             struct tcap_engine **out);
+
+/**
+ * Decides on one tool call by command id and records it in the agent's state (call it for every call
+ * the agent asks for, before running it). A command the registry does not know is
+ * `TCAP_RISK_UNKNOWN` and never allowed (the policy refuses to allow it).
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE` (`engine`, or
+ * an attached network whose memory was overwritten), `TCAP_RESULT_AGENT_OUT_OF_RANGE`,
+ * `TCAP_RESULT_AGENT_STATE_REJECTED` (the agent's state in memory is corrupt).
+ *
+ * # Safety
+ * `engine` is NULL or a live handle from `tcap_engine_init`, used by one thread at a time; `out` is
+ * NULL or writable for one `tcap_verdict`.
+ */
+tcap_result tcap_engine_check(struct tcap_engine *engine,
+                              uint64_t now_us,
+                              uint32_t agent,
+                              uint32_t command_id,
+                              struct tcap_verdict *out);
+
+/**
+ * `tcap_engine_check` by command name (`name[0..len]`, exactly as registered, e.g. `git status`).
+ *
+ * Errors: as `tcap_engine_check`, and `TCAP_RESULT_INVALID_LENGTH` (`len` 0 or above `PTRDIFF_MAX`).
+ *
+ * # Safety
+ * As `tcap_engine_check`; `name` is NULL or readable for `len` bytes.
+ */
+tcap_result tcap_engine_check_name(struct tcap_engine *engine,
+                                   uint64_t now_us,
+                                   uint32_t agent,
+                                   const uint8_t *name,
+                                   size_t len,
+                                   struct tcap_verdict *out);
+
+/**
+ * Records how the agent's last call ended (`outcome`, a `tcap_outcome`).
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE`,
+ * `TCAP_RESULT_INVALID_ENUM` (`outcome`), `TCAP_RESULT_AGENT_OUT_OF_RANGE`,
+ * `TCAP_RESULT_AGENT_STATE_REJECTED`.
+ *
+ * # Safety
+ * As `tcap_engine_check`.
+ */
+tcap_result tcap_engine_observe(struct tcap_engine *engine,
+                                uint64_t now_us,
+                                uint32_t agent,
+                                uint32_t outcome);
+
+/**
+ * Copies agent `agent`'s state out as `TCAP_AGENT_STATE_SIZE` (64) little-endian bytes (a snapshot to
+ * persist, or to move the agent to another engine).
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE`,
+ * `TCAP_RESULT_AGENT_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `engine` is NULL or a live handle, not mutated during the call; `out` is NULL or writable for 64
+ * bytes.
+ */
+tcap_result tcap_engine_agent_export(const struct tcap_engine *engine,
+                                     uint32_t agent,
+                                     uint8_t *out);
+
+/**
+ * Replaces agent `agent`'s state with a snapshot from `tcap_engine_agent_export`. The bytes are
+ * validated first; a corrupt or foreign snapshot is `TCAP_RESULT_AGENT_STATE_REJECTED` and changes
+ * nothing. The engine then rebuilds its population statistics from all agents (O(n_agents)).
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE`,
+ * `TCAP_RESULT_AGENT_OUT_OF_RANGE`, `TCAP_RESULT_AGENT_STATE_REJECTED`.
+ *
+ * # Safety
+ * As `tcap_engine_check`; `state` is NULL or readable for 64 bytes.
+ */
+tcap_result tcap_engine_agent_import(struct tcap_engine *engine,
+                                     uint32_t agent,
+                                     const uint8_t *state);
+
+/**
+ * Replaces the policy: `codes[risk·4 + status]` is the `tcap_decision` for a command of that risk from
+ * an agent of that status. A table that allows `TCAP_RISK_UNKNOWN` at any status is refused: tcap
+ * fails closed.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE`,
+ * `TCAP_RESULT_INVALID_ENUM` (a code above 4), `TCAP_RESULT_POLICY_FAILS_OPEN`. The engine keeps its
+ * policy on error.
+ *
+ * # Safety
+ * As `tcap_engine_check`; `codes` is NULL or readable for 24 bytes.
+ */
+tcap_result tcap_engine_set_policy(struct tcap_engine *engine,
+                                   const uint8_t *codes);
+
+/**
+ * Makes the engine consult `net`: node `i` of the network is agent `i`, and every call of an agent
+ * whose node is quarantined or isolated gets `TCAP_DECISION_QUARANTINE` (agents beyond the network's
+ * nodes count as healthy). Replaces any previously attached network.
+ *
+ * The engine keeps the pointer: `net` must stay alive and unmoved while attached, and must not be
+ * used by another thread during an engine call. Detach with `tcap_engine_detach_network`.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE` (either
+ * handle).
+ *
+ * # Safety
+ * `engine` as in `tcap_engine_check`; `net` is NULL or a live network handle, kept alive while attached.
+ */
+tcap_result tcap_engine_attach_network(struct tcap_engine *engine,
+                                       const struct tcap_network *net);
+
+/**
+ * Stops consulting the attached network (no-op if none is attached).
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE`.
+ *
+ * # Safety
+ * As `tcap_engine_check`.
+ */
+tcap_result tcap_engine_detach_network(struct tcap_engine *engine);
+
+/**
+ * The static name of an agent status (`"trusted"`, ...), or `"invalid"` for a number that is not a
+ * `tcap_agent_status`. Never NULL.
+ */
+const char *tcap_agent_status_name(uint32_t status);
 
 /**
  * The static name of a risk level (`"CRITICAL"`, ...), or `"invalid"` for a number that is not a
@@ -370,6 +1088,234 @@ const char *tcap_node_state_name(uint32_t state);
  */
 tcap_result tcap_node_state_is_blocked(uint32_t state,
                                        bool *out_blocked);
+
+/**
+ * Bytes of memory (at `TCAP_NETWORK_ALIGN`) a network of `n_nodes` nodes needs: the fixed-capacity
+ * object (sized for `TCAP_NETWORK_MAX_NODES`) plus `8·n_nodes²` bytes of route table.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED` (`out_size`),
+ * `TCAP_RESULT_INVALID_LENGTH` (`n_nodes` 0), `TCAP_RESULT_NETWORK_CAPACITY` (above the maximum).
+ *
+ * # Safety
+ * `out_size` is NULL or writable for one `size_t`.
+ */
+tcap_result tcap_network_size(uint32_t n_nodes, size_t *out_size);
+
+/**
+ * Initialises a network of `n_nodes` healthy nodes with no edges in `mem` (upstream's thresholds:
+ * suspicious 0.4, quarantine 0.6, isolate 0.8; conviction by a strict majority) and writes its handle,
+ * which points into `mem`, to `out`.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED` (`mem` not aligned to
+ * `TCAP_NETWORK_ALIGN`, or `out`), `TCAP_RESULT_BUFFER_TOO_SMALL` (`len` below `tcap_network_size`),
+ * `TCAP_RESULT_INVALID_LENGTH`, `TCAP_RESULT_NETWORK_CAPACITY`.
+ *
+ * Stack: the object is built on the stack before it is moved into `mem` (about
+ * `sizeof` network object ×2; see docs/C-API.md), so call it from a thread with a large stack.
+ *
+ * # Safety
+ * `mem` is NULL or valid for reads and writes of `len` bytes, owned by the network from this call until
+ * the caller stops using the handle; `out` is NULL or writable for one pointer.
+ */
+tcap_result tcap_network_init(void *mem,
+                              size_t len,
+                              uint32_t n_nodes,
+                              struct tcap_network **out);
+
+/**
+ * Adds an undirected edge `a`–`b` with base `weight` (1..=`TCAP_EDGE_WEIGHT_MAX`) and repairs routes.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE` (`net`),
+ * `TCAP_RESULT_NODE_OUT_OF_RANGE`, `TCAP_RESULT_EDGE_INVALID` (self loop, weight out of range),
+ * `TCAP_RESULT_EDGE_EXISTS`, `TCAP_RESULT_DEGREE_FULL`.
+ *
+ * # Safety
+ * `net` is NULL or a live handle from `tcap_network_init`, used by one thread at a time.
+ */
+tcap_result tcap_network_add_edge(struct tcap_network *net,
+                                  uint32_t a,
+                                  uint32_t b,
+                                  uint32_t weight);
+
+/**
+ * Reports local evidence about `node` (e.g. from the behaviour engine): an anomaly level in Q16
+ * (65536 = 1.0; larger values count as 1.0). Applies the state rules and writes the node's state after
+ * the report.
+ *
+ * Errors: as `tcap_network_add_edge` for `net` and `out_state`, `TCAP_RESULT_NODE_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * As `tcap_network_add_edge`; `out_state` is NULL or writable for one `tcap_node_state`.
+ */
+tcap_result tcap_network_report_anomaly(struct tcap_network *net,
+                                        uint64_t now_us,
+                                        uint32_t node,
+                                        uint32_t level_q16,
+                                        tcap_node_state *out_state);
+
+/**
+ * `voter` votes on `accused` (`guilty` or not). Conviction (strictly more than half of the eligible
+ * voters: unblocked nodes other than the accused) isolates the accused.
+ *
+ * Errors: as `tcap_network_add_edge` for `net` and `out_outcome`, `TCAP_RESULT_NODE_OUT_OF_RANGE`,
+ * `TCAP_RESULT_SELF_VOTE`, `TCAP_RESULT_VOTER_BLOCKED`, `TCAP_RESULT_ALREADY_VOTED`.
+ *
+ * # Safety
+ * As `tcap_network_add_edge`; `out_outcome` is NULL or writable for one `tcap_vote_outcome`.
+ */
+tcap_result tcap_network_vote(struct tcap_network *net,
+                              uint64_t now_us,
+                              uint32_t voter,
+                              uint32_t accused,
+                              bool guilty,
+                              tcap_vote_outcome *out_outcome);
+
+/**
+ * Forces `node` into `state` (a `tcap_node_state`: an operator's decision, e.g. quarantine or release)
+ * and repairs routes.
+ *
+ * Errors: as `tcap_network_add_edge` for `net`, `TCAP_RESULT_INVALID_ENUM` (`state`),
+ * `TCAP_RESULT_NODE_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * As `tcap_network_add_edge`.
+ */
+tcap_result tcap_network_set_state(struct tcap_network *net,
+                                   uint64_t now_us,
+                                   uint32_t node,
+                                   uint32_t state);
+
+/**
+ * The next hop from `src` toward `dst` (`dst` itself when `src == dst`) on a cheapest path that avoids
+ * quarantined and isolated nodes. O(1).
+ *
+ * Errors: as `tcap_network_add_edge` for `net` and `out_next_hop`, `TCAP_RESULT_NODE_OUT_OF_RANGE`,
+ * `TCAP_RESULT_SOURCE_BLOCKED`, `TCAP_RESULT_DESTINATION_BLOCKED`, `TCAP_RESULT_NO_ROUTE`.
+ *
+ * # Safety
+ * `net` is NULL or a live handle, not mutated during the call; `out_next_hop` is NULL or writable for
+ * one `uint32_t`.
+ */
+tcap_result tcap_network_route(const struct tcap_network *net,
+                               uint32_t src,
+                               uint32_t dst,
+                               uint32_t *out_next_hop);
+
+/**
+ * The state of `node`.
+ *
+ * Errors: as `tcap_network_route` for `net` and `out`, `TCAP_RESULT_NODE_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * As `tcap_network_route`; `out` is NULL or writable for one `tcap_node_state`.
+ */
+tcap_result tcap_network_node_state(const struct tcap_network *net,
+                                    uint32_t node,
+                                    tcap_node_state *out);
+
+/**
+ * The built-in registry (compiled into the library from `core/data/builtin.tsv`). O(1): the image was
+ * validated when the library was built. Its bytes are static, so the handle never dangles.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED` (`out`).
+ *
+ * # Safety
+ * `out` is NULL or writable for one `tcap_registry`.
+ */
+tcap_result tcap_registry_builtin(struct tcap_registry *out);
+
+/**
+ * Validates `len` bytes as a registry image (docs/REGISTRY-FORMAT.md) and opens a handle on them,
+ * zero-copy. O(len): the CRC-32C, every bucket and every record are checked once, so no later lookup
+ * can fail or return a wrong entry. Any alignment is accepted.
+ *
+ * **The bytes are borrowed, not copied:** keep them alive and unmodified while the handle, any copy of
+ * it, or any engine initialised with it is in use.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED` (`out`), `TCAP_RESULT_INVALID_LENGTH`
+ * (`len` above `PTRDIFF_MAX`), `TCAP_RESULT_IMAGE_TRUNCATED`, `TCAP_RESULT_IMAGE_MAGIC`,
+ * `TCAP_RESULT_IMAGE_VERSION`, `TCAP_RESULT_IMAGE_CHECKSUM`, `TCAP_RESULT_IMAGE_CORRUPT`.
+ *
+ * # Safety
+ * `bytes` is NULL or readable for `len` bytes, which stay alive and unmodified while the handle is
+ * used; `out` is NULL or writable for one `tcap_registry`.
+ */
+tcap_result tcap_registry_open(const uint8_t *bytes,
+                               size_t len,
+                               struct tcap_registry *out);
+
+/**
+ * The number of entries.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE` (`reg` was
+ * not initialised by `tcap_registry_builtin`/`tcap_registry_open`).
+ *
+ * # Safety
+ * `reg` is NULL or a readable `tcap_registry`; `out_len` is NULL or writable for one `size_t`.
+ */
+tcap_result tcap_registry_len(const struct tcap_registry *reg,
+                              size_t *out_len);
+
+/**
+ * The image bytes behind a handle (for the built-in registry: the image compiled into the library, 64-byte
+ * aligned), e.g. to store them or to open a copy elsewhere. `*out_bytes` stays valid as long as the
+ * bytes the handle was opened on.
+ *
+ * Errors: as `tcap_registry_len`.
+ *
+ * # Safety
+ * `reg` is NULL or a readable `tcap_registry`; `out_bytes` and `out_len` are NULL or writable for one
+ * pointer and one `size_t`.
+ */
+tcap_result tcap_registry_image(const struct tcap_registry *reg,
+                                const uint8_t **out_bytes,
+                                size_t *out_len);
+
+/**
+ * The entry with command id `id`; `TCAP_RESULT_NOT_FOUND` if there is none.
+ *
+ * Errors: as `tcap_registry_len`, and `TCAP_RESULT_NOT_FOUND`.
+ *
+ * # Safety
+ * `reg` is NULL or a readable `tcap_registry`; `out` is NULL or writable for one `tcap_entry`.
+ */
+tcap_result tcap_registry_lookup_id(const struct tcap_registry *reg,
+                                    uint32_t id,
+                                    struct tcap_entry *out);
+
+/**
+ * The entry named exactly `name[0..len]` (bytes as registered: `git status` with one space; no
+ * trimming, no case folding); `TCAP_RESULT_NOT_FOUND` if there is none.
+ *
+ * Errors: as `tcap_registry_len`, `TCAP_RESULT_INVALID_LENGTH` (`len` 0 or above `PTRDIFF_MAX`), and
+ * `TCAP_RESULT_NOT_FOUND`.
+ *
+ * # Safety
+ * `reg` is NULL or a readable `tcap_registry`; `name` is NULL or readable for `len` bytes; `out` is
+ * NULL or writable for one `tcap_entry`.
+ */
+tcap_result tcap_registry_lookup_name(const struct tcap_registry *reg,
+                                      const uint8_t *name,
+                                      size_t len,
+                                      struct tcap_entry *out);
+
+/**
+ * The entry of the longest registered prefix of a command line, read as whitespace-separated words
+ * (`"git  clone https://x"` finds `git clone`, `"rm -rf /"` finds `rm`), and the number of bytes of
+ * `line` it covers (leading whitespace included: the arguments start at `line + *matched_len`). Shell
+ * syntax is not interpreted. `TCAP_RESULT_NOT_FOUND` if no prefix is registered: treat that command as
+ * unknown, never as safe.
+ *
+ * Errors: as `tcap_registry_lookup_name`.
+ *
+ * # Safety
+ * As `tcap_registry_lookup_name`; `matched_len` is NULL or writable for one `size_t`.
+ */
+tcap_result tcap_registry_resolve(const struct tcap_registry *reg,
+                                  const uint8_t *line,
+                                  size_t len,
+                                  struct tcap_entry *out,
+                                  size_t *matched_len);
 
 /**
  * A static, NUL-terminated description of a result code. Never NULL: a number that is not a

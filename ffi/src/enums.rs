@@ -6,8 +6,10 @@
 
 use core::ffi::{CStr, c_char};
 
+use tcap_core::behavior::{AgentStatus, Outcome};
+use tcap_core::gate::Decision;
 use tcap_core::network::NodeState;
-use tcap_core::wire::Risk;
+use tcap_core::wire::{Flavour, Risk};
 
 use crate::boundary::{self, Out};
 use crate::tcap_result;
@@ -77,6 +79,18 @@ pub enum tcap_decision {
     Quarantine = 4,
 }
 
+impl From<Decision> for tcap_decision {
+    fn from(d: Decision) -> Self {
+        match d {
+            Decision::Allow => tcap_decision::Allow,
+            Decision::Caution => tcap_decision::Caution,
+            Decision::RequireApproval => tcap_decision::RequireApproval,
+            Decision::Deny => tcap_decision::Deny,
+            Decision::Quarantined => tcap_decision::Quarantine,
+        }
+    }
+}
+
 impl tcap_decision {
     /// Every value, in numeric order.
     ///
@@ -88,6 +102,11 @@ impl tcap_decision {
         tcap_decision::Deny,
         tcap_decision::Quarantine,
     ];
+
+    /// Whether the host may run the call without further approval (`ALLOW` or `CAUTION`).
+    pub const fn permits(self) -> bool {
+        matches!(self, tcap_decision::Allow | tcap_decision::Caution)
+    }
 
     /// Lower-case name (`allow`, `caution`, `require_approval`, `deny`, `quarantine`).
     pub const fn name(self) -> &'static CStr {
@@ -140,6 +159,109 @@ impl tcap_node_state {
             tcap_node_state::Recovering => c"recovering",
         }
     }
+}
+
+/// An agent's standing in the behaviour engine, from least to most restricted. Same numbers as
+/// tcap-core's `AgentStatus`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum tcap_agent_status {
+    /// No standing evidence against the agent.
+    Trusted = 0,
+    /// Some evidence: watched, mild policy.
+    Monitored = 1,
+    /// Strong evidence: risky tools refused.
+    Restricted = 2,
+    /// Overwhelming evidence: every call refused.
+    Quarantined = 3,
+}
+
+impl From<AgentStatus> for tcap_agent_status {
+    fn from(s: AgentStatus) -> Self {
+        match s {
+            AgentStatus::Trusted => tcap_agent_status::Trusted,
+            AgentStatus::Monitored => tcap_agent_status::Monitored,
+            AgentStatus::Restricted => tcap_agent_status::Restricted,
+            AgentStatus::Quarantined => tcap_agent_status::Quarantined,
+        }
+    }
+}
+
+impl tcap_agent_status {
+    /// Lower-case name (tcap-core's spelling).
+    pub const fn name(self) -> &'static CStr {
+        match self {
+            tcap_agent_status::Trusted => c"trusted",
+            tcap_agent_status::Monitored => c"monitored",
+            tcap_agent_status::Restricted => c"restricted",
+            tcap_agent_status::Quarantined => c"quarantined",
+        }
+    }
+}
+
+/// How a tool call ended, as the host reports it to `tcap_engine_observe`. Same numbers as tcap-core's
+/// `Outcome`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum tcap_outcome {
+    /// The tool ran and succeeded.
+    Success = 0,
+    /// The tool ran and failed.
+    Error = 1,
+    /// The host refused to run it (permissions, sandbox, a human said no).
+    Denied = 2,
+    /// The tool did not finish in time.
+    Timeout = 3,
+}
+
+/// The layout of a 24-byte TCP descriptor. Same numbers as tcap-core's `Flavour`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum tcap_flavour {
+    /// Spec layout: u16 performance fields, command length, CRC-32-low-16 checksum, spec flag map.
+    Spec = 0,
+    /// Registry layout: u32 execution time, CRC-32-low-16 checksum, spec flag map.
+    Registry = 1,
+    /// Knowledge-base layout: registry layout, byte-sum checksum, knowledge-base flag map.
+    KnowledgeBase = 2,
+}
+
+impl From<Flavour> for tcap_flavour {
+    fn from(f: Flavour) -> Self {
+        match f {
+            Flavour::Spec => tcap_flavour::Spec,
+            Flavour::Registry => tcap_flavour::Registry,
+            Flavour::KnowledgeBase => tcap_flavour::KnowledgeBase,
+        }
+    }
+}
+
+/// Validates a C `uint32_t` as an outcome.
+pub(crate) fn outcome_from_u32(v: u32) -> Option<Outcome> {
+    u8::try_from(v).ok().and_then(Outcome::from_u8)
+}
+
+/// Validates a C `uint32_t` as a flavour.
+pub(crate) fn flavour_from_u32(v: u32) -> Option<Flavour> {
+    match v {
+        0 => Some(Flavour::Spec),
+        1 => Some(Flavour::Registry),
+        2 => Some(Flavour::KnowledgeBase),
+        _ => None,
+    }
+}
+
+/// The static name of an agent status (`"trusted"`, ...), or `"invalid"` for a number that is not a
+/// `tcap_agent_status`. Never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn tcap_agent_status_name(status: u32) -> *const c_char {
+    boundary::guard_value(INVALID_NAME.as_ptr(), || {
+        u8::try_from(status)
+            .ok()
+            .and_then(AgentStatus::from_u8)
+            .map_or(INVALID_NAME, |s| tcap_agent_status::from(s).name())
+            .as_ptr()
+    })
 }
 
 /// Validates a C `uint32_t` as a risk level.
@@ -245,6 +367,31 @@ mod tests {
             assert!(b, "output written on error");
             assert_eq!(tcap_node_state_is_blocked(0, core::ptr::null_mut()), tcap_result::NullArgument);
         }
+    }
+
+    #[test]
+    fn agent_status_outcome_flavour_match_core() {
+        for st in AgentStatus::ALL {
+            let c = tcap_agent_status::from(st);
+            assert_eq!(c as u32, st as u8 as u32);
+            assert_eq!(c.name().to_str().unwrap(), st.as_str());
+            assert_eq!(s(tcap_agent_status_name(st as u32)), c.name());
+        }
+        assert_eq!(s(tcap_agent_status_name(4)), INVALID_NAME);
+        for o in Outcome::ALL {
+            assert_eq!(outcome_from_u32(o as u8 as u32), Some(o));
+        }
+        assert_eq!(outcome_from_u32(4), None);
+        assert_eq!(outcome_from_u32(256), None);
+        for f in [Flavour::Spec, Flavour::Registry, Flavour::KnowledgeBase] {
+            assert_eq!(tcap_flavour::from(f) as u32, f as u8 as u32);
+            assert_eq!(flavour_from_u32(f as u8 as u32), Some(f));
+        }
+        assert_eq!(flavour_from_u32(3), None);
+        for d in Decision::ALL {
+            assert_eq!(tcap_decision::from(d) as u32, d as u8 as u32);
+        }
+        assert_eq!(tcap_outcome::Timeout as u32, Outcome::Timeout as u8 as u32);
     }
 
     #[test]

@@ -22,14 +22,22 @@
 // The C names are the Rust names, so that the header and the Rust docs say the same thing.
 #![allow(non_camel_case_types)]
 
+// Unit tests use std (the test harness needs it anyway), also when the crate is built without `std`.
+#[cfg(all(test, not(feature = "std")))]
+extern crate std;
+
 pub mod boundary;
+pub mod descriptor;
+pub mod engine;
 pub mod enums;
 pub mod mem;
+pub mod network;
+pub mod registry;
 pub mod result;
 pub mod version;
 pub mod wire;
 
-pub use enums::{tcap_decision, tcap_node_state, tcap_risk};
+pub use enums::{tcap_agent_status, tcap_decision, tcap_flavour, tcap_node_state, tcap_outcome, tcap_risk};
 pub use result::tcap_result;
 
 #[cfg(all(feature = "panic-handler", not(feature = "std"), not(test)))]

@@ -44,6 +44,64 @@ pub enum tcap_result {
     // ---- 2xx: descriptors and decoding --------------------------------------------------------------
     /// Flag bits have no equivalent in the target flag map (they are refused, never dropped).
     UnmappedFlags = 200,
+    /// A descriptor is not exactly 24 bytes long.
+    DescriptorLength = 201,
+    /// A descriptor does not start with `TCP\x02`.
+    DescriptorMagic = 202,
+    /// A descriptor's version field is not 2.
+    DescriptorVersion = 203,
+    /// Neither checksum of a descriptor (CRC-32 low 16 bits, byte sum) matches.
+    DescriptorChecksum = 204,
+    /// A field does not fit the requested layout (the spec layout's 16-bit execution time).
+    DescriptorFieldRange = 205,
+
+    // ---- 3xx: registry images -----------------------------------------------------------------------
+    /// A registry image is shorter than its header (or than the length its header states).
+    ImageTruncated = 300,
+    /// The bytes are not a registry image (bad magic).
+    ImageMagic = 301,
+    /// A registry image version this library does not read.
+    ImageVersion = 302,
+    /// A registry image's CRC-32C does not match.
+    ImageChecksum = 303,
+    /// A registry image is structurally invalid (header field, section, bucket, record, count, trailing bytes).
+    ImageCorrupt = 304,
+    /// The registry has no such command.
+    NotFound = 305,
+
+    // ---- 4xx: gate and agents -----------------------------------------------------------------------
+    /// An agent id is not below the engine's number of agents.
+    AgentOutOfRange = 400,
+    /// An agent state is not valid (corrupt or foreign snapshot); nothing was changed.
+    AgentStateRejected = 401,
+    /// A behaviour configuration was refused (ranges, thresholds).
+    ConfigInvalid = 402,
+    /// A policy table would allow an unknown command: tcap fails closed.
+    PolicyFailsOpen = 403,
+
+    // ---- 5xx: network -------------------------------------------------------------------------------
+    /// A node id is not below the network's number of nodes.
+    NodeOutOfRange = 500,
+    /// No path avoiding blocked nodes joins source and destination.
+    NoRoute = 501,
+    /// The route's source node is quarantined or isolated.
+    SourceBlocked = 502,
+    /// The route's destination node is quarantined or isolated.
+    DestinationBlocked = 503,
+    /// More nodes than `TCAP_NETWORK_MAX_NODES`.
+    NetworkCapacity = 504,
+    /// An edge from a node to itself, or a weight outside 1..=`TCAP_EDGE_WEIGHT_MAX`.
+    EdgeInvalid = 505,
+    /// The edge exists already.
+    EdgeExists = 506,
+    /// A node already has `TCAP_NETWORK_MAX_DEGREE` edges.
+    DegreeFull = 507,
+    /// A node voted on itself.
+    SelfVote = 508,
+    /// A quarantined or isolated node tried to vote.
+    VoterBlocked = 509,
+    /// The voter already voted in the accused's current round.
+    AlreadyVoted = 510,
 
     // ---- 9xx: internal ------------------------------------------------------------------------------
     /// A panic was caught at the boundary. Treat any object passed to that call as poisoned.
@@ -56,7 +114,7 @@ impl tcap_result {
     /// Every code, in numeric order.
     ///
     /// cbindgen:ignore
-    pub const ALL: [tcap_result; 10] = [
+    pub const ALL: [tcap_result; 36] = [
         tcap_result::Ok,
         tcap_result::NullArgument,
         tcap_result::BufferTooSmall,
@@ -65,6 +123,32 @@ impl tcap_result {
         tcap_result::InvalidEnum,
         tcap_result::BadHandle,
         tcap_result::UnmappedFlags,
+        tcap_result::DescriptorLength,
+        tcap_result::DescriptorMagic,
+        tcap_result::DescriptorVersion,
+        tcap_result::DescriptorChecksum,
+        tcap_result::DescriptorFieldRange,
+        tcap_result::ImageTruncated,
+        tcap_result::ImageMagic,
+        tcap_result::ImageVersion,
+        tcap_result::ImageChecksum,
+        tcap_result::ImageCorrupt,
+        tcap_result::NotFound,
+        tcap_result::AgentOutOfRange,
+        tcap_result::AgentStateRejected,
+        tcap_result::ConfigInvalid,
+        tcap_result::PolicyFailsOpen,
+        tcap_result::NodeOutOfRange,
+        tcap_result::NoRoute,
+        tcap_result::SourceBlocked,
+        tcap_result::DestinationBlocked,
+        tcap_result::NetworkCapacity,
+        tcap_result::EdgeInvalid,
+        tcap_result::EdgeExists,
+        tcap_result::DegreeFull,
+        tcap_result::SelfVote,
+        tcap_result::VoterBlocked,
+        tcap_result::AlreadyVoted,
         tcap_result::Panic,
         tcap_result::Internal,
     ];
@@ -92,6 +176,32 @@ impl tcap_result {
             tcap_result::InvalidEnum => c"an integer argument is not a valid value of its enum",
             tcap_result::BadHandle => c"the handle does not point to an initialised object of its type",
             tcap_result::UnmappedFlags => c"flag bits have no equivalent in the target flag map",
+            tcap_result::DescriptorLength => c"a descriptor must be exactly 24 bytes",
+            tcap_result::DescriptorMagic => c"a descriptor does not start with the TCP magic",
+            tcap_result::DescriptorVersion => c"unsupported descriptor version",
+            tcap_result::DescriptorChecksum => c"descriptor checksum mismatch",
+            tcap_result::DescriptorFieldRange => c"a descriptor field does not fit the requested layout",
+            tcap_result::ImageTruncated => c"registry image truncated",
+            tcap_result::ImageMagic => c"not a registry image (bad magic)",
+            tcap_result::ImageVersion => c"unsupported registry image version",
+            tcap_result::ImageChecksum => c"registry image checksum mismatch",
+            tcap_result::ImageCorrupt => c"registry image is structurally invalid",
+            tcap_result::NotFound => c"no such command in the registry",
+            tcap_result::AgentOutOfRange => c"agent id out of range",
+            tcap_result::AgentStateRejected => c"agent state rejected (corrupt or foreign)",
+            tcap_result::ConfigInvalid => c"invalid engine configuration",
+            tcap_result::PolicyFailsOpen => c"policy would allow unknown commands",
+            tcap_result::NodeOutOfRange => c"node id out of range",
+            tcap_result::NoRoute => c"no route to the destination",
+            tcap_result::SourceBlocked => c"route source is quarantined or isolated",
+            tcap_result::DestinationBlocked => c"route destination is quarantined or isolated",
+            tcap_result::NetworkCapacity => c"more nodes than the network capacity",
+            tcap_result::EdgeInvalid => c"invalid edge (self loop or weight out of range)",
+            tcap_result::EdgeExists => c"edge already exists",
+            tcap_result::DegreeFull => c"node has no free edge slot",
+            tcap_result::SelfVote => c"a node cannot vote on itself",
+            tcap_result::VoterBlocked => c"a quarantined or isolated node cannot vote",
+            tcap_result::AlreadyVoted => c"voter already voted in this round",
             tcap_result::Panic => c"internal error: a panic was caught at the C boundary",
             tcap_result::Internal => c"internal error: an invariant failed",
         }
@@ -138,7 +248,9 @@ mod tests {
 
     #[test]
     fn frozen_numbers() {
-        // These numbers are published in tcap.h; changing one breaks every compiled C client.
+        // These numbers are published in tcap.h; changing one breaks every compiled C client. A new code
+        // must be added here too (the count below fails otherwise).
+        assert_eq!(tcap_result::ALL.len(), 36);
         assert_eq!(tcap_result::Ok as u32, 0);
         assert_eq!(tcap_result::NullArgument as u32, 100);
         assert_eq!(tcap_result::BufferTooSmall as u32, 101);
@@ -147,6 +259,32 @@ mod tests {
         assert_eq!(tcap_result::InvalidEnum as u32, 104);
         assert_eq!(tcap_result::BadHandle as u32, 105);
         assert_eq!(tcap_result::UnmappedFlags as u32, 200);
+        assert_eq!(tcap_result::DescriptorLength as u32, 201);
+        assert_eq!(tcap_result::DescriptorMagic as u32, 202);
+        assert_eq!(tcap_result::DescriptorVersion as u32, 203);
+        assert_eq!(tcap_result::DescriptorChecksum as u32, 204);
+        assert_eq!(tcap_result::DescriptorFieldRange as u32, 205);
+        assert_eq!(tcap_result::ImageTruncated as u32, 300);
+        assert_eq!(tcap_result::ImageMagic as u32, 301);
+        assert_eq!(tcap_result::ImageVersion as u32, 302);
+        assert_eq!(tcap_result::ImageChecksum as u32, 303);
+        assert_eq!(tcap_result::ImageCorrupt as u32, 304);
+        assert_eq!(tcap_result::NotFound as u32, 305);
+        assert_eq!(tcap_result::AgentOutOfRange as u32, 400);
+        assert_eq!(tcap_result::AgentStateRejected as u32, 401);
+        assert_eq!(tcap_result::ConfigInvalid as u32, 402);
+        assert_eq!(tcap_result::PolicyFailsOpen as u32, 403);
+        assert_eq!(tcap_result::NodeOutOfRange as u32, 500);
+        assert_eq!(tcap_result::NoRoute as u32, 501);
+        assert_eq!(tcap_result::SourceBlocked as u32, 502);
+        assert_eq!(tcap_result::DestinationBlocked as u32, 503);
+        assert_eq!(tcap_result::NetworkCapacity as u32, 504);
+        assert_eq!(tcap_result::EdgeInvalid as u32, 505);
+        assert_eq!(tcap_result::EdgeExists as u32, 506);
+        assert_eq!(tcap_result::DegreeFull as u32, 507);
+        assert_eq!(tcap_result::SelfVote as u32, 508);
+        assert_eq!(tcap_result::VoterBlocked as u32, 509);
+        assert_eq!(tcap_result::AlreadyVoted as u32, 510);
         assert_eq!(tcap_result::Panic as u32, 900);
         assert_eq!(tcap_result::Internal as u32, 901);
     }
@@ -163,7 +301,7 @@ mod tests {
                 assert_ne!(a.message(), b.message(), "{a:?} and {b:?} share a message");
             }
         }
-        for n in [1, 99, 106, 199, 201, 899, 902, u32::MAX] {
+        for n in [1, 99, 106, 199, 206, 306, 404, 511, 899, 902, u32::MAX] {
             // SAFETY: as above.
             assert_eq!(unsafe { CStr::from_ptr(tcap_result_str(n)) }, UNKNOWN_RESULT);
         }

@@ -1,6 +1,6 @@
 //! Command ids, security flags and risk levels.
 //!
-//! Descriptor decoding (`tcap_descriptor_decode`) joins this module when the codec lands in tcap-core.
+//! Descriptor decoding and encoding live in [`crate::descriptor`].
 
 use core::ffi::c_char;
 use core::fmt::Write;

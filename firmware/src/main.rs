@@ -12,11 +12,19 @@ use core::ffi::{CStr, c_char};
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
-use tcap::enums::{tcap_node_state_is_blocked, tcap_node_state_name};
+use tcap::engine::{
+    TCAP_ENGINE_ALIGN, tcap_config, tcap_config_default, tcap_engine, tcap_engine_check,
+    tcap_engine_check_name, tcap_engine_init, tcap_engine_observe, tcap_engine_size, tcap_verdict,
+};
+use tcap::enums::{
+    tcap_agent_status_name, tcap_decision_name, tcap_node_state_is_blocked, tcap_node_state_name,
+};
+use tcap::registry::{tcap_registry, tcap_registry_len, tcap_registry_open};
 use tcap::result::tcap_result_str;
 use tcap::version::{TCAP_VERSION_NUMBER, tcap_version, tcap_version_number};
 use tcap::wire::{tcap_command_id, tcap_flags_risk, tcap_kb_flags_to_canonical};
 use tcap::{enums::tcap_risk_name, tcap_node_state, tcap_result, tcap_risk};
+use tcap::{tcap_agent_status, tcap_decision, tcap_outcome};
 
 /// Which upstream flag map a descriptor's flags use.
 #[derive(Clone, Copy)]
@@ -129,16 +137,190 @@ fn run(call: &Call, t: &mut Tally) -> tcap_risk {
         text(tcap_risk_name(risk as u32))
     );
 
-    // ------------------------------------------------------------------------------------------------
-    // GATE: when the registry image, the behaviour engine and the gate are merged, this is where the
-    // call is decided:
-    //   static mut ENGINE_MEM: [u8; N] (aligned, N from tcap_engine_size(4 agents));
-    //   tcap_registry_builtin(&reg); tcap_engine_init(ENGINE_MEM, N, &reg, &cfg, &engine);
-    //   tcap_engine_check(engine, call.agent, id, now, &verdict);  hprintln!("verdict={}", ...);
-    //   tcap_engine_observe(engine, call.agent, ...);
-    // and the script grows an agent that turns hostile and must end up quarantined.
-    // ------------------------------------------------------------------------------------------------
     risk
+}
+
+// ---- GATE: the real gate, with a registry and a handful of agents, on static memory ------------------
+
+/// 64-byte alignment for the registry image (each bucket one cache line; any alignment would do).
+#[repr(C, align(64))]
+struct Aligned<T: ?Sized>(T);
+
+/// The firmware's registry: a compact image of the `firmware/REGISTRY.txt` rows of the built-in
+/// registry's source, built by build.rs with tcap-core's builder. (The full built-in image is 36 KiB; with
+/// the gate's code it would not fit the 48 KiB flash budget.)
+static REGISTRY_IMAGE: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/registry.bin")));
+
+/// Agents of the scripted session.
+const N_AGENTS: u32 = 4;
+
+/// The engine's memory: static, 64-byte aligned, never allocated. `tcap_engine_size(4)` must fit.
+#[repr(C, align(64))]
+struct EngineMem([u8; 1024]);
+const _: () = assert!(core::mem::align_of::<EngineMem>() == TCAP_ENGINE_ALIGN);
+
+static mut ENGINE_MEM: EngineMem = EngineMem([0; 1024]);
+
+/// One scripted tool call for the gate and the decision it must get (`None`: only "never allow").
+struct GateCall {
+    agent: u32,
+    name: &'static str,
+    expect: Option<tcap_decision>,
+}
+
+const fn gc(agent: u32, name: &'static str, expect: tcap_decision) -> GateCall {
+    GateCall { agent, name, expect: Some(expect) }
+}
+
+const GATE_SCRIPT: &[GateCall] = &[
+    // Agent 0 builds and reads: allowed.
+    gc(0, "ls", tcap_decision::Allow),
+    gc(0, "git status", tcap_decision::Allow),
+    gc(0, "grep", tcap_decision::Allow),
+    // Agent 1 reaches out and escalates privileges: watched, then held for approval.
+    gc(1, "curl", tcap_decision::Caution),
+    gc(1, "sudo", tcap_decision::RequireApproval),
+    // Agent 2 asks for a command nobody registered: never allowed (unknown is not safe).
+    gc(2, "frobnicate", tcap_decision::RequireApproval),
+    // Agent 3 warms up calmly ...
+    gc(3, "ls", tcap_decision::Allow),
+    gc(3, "cat", tcap_decision::Allow),
+    gc(3, "ls", tcap_decision::Allow),
+    gc(3, "grep", tcap_decision::Allow),
+    gc(3, "ls", tcap_decision::Allow),
+    gc(3, "cat", tcap_decision::Allow),
+];
+
+/// ... then turns to destructive tools, each refused by the host: it must climb to quarantine.
+const HOSTILE: &[&str] = &[
+    "rm", "dd", "sudo", "mkfs", "rm", "shred", "dd", "chmod", "rm", "sudo", "kill", "rm", "dd", "mkfs", "rm",
+    "sudo",
+];
+
+fn print_verdict(agent: u32, name: &str, v: &tcap_verdict) {
+    hprintln!(
+        "gate  agent={} {:<11} risk={:<11} decision={:<16} agent={:<11} score={}",
+        agent,
+        name,
+        text(tcap_risk_name(v.risk as u32)),
+        text(tcap_decision_name(v.decision as u32)),
+        text(tcap_agent_status_name(v.agent_state as u32)),
+        v.score
+    );
+}
+
+fn blank_verdict() -> tcap_verdict {
+    tcap_verdict {
+        decision: tcap_decision::Quarantine,
+        risk: tcap_risk::Unknown,
+        agent_state: tcap_agent_status::Quarantined,
+        net_state: tcap_node_state::Isolated,
+        score: -1,
+        reasons: 0,
+    }
+}
+
+/// Runs the gate over the scripted session through the C ABI, checking every decision.
+fn gate(t: &mut Tally) {
+    let mut reg = tcap_registry { opaque: [0; 16] };
+    let mut n_commands = 0usize;
+    let image = &REGISTRY_IMAGE.0;
+    // SAFETY: the image is static (it outlives the handle and the engine) and never modified; `reg` is a
+    // live local. Opening validates it in full (CRC-32C, every bucket and record).
+    let rc = unsafe { tcap_registry_open(image.as_ptr(), image.len(), &mut reg) };
+    t.check(rc == tcap_result::Ok, "tcap_registry_open");
+    // SAFETY: live locals.
+    let rc = unsafe { tcap_registry_len(&reg, &mut n_commands) };
+    t.check(rc == tcap_result::Ok && n_commands > 0, "tcap_registry_len");
+
+    // A configuration that escalates within this short script.
+    // SAFETY: a zeroed `tcap_config` is a valid value (integers only), then overwritten by the defaults.
+    let mut cfg: tcap_config = unsafe { core::mem::zeroed() };
+    // SAFETY: a live local.
+    let rc = unsafe { tcap_config_default(&mut cfg) };
+    t.check(rc == tcap_result::Ok, "tcap_config_default");
+    cfg.warmup_calls = 4;
+    cfg.warmup_outcomes = 2;
+    cfg.up_q16 = [2 << 16, 4 << 16, 6 << 16];
+    cfg.down_q16 = [1 << 16, 3 << 16, 5 << 16];
+
+    let mut size = 0usize;
+    let mut engine: *mut tcap_engine = core::ptr::null_mut();
+    let mem = &raw mut ENGINE_MEM;
+    // SAFETY: `ENGINE_MEM` is used only here, through this raw pointer, by the one thread there is; it is
+    // static, so it outlives the engine; `reg` and `cfg` are live locals.
+    let rc = unsafe {
+        let rc = tcap_engine_size(N_AGENTS, &mut size);
+        t.check(rc == tcap_result::Ok && size <= 1024, "tcap_engine_size");
+        tcap_engine_init(mem.cast(), core::mem::size_of::<EngineMem>(), N_AGENTS, &reg, &cfg, &mut engine)
+    };
+    t.check(rc == tcap_result::Ok, "tcap_engine_init");
+    hprintln!(
+        "gate: registry image of {} commands ({} bytes), {} agents in {} bytes of static RAM",
+        n_commands,
+        image.len(),
+        N_AGENTS,
+        size
+    );
+    if rc != tcap_result::Ok {
+        return;
+    }
+
+    let mut now: u64 = 1_000_000;
+    for c in GATE_SCRIPT {
+        now += 2_000_000;
+        let mut v = blank_verdict();
+        // SAFETY: `engine` is the live handle from above; the name is a live &str; `v` a live local.
+        let rc =
+            unsafe { tcap_engine_check_name(engine, now, c.agent, c.name.as_ptr(), c.name.len(), &mut v) };
+        t.check(rc == tcap_result::Ok, "tcap_engine_check_name");
+        print_verdict(c.agent, c.name, &v);
+        if let Some(want) = c.expect {
+            t.check(v.decision == want, c.name);
+        }
+        t.check(v.decision != tcap_decision::Allow || v.risk != tcap_risk::Unknown, "unknown never allowed");
+        let outcome = if v.decision.permits() { tcap_outcome::Success } else { tcap_outcome::Denied };
+        // SAFETY: as above.
+        let rc = unsafe { tcap_engine_observe(engine, now + 1_000, c.agent, outcome as u32) };
+        t.check(rc == tcap_result::Ok, "tcap_engine_observe");
+    }
+
+    let mut last = tcap_agent_status::Trusted;
+    for name in HOSTILE {
+        now += 100_000;
+        let mut v = blank_verdict();
+        let mut id = 0u32;
+        // SAFETY: as above; `id` is a live local.
+        let rc = unsafe {
+            let rc = tcap_command_id(name.as_ptr(), name.len(), &mut id);
+            t.check(rc == tcap_result::Ok, "tcap_command_id");
+            tcap_engine_check(engine, now, 3, id, &mut v)
+        };
+        t.check(rc == tcap_result::Ok, "tcap_engine_check");
+        print_verdict(3, name, &v);
+        t.check(!v.decision.permits(), "a destructive call is never run unapproved");
+        t.check(v.agent_state >= last, "status never falls while evidence piles up");
+        last = v.agent_state;
+        // SAFETY: as above.
+        let rc = unsafe { tcap_engine_observe(engine, now + 50_000, 3, tcap_outcome::Denied as u32) };
+        t.check(rc == tcap_result::Ok, "tcap_engine_observe");
+    }
+    t.check(last == tcap_agent_status::Quarantined, "the hostile agent ends quarantined");
+
+    // Quarantined: even `ls` is refused; the others are unaffected.
+    for (agent, want) in [(3, tcap_decision::Quarantine), (0, tcap_decision::Allow)] {
+        let mut v = blank_verdict();
+        // SAFETY: as above.
+        let rc = unsafe { tcap_engine_check_name(engine, now + 1, agent, b"ls".as_ptr(), 2, &mut v) };
+        t.check(rc == tcap_result::Ok && v.decision == want, "after quarantine");
+        print_verdict(agent, "ls", &v);
+    }
+    // An agent the engine was not sized for is an error value, not a fault.
+    let mut v = blank_verdict();
+    // SAFETY: as above.
+    let rc = unsafe { tcap_engine_check(engine, now + 2, N_AGENTS, 0, &mut v) };
+    t.check(rc == tcap_result::AgentOutOfRange, "agent out of range");
+    hprintln!("gate: agent {} -> {}", N_AGENTS, text(tcap_result_str(rc as u32)));
 }
 
 #[entry]
@@ -150,6 +332,7 @@ fn main() -> ! {
     for call in SCRIPT {
         run(call, &mut t);
     }
+    gate(&mut t);
 
     // Errors are values here too: no panic, no fault.
     let mut id = 7u32;
