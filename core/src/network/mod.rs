@@ -452,10 +452,10 @@ pub struct Network<'t, const N: usize, const W: usize, const D: usize> {
     innocent_count: [u16; N],
     /// Rounds in which each node has a pending vote (so blocking a node that never voted costs nothing).
     open_votes: [u16; N],
-    /// `table[s·len + t]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
+    /// `table[t·len + s]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
     table: &'t mut [RouteSlot],
-    /// Scratch: trees touched by a repair.
-    trees: [u64; W],
+    /// `has_child[v]`: bit `t` set if `v` may have a child in tree `t` (a superset, see `routing`).
+    has_child: [[u64; W]; N],
     heap: Heap<N>,
     mark: [u32; N],
     epoch: u32,
@@ -496,7 +496,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
             innocent_count: [0; N],
             open_votes: [0; N],
             table,
-            trees: [0; W],
+            has_child: [[0; W]; N],
             heap: Heap::new(),
             mark: [0; N],
             epoch: 0,
