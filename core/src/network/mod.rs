@@ -460,6 +460,10 @@ pub struct Network<'t, const N: usize, const W: usize, const D: usize> {
     mark: [u32; N],
     epoch: u32,
     list: [u16; N],
+    /// Scratch of a batched repair: the tree (index in its chunk) of each `list` entry.
+    tag: [u8; N],
+    /// Scratch of a batched repair: `list` grouped by tree.
+    sorted: [u16; N],
 }
 
 impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
@@ -501,6 +505,8 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
             mark: [0; N],
             epoch: 0,
             list: [0; N],
+            tag: [0; N],
+            sorted: [0; N],
         };
         net.rebuild_routes();
         Ok(net)

@@ -16,6 +16,9 @@
 
 use super::{Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
 
+/// Trees repaired together by [`Network::block_routes`].
+const CHUNK: usize = 16;
+
 /// Distances a heap orders nodes by.
 pub(crate) trait Keys {
     fn key(&self, x: usize) -> u32;
@@ -33,10 +36,6 @@ impl<const W: usize> Tree<'_, W> {
     #[inline]
     fn d(&self, s: usize) -> u32 {
         self.slots.get(s).map_or(INF, |e| e.dist())
-    }
-    #[inline]
-    fn hop(&self, s: usize) -> u16 {
-        self.slots.get(s).map_or(NO_HOP, |e| e.hop())
     }
     #[inline]
     fn set(&mut self, s: usize, d: u32, hop: u16) {
@@ -281,7 +280,8 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// Cost: `O(k·D·log k)` for a subtree of `k` nodes, all within tree `t`'s block of the table.
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
         let epoch = self.next_epoch();
-        let mut tree = Self::tree(&mut *self.table, &mut self.has_child, self.len, t);
+        let len = self.len;
+        let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
         // 1. Collect the subtree: the children of u are the unblocked neighbours whose next hop is u.
         self.mark[root] = epoch;
         self.list[0] = root as u16;
@@ -293,7 +293,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             let edges = self.graph.edges(u);
             let mut hops = [NO_HOP; D];
             for (h, e) in hops.iter_mut().zip(edges) {
-                *h = tree.hop(usize::from(e.to));
+                *h = block.get(usize::from(e.to)).map_or(NO_HOP, |e| e.hop());
             }
             for (e, &h) in edges.iter().zip(&hops) {
                 let x = usize::from(e.to);
@@ -304,10 +304,18 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
                 }
             }
         }
+        self.repair_collected(t, root, root_blocked, n, epoch);
+    }
+
+    /// Steps 2–3 of [`Network::repair_subtree`]: `self.list[..n]` holds the subtree of `root` in tree
+    /// `t`, each node marked `epoch`. Resets it, seeds each node from its best neighbour outside, and
+    /// runs a Dijkstra restricted to it.
+    fn repair_collected(&mut self, t: usize, root: usize, root_blocked: bool, n: usize, epoch: u32) {
         if root_blocked && n == 1 {
             // `root` has no child here (a stale bit of the child index): nothing routes through it.
             return;
         }
+        let mut tree = Self::tree(&mut *self.table, &mut self.has_child, self.len, t);
         for &s in &self.list[..n] {
             tree.set(usize::from(s), INF, NO_HOP);
         }
@@ -347,10 +355,95 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     pub(crate) fn block_routes(&mut self, v: usize) {
         let trees = self.has_child[v];
         self.has_child[v] = [0; W];
+        let mut chunk = [0u16; CHUNK];
+        let mut k = 0;
         for t in bits(trees) {
             if t < self.len && t != v && !bit(&self.blocked, t) {
-                self.repair_subtree(t, v, true);
+                chunk[k] = t as u16;
+                k += 1;
+                if k == CHUNK {
+                    self.block_chunk(v, &chunk);
+                    k = 0;
+                }
             }
+        }
+        if k > 0 {
+            self.block_chunk(v, &chunk[..k]);
+        }
+    }
+
+    /// Repairs, after `v` was blocked, the trees in `trees` (at most [`CHUNK`]). The subtrees of `v` are
+    /// collected for all of them together, breadth-first across trees: consecutive steps read unrelated
+    /// trees, so their cache misses overlap instead of forming one chain per tree. No marks are needed:
+    /// `x` is a child of `u` iff `next[x] = u`, so each node is found at most once per tree. The
+    /// per-tree repairs that follow find the lines they read already in cache. If the scratch list
+    /// (`N` entries) fills, the chunk is split in two and collected again (nothing was written yet).
+    fn block_chunk(&mut self, v: usize, trees: &[u16]) {
+        let len = self.len;
+        let mut n = 0;
+        for k in 0..trees.len() {
+            self.list[n] = v as u16;
+            self.tag[n] = k as u8;
+            n += 1;
+        }
+        let mut i = 0;
+        while i < n {
+            let (u, k) = (usize::from(self.list[i]), self.tag[i]);
+            i += 1;
+            let t = usize::from(trees[usize::from(k)]);
+            let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
+            let edges = self.graph.edges(u);
+            let mut hops = [NO_HOP; D];
+            for (h, e) in hops.iter_mut().zip(edges) {
+                *h = block.get(usize::from(e.to)).map_or(NO_HOP, |e| e.hop());
+            }
+            for (e, &h) in edges.iter().zip(&hops) {
+                let x = usize::from(e.to);
+                if usize::from(h) == u && x != t && !bit(&self.blocked, x) {
+                    if n == N {
+                        // Nothing was written yet: split the chunk and start again. A single tree
+                        // cannot overflow (each node is found at most once), so this terminates.
+                        if trees.len() == 1 {
+                            self.repair_subtree(t, v, true);
+                            return;
+                        }
+                        let (l, r) = trees.split_at(trees.len() / 2);
+                        self.block_chunk(v, l);
+                        self.block_chunk(v, r);
+                        return;
+                    }
+                    self.list[n] = e.to;
+                    self.tag[n] = k;
+                    n += 1;
+                }
+            }
+        }
+        // Group by tree (a stable counting sort), then repair tree by tree.
+        let mut start = [0usize; CHUNK + 1];
+        for &k in &self.tag[..n] {
+            start[usize::from(k) + 1] += 1;
+        }
+        for k in 0..CHUNK {
+            start[k + 1] += start[k];
+        }
+        let mut fill = start;
+        for j in 0..n {
+            let k = usize::from(self.tag[j]);
+            self.sorted[fill[k]] = self.list[j];
+            fill[k] += 1;
+        }
+        for (k, &t) in trees.iter().enumerate() {
+            let (a, b) = (start[k], start[k + 1]);
+            if b - a <= 1 {
+                continue;
+            }
+            let epoch = self.next_epoch();
+            for j in a..b {
+                let s = self.sorted[j];
+                self.list[j - a] = s;
+                self.mark[usize::from(s)] = epoch;
+            }
+            self.repair_collected(usize::from(t), v, true, b - a, epoch);
         }
     }
 
