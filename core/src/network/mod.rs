@@ -7,8 +7,8 @@
 //! * Nodes: an anomaly window of local evidence (the behaviour engine) and one of peer reports; states
 //!   healthy / suspicious / quarantined / isolated / recovering with hysteresis and cool-downs.
 //! * Votes: conviction by more than a configurable fraction (≥ 1/3) of the eligible voters.
-//! * Routes: a source-major table of `len × len` [`RouteSlot`]s (next hop and distance) in a
-//!   caller-provided slice; [`Network::route`] is a bit test and a table read, and every change is
+//! * Routes: a destination-major table of `len × len` [`RouteSlot`]s (next hop and distance) in a
+//!   caller-provided slice, one contiguous block per shortest-path tree; [`Network::route`] is a bit test and a table read, and every change is
 //!   repaired incrementally (see `docs/NETWORK.md`).
 //!
 //! Blocked nodes ([`NodeState::is_blocked`]) are removed from the routing graph: no route starts at,
@@ -101,7 +101,8 @@ pub(crate) const NO_HOP: u16 = u16::MAX;
 pub(crate) const INF: u32 = u32::MAX;
 
 /// One entry of the caller-provided route table: the next hop and the path cost from one node to one
-/// destination, packed in 8 bytes so that a repair touches one cache line per entry. Opaque: create the
+/// destination, packed in 8 bytes so that a repair reads both with one load. The table is
+/// destination-major (`t·len + s`): each shortest-path tree is one contiguous block. Opaque: create the
 /// table as `[RouteSlot::EMPTY; table_len(len)]` (or a `Vec`) and hand it to [`Network::new`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RouteSlot(u64);
@@ -434,8 +435,9 @@ pub(crate) fn bit(words: &[u64], i: usize) -> bool {
 /// A trust graph of up to `N` nodes with at most `D` edges each, `W = bitset_words(N)` words per bitset,
 /// and route tables in caller-provided slices of lifetime `'t`.
 ///
-/// Memory: the struct holds `O(N·(D·12 + 16·W + 200))` bytes (≈ 0.55 MiB at `N = 1024, D = 8`), plus the
-/// caller's route table: `len²` 8-byte [`RouteSlot`]s (8 MiB at `len = 1024`).
+/// Memory: the struct holds `O(N·(D·12 + 24·W + 200))` bytes (≈ 0.68 MiB at `N = 1024, D = 8`: vote
+/// bitsets `16·W·N`, the child index `8·W·N`), plus the caller's route table: `len²` 8-byte
+/// [`RouteSlot`]s (8 MiB at `len = 1024`).
 pub struct Network<'t, const N: usize, const W: usize, const D: usize> {
     cfg: NetworkConfig,
     len: usize,
@@ -452,14 +454,18 @@ pub struct Network<'t, const N: usize, const W: usize, const D: usize> {
     innocent_count: [u16; N],
     /// Rounds in which each node has a pending vote (so blocking a node that never voted costs nothing).
     open_votes: [u16; N],
-    /// `table[s·len + t]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
+    /// `table[t·len + s]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
     table: &'t mut [RouteSlot],
-    /// Scratch: trees touched by a repair.
-    trees: [u64; W],
+    /// `has_child[v]`: bit `t` set if `v` may have a child in tree `t` (a superset, see `routing`).
+    has_child: [[u64; W]; N],
     heap: Heap<N>,
     mark: [u32; N],
     epoch: u32,
     list: [u16; N],
+    /// Scratch of a batched repair: the tree (index in its chunk) of each `list` entry.
+    tag: [u8; N],
+    /// Scratch of a batched repair: `list` grouped by tree.
+    sorted: [u16; N],
 }
 
 impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
@@ -496,11 +502,13 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
             innocent_count: [0; N],
             open_votes: [0; N],
             table,
-            trees: [0; W],
+            has_child: [[0; W]; N],
             heap: Heap::new(),
             mark: [0; N],
             epoch: 0,
             list: [0; N],
+            tag: [0; N],
+            sorted: [0; N],
         };
         net.rebuild_routes();
         Ok(net)

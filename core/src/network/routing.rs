@@ -1,59 +1,59 @@
 //! The next-hop table and its incremental repair.
 //!
-//! Tables are source-major: entry `(s, t)` at `s·len + t`, so a node's row (its next hop and distance to
-//! every destination) is contiguous and the per-node scans of a repair are sequential. Column `t` is the
-//! shortest-path tree rooted at `t`, as parent pointers (`next`, the next hop toward `t`) and distances.
-//! Invariants, for every unblocked `t`: `dist[t][t] = 0`, `next[t][t] = t`; a blocked `s` has
-//! `dist[s][t] = INF`, `next[s][t] = NO_HOP`; a reachable unblocked `s ≠ t` has an unblocked neighbour
-//! `h = next[s][t]` with `dist[s][t] = cost(s, h) + dist[h][t]`, and `dist[s][t]` is the least cost of a
-//! path from `s` to `t` whose nodes are all unblocked. Columns of blocked destinations are not
-//! maintained; they are rebuilt when the destination is released.
+//! Tables are destination-major: entry `(s, t)` at `t·len + s`, so the shortest-path tree rooted at `t`
+//! (parent pointers `next`, the next hop toward `t`, and distances) is one contiguous block of `len`
+//! slots, and repairing one tree walks a few KiB instead of one cache line and one page per node.
+//! Invariants, for every unblocked `t` and unblocked `s`: `dist[t][t] = 0`, `next[t][t] = t`; a reachable
+//! `s ≠ t` has an unblocked neighbour `h = next[s][t]` with `dist[s][t] = cost(s, h) + dist[h][t]`, and
+//! `dist[s][t]` is the least cost of a path from `s` to `t` whose nodes are all unblocked; an unreachable
+//! `s` has `INF` and `NO_HOP`. Entries of blocked sources and trees of blocked destinations are not
+//! maintained (every reader tests the blocked bit first); they are rebuilt when the node is released.
+//!
+//! `has_child[v]` is a bitset over trees: bit `t` is set whenever some entry of tree `t` was written with
+//! next hop `v`. It is a superset of the trees in which `v` has a child (bits are only cleared by a full
+//! rebuild and when `v` is blocked, after which it has no children), so blocking `v` visits those trees
+//! only.
 
 use super::{Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
+
+/// Trees repaired together by [`Network::block_routes`].
+const CHUNK: usize = 16;
 
 /// Distances a heap orders nodes by.
 pub(crate) trait Keys {
     fn key(&self, x: usize) -> u32;
 }
 
-/// Tree `t` of the source-major tables: node `s`'s entry is at `s·len + t`.
-struct Col<'a> {
-    table: &'a mut [RouteSlot],
-    len: usize,
+/// Tree `t`: the contiguous block of slots `t·len .. (t + 1)·len`, and the child index it keeps up to
+/// date.
+struct Tree<'a, const W: usize> {
+    slots: &'a mut [RouteSlot],
     t: usize,
+    has_child: &'a mut [[u64; W]],
 }
 
-impl Col<'_> {
+impl<const W: usize> Tree<'_, W> {
     #[inline]
     fn d(&self, s: usize) -> u32 {
-        self.table[s * self.len + self.t].dist()
-    }
-    #[inline]
-    fn hop(&self, s: usize) -> u16 {
-        self.table[s * self.len + self.t].hop()
+        self.slots.get(s).map_or(INF, |e| e.dist())
     }
     #[inline]
     fn set(&mut self, s: usize, d: u32, hop: u16) {
-        self.table[s * self.len + self.t] = RouteSlot::new(d, hop);
+        if let Some(e) = self.slots.get_mut(s) {
+            *e = RouteSlot::new(d, hop);
+        }
+        if let Some(w) = self.has_child.get_mut(usize::from(hop))
+            && usize::from(hop) != s
+        {
+            w[self.t / 64] |= 1 << (self.t % 64);
+        }
     }
 }
 
-impl Keys for Col<'_> {
+impl<const W: usize> Keys for Tree<'_, W> {
     #[inline]
     fn key(&self, x: usize) -> u32 {
         self.d(x)
-    }
-}
-
-/// Row `s`: distances from `s` to every node.
-struct Row<'a> {
-    slots: &'a mut [RouteSlot],
-}
-
-impl Keys for Row<'_> {
-    #[inline]
-    fn key(&self, x: usize) -> u32 {
-        self.slots[x].dist()
     }
 }
 
@@ -146,19 +146,19 @@ impl<const N: usize> Heap<N> {
     }
 }
 
-/// Settles the heap's nodes in order and relaxes their unblocked neighbours in tree `col.t` (a Dijkstra
-/// that only lowers distances). With `only = Some((mark, epoch))`, relaxes only nodes marked `epoch`, and
+/// Settles the heap's nodes in order and relaxes their unblocked neighbours in `tree` (a Dijkstra that
+/// only lowers distances). With `only = Some((mark, epoch))`, relaxes only nodes marked `epoch`, and
 /// never `skip`.
 fn propagate<const N: usize, const W: usize, const D: usize>(
     graph: &Graph<N, D>,
     blocked: &[u64; W],
     heap: &mut Heap<N>,
-    col: &mut Col<'_>,
+    tree: &mut Tree<'_, W>,
     only: Option<(&[u32; N], u32)>,
     skip: usize,
 ) {
-    while let Some(y) = heap.pop(col) {
-        let dy = col.d(y);
+    while let Some(y) = heap.pop(tree) {
+        let dy = tree.d(y);
         for e in graph.edges(y) {
             let z = usize::from(e.to);
             if z == skip || bit(blocked, z) {
@@ -170,12 +170,26 @@ fn propagate<const N: usize, const W: usize, const D: usize>(
                 continue;
             }
             let nd = dy.saturating_add(e.cost);
-            if nd < col.d(z) {
-                col.set(z, nd, y as u16);
-                heap.push_or_decrease(z as u16, col);
+            if nd < tree.d(z) {
+                tree.set(z, nd, y as u16);
+                heap.push_or_decrease(z as u16, tree);
             }
         }
     }
+}
+
+/// Iterates the set bits of a bitset copy.
+fn bits<const W: usize>(words: [u64; W]) -> impl Iterator<Item = usize> {
+    words.into_iter().enumerate().flat_map(|(w, mut b)| {
+        core::iter::from_fn(move || {
+            if b == 0 {
+                return None;
+            }
+            let i = b.trailing_zeros() as usize;
+            b &= b - 1;
+            Some(w * 64 + i)
+        })
+    })
 }
 
 impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
@@ -193,7 +207,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
         if bit(&self.blocked, d) {
             return Err(RouteError::DestinationBlocked);
         }
-        match self.table.get(s * self.len + d) {
+        match self.table.get(d * self.len + s) {
             Some(e) if e.hop() != NO_HOP => Ok(NodeId::from(e.hop())),
             _ => Err(RouteError::Unreachable),
         }
@@ -203,64 +217,52 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// [`Network::route`].
     pub fn route_cost(&self, src: NodeId, dst: NodeId) -> Result<u32, RouteError> {
         self.route(src, dst)?;
-        match self.table.get(src as usize * self.len + dst as usize) {
+        match self.table.get(dst as usize * self.len + src as usize) {
             Some(e) if e.dist() != INF => Ok(e.dist()),
             _ => Err(RouteError::Unreachable),
         }
     }
 
-    /// Recomputes every route from scratch: one Dijkstra per unblocked source (edges are undirected, so
-    /// the first hop of a shortest path from `s` is a valid next hop), `O(len·(len + E)·log len)`. The
-    /// naive reference the incremental repair is measured against.
+    /// Tree `t` and the child index, borrowed from `self`.
+    #[inline]
+    fn tree<'a>(
+        table: &'a mut [RouteSlot],
+        has_child: &'a mut [[u64; W]; N],
+        len: usize,
+        t: usize,
+    ) -> Tree<'a, W> {
+        let slots = table.get_mut(t * len..(t + 1) * len).unwrap_or_default();
+        Tree { slots, t, has_child: &mut has_child[..] }
+    }
+
+    /// Recomputes every route from scratch: one Dijkstra per unblocked destination `t`, rooted at `t`
+    /// and writing its tree (edges are undirected, so the Dijkstra parent of `s` is its next hop toward
+    /// `t`), `O(len·(len + E)·log len)`. The naive reference the incremental repair is measured against.
     pub fn rebuild_routes(&mut self) {
-        let len = self.len;
-        for s in 0..len {
-            let row = Row { slots: &mut self.table[s * len..(s + 1) * len] };
-            row.slots.fill(RouteSlot::EMPTY);
-            if bit(&self.blocked, s) {
-                continue;
-            }
-            row.slots[s] = RouteSlot::new(0, s as u16);
-            self.heap.push_or_decrease(s as u16, &row);
-            while let Some(y) = self.heap.pop(&row) {
-                let dy = row.slots[y].dist();
-                let first = if y == s { None } else { Some(row.slots[y].hop()) };
-                for e in self.graph.edges(y) {
-                    let z = usize::from(e.to);
-                    if bit(&self.blocked, z) {
-                        continue;
-                    }
-                    let nd = dy.saturating_add(e.cost);
-                    if nd < row.slots[z].dist() {
-                        row.slots[z] = RouteSlot::new(nd, first.unwrap_or(e.to));
-                        self.heap.push_or_decrease(e.to, &row);
-                    }
-                }
-            }
+        self.has_child = [[0; W]; N];
+        for t in 0..self.len {
+            self.rebuild_column(t);
         }
     }
 
     /// Recomputes tree `t` with one Dijkstra rooted at `t`.
     fn rebuild_column(&mut self, t: usize) {
-        let len = self.len;
-        let mut col = Col { table: &mut *self.table, len, t };
-        for s in 0..len {
-            col.set(s, INF, NO_HOP);
-        }
+        let mut tree = Self::tree(&mut *self.table, &mut self.has_child, self.len, t);
+        tree.slots.fill(RouteSlot::EMPTY);
         if bit(&self.blocked, t) {
             return;
         }
-        col.set(t, 0, t as u16);
-        self.heap.push_or_decrease(t as u16, &col);
-        propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, None, usize::MAX);
+        tree.set(t, 0, t as u16);
+        self.heap.push_or_decrease(t as u16, &tree);
+        propagate(&self.graph, &self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
     }
 
     /// In tree `t`, `x` can now reach `t` at cost `d` via `hop`: record it and propagate the improvement.
     fn improve(&mut self, t: usize, x: usize, d: u32, hop: usize) {
-        let mut col = Col { table: &mut *self.table, len: self.len, t };
-        col.set(x, d, hop as u16);
-        self.heap.push_or_decrease(x as u16, &col);
-        propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, None, usize::MAX);
+        let mut tree = Self::tree(&mut *self.table, &mut self.has_child, self.len, t);
+        tree.set(x, d, hop as u16);
+        self.heap.push_or_decrease(x as u16, &tree);
+        propagate(&self.graph, &self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
     }
 
     fn next_epoch(&mut self) -> u32 {
@@ -275,11 +277,12 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// Recomputes, in tree `t`, the subtree hanging from `root` (root included): every node whose path
     /// to `t` went through `root` (a blocked root) or through `root`'s parent edge (a costlier or removed
     /// edge). Nodes outside the subtree keep their distances, which the change cannot have altered.
-    /// Cost: `O(k·D·log k)` for a subtree of `k` nodes.
+    /// Cost: `O(k·D·log k)` for a subtree of `k` nodes, all within tree `t`'s block of the table.
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
         let epoch = self.next_epoch();
-        let mut col = Col { table: &mut *self.table, len: self.len, t };
-        // 1. Collect the subtree: the children of u are the neighbours whose next hop is u.
+        let len = self.len;
+        let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
+        // 1. Collect the subtree: the children of u are the unblocked neighbours whose next hop is u.
         self.mark[root] = epoch;
         self.list[0] = root as u16;
         let (mut n, mut i) = (1, 0);
@@ -290,21 +293,33 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             let edges = self.graph.edges(u);
             let mut hops = [NO_HOP; D];
             for (h, e) in hops.iter_mut().zip(edges) {
-                *h = col.hop(usize::from(e.to));
+                *h = block.get(usize::from(e.to)).map_or(NO_HOP, |e| e.hop());
             }
             for (e, &h) in edges.iter().zip(&hops) {
                 let x = usize::from(e.to);
-                if usize::from(h) == u && self.mark[x] != epoch {
+                if usize::from(h) == u && self.mark[x] != epoch && x != t && !bit(&self.blocked, x) {
                     self.mark[x] = epoch;
                     self.list[n] = e.to;
                     n += 1;
                 }
             }
         }
-        for &s in &self.list[..n] {
-            col.set(usize::from(s), INF, NO_HOP);
+        self.repair_collected(t, root, root_blocked, n, epoch);
+    }
+
+    /// Steps 2–3 of [`Network::repair_subtree`]: `self.list[..n]` holds the subtree of `root` in tree
+    /// `t`, each node marked `epoch`. Resets it, seeds each node from its best neighbour outside, and
+    /// runs a Dijkstra restricted to it.
+    fn repair_collected(&mut self, t: usize, root: usize, root_blocked: bool, n: usize, epoch: u32) {
+        if root_blocked && n == 1 {
+            // `root` has no child here (a stale bit of the child index): nothing routes through it.
+            return;
         }
-        // 2. Seed each subtree node with its best neighbour outside the subtree.
+        let mut tree = Self::tree(&mut *self.table, &mut self.has_child, self.len, t);
+        for &s in &self.list[..n] {
+            tree.set(usize::from(s), INF, NO_HOP);
+        }
+        // 2. Seed each subtree node with its best unblocked neighbour outside the subtree.
         for &s in &self.list[..n] {
             let s = usize::from(s);
             if root_blocked && s == root {
@@ -313,8 +328,8 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             let (mut best, mut hop) = (INF, NO_HOP);
             for e in self.graph.edges(s) {
                 let u = usize::from(e.to);
-                if self.mark[u] != epoch {
-                    let du = col.d(u);
+                if self.mark[u] != epoch && !bit(&self.blocked, u) {
+                    let du = tree.d(u);
                     if du != INF {
                         let c = du.saturating_add(e.cost);
                         if c < best {
@@ -325,92 +340,149 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
                 }
             }
             if best != INF {
-                col.set(s, best, hop);
-                self.heap.push_or_decrease(s as u16, &col);
+                tree.set(s, best, hop);
+                self.heap.push_or_decrease(s as u16, &tree);
             }
         }
         // 3. Dijkstra restricted to the subtree.
         let skip = if root_blocked { root } else { usize::MAX };
-        propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, Some((&self.mark, epoch)), skip);
+        propagate(&self.graph, &self.blocked, &mut self.heap, &mut tree, Some((&self.mark, epoch)), skip);
     }
 
-    /// Marks in `self.trees` every tree `t` in which some unblocked neighbour of `v` has next hop `v`
-    /// (i.e. `v` has a child). Sequential scans of the neighbours' rows: `O(D·len)`.
-    fn trees_through(&mut self, v: usize) {
+    /// Routes after `v` became blocked (its bit is already set): only the trees in which the child index
+    /// says `v` may have a child are visited, and in each only `v`'s subtree is recomputed. Afterwards
+    /// `v` has no child anywhere, so its index is cleared.
+    pub(crate) fn block_routes(&mut self, v: usize) {
+        let trees = self.has_child[v];
+        self.has_child[v] = [0; W];
+        let mut chunk = [0u16; CHUNK];
+        let mut k = 0;
+        for t in bits(trees) {
+            if t < self.len && t != v && !bit(&self.blocked, t) {
+                chunk[k] = t as u16;
+                k += 1;
+                if k == CHUNK {
+                    self.block_chunk(v, &chunk);
+                    k = 0;
+                }
+            }
+        }
+        if k > 0 {
+            self.block_chunk(v, &chunk[..k]);
+        }
+    }
+
+    /// Repairs, after `v` was blocked, the trees in `trees` (at most [`CHUNK`]). The subtrees of `v` are
+    /// collected for all of them together, breadth-first across trees: consecutive steps read unrelated
+    /// trees, so their cache misses overlap instead of forming one chain per tree. No marks are needed:
+    /// `x` is a child of `u` iff `next[x] = u`, so each node is found at most once per tree. The
+    /// per-tree repairs that follow find the lines they read already in cache. If the scratch list
+    /// (`N` entries) fills, the chunk is split in two and collected again (nothing was written yet).
+    fn block_chunk(&mut self, v: usize, trees: &[u16]) {
         let len = self.len;
-        self.trees = [0; W];
-        for e in self.graph.edges(v) {
-            let x = usize::from(e.to);
-            if bit(&self.blocked, x) {
+        let mut n = 0;
+        for k in 0..trees.len() {
+            self.list[n] = v as u16;
+            self.tag[n] = k as u8;
+            n += 1;
+        }
+        let mut i = 0;
+        while i < n {
+            let (u, k) = (usize::from(self.list[i]), self.tag[i]);
+            i += 1;
+            let t = usize::from(trees[usize::from(k)]);
+            let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
+            let edges = self.graph.edges(u);
+            let mut hops = [NO_HOP; D];
+            for (h, e) in hops.iter_mut().zip(edges) {
+                *h = block.get(usize::from(e.to)).map_or(NO_HOP, |e| e.hop());
+            }
+            for (e, &h) in edges.iter().zip(&hops) {
+                let x = usize::from(e.to);
+                if usize::from(h) == u && x != t && !bit(&self.blocked, x) {
+                    if n == N {
+                        // Nothing was written yet: split the chunk and start again. A single tree
+                        // cannot overflow (each node is found at most once), so this terminates.
+                        if trees.len() == 1 {
+                            self.repair_subtree(t, v, true);
+                            return;
+                        }
+                        let (l, r) = trees.split_at(trees.len() / 2);
+                        self.block_chunk(v, l);
+                        self.block_chunk(v, r);
+                        return;
+                    }
+                    self.list[n] = e.to;
+                    self.tag[n] = k;
+                    n += 1;
+                }
+            }
+        }
+        // Group by tree (a stable counting sort), then repair tree by tree.
+        let mut start = [0usize; CHUNK + 1];
+        for &k in &self.tag[..n] {
+            start[usize::from(k) + 1] += 1;
+        }
+        for k in 0..CHUNK {
+            start[k + 1] += start[k];
+        }
+        let mut fill = start;
+        for j in 0..n {
+            let k = usize::from(self.tag[j]);
+            self.sorted[fill[k]] = self.list[j];
+            fill[k] += 1;
+        }
+        for (k, &t) in trees.iter().enumerate() {
+            let (a, b) = (start[k], start[k + 1]);
+            if b - a <= 1 {
                 continue;
             }
-            let row = &self.table[x * len..(x + 1) * len];
-            for (t, e) in row.iter().enumerate() {
-                if usize::from(e.hop()) == v {
-                    self.trees[t / 64] |= 1 << (t % 64);
-                }
+            let epoch = self.next_epoch();
+            for j in a..b {
+                let s = self.sorted[j];
+                self.list[j - a] = s;
+                self.mark[usize::from(s)] = epoch;
             }
+            self.repair_collected(usize::from(t), v, true, b - a, epoch);
         }
     }
 
-    /// Routes after `v` became blocked (its bit is already set). Its own row becomes unreachable; only
-    /// the trees in which it had children are repaired.
-    pub(crate) fn block_routes(&mut self, v: usize) {
-        let len = self.len;
-        self.trees_through(v);
-        self.table[v * len..(v + 1) * len].fill(RouteSlot::EMPTY);
-        for w in 0..W {
-            let mut bits = self.trees[w];
-            while bits != 0 {
-                let t = w * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if t != v && !bit(&self.blocked, t) {
-                    self.repair_subtree(t, v, true);
-                }
-            }
-        }
-    }
-
-    /// Routes after `v` was released (its bit is already clear): its row from its neighbours' rows, then
-    /// propagation in the trees where it shortens a neighbour's path, then its own tree.
+    /// Routes after `v` was released (its bit is already clear). Per unblocked tree: `v`'s entry from its
+    /// neighbours' entries, then, if that shortens a neighbour's path, a Dijkstra that only lowers
+    /// distances. Then `v`'s own tree.
     pub(crate) fn unblock_routes(&mut self, v: usize) {
         let len = self.len;
-        self.table[v * len..(v + 1) * len].fill(RouteSlot::EMPTY);
-        for e in self.graph.edges(v) {
-            let u = usize::from(e.to);
-            if bit(&self.blocked, u) {
+        for t in 0..len {
+            if t == v || bit(&self.blocked, t) {
                 continue;
             }
-            for t in 0..len {
-                let c = self.table[u * len + t].dist().saturating_add(e.cost);
-                if c < self.table[v * len + t].dist() {
-                    self.table[v * len + t] = RouteSlot::new(c, e.to);
+            let mut tree = Self::tree(&mut *self.table, &mut self.has_child, len, t);
+            let edges = self.graph.edges(v);
+            let mut ds = [INF; D];
+            for (d, e) in ds.iter_mut().zip(edges) {
+                if !bit(&self.blocked, usize::from(e.to)) {
+                    *d = tree.d(usize::from(e.to));
                 }
             }
-        }
-        // Trees in which some neighbour z gains by going through v.
-        self.trees = [0; W];
-        for e in self.graph.edges(v) {
-            let z = usize::from(e.to);
-            if bit(&self.blocked, z) {
+            let (mut best, mut hop) = (INF, NO_HOP);
+            for (e, &d) in edges.iter().zip(&ds) {
+                let c = d.saturating_add(e.cost);
+                if d != INF && c < best {
+                    best = c;
+                    hop = e.to;
+                }
+            }
+            tree.set(v, best, hop);
+            if best == INF {
                 continue;
             }
-            for t in 0..len {
-                if self.table[v * len + t].dist().saturating_add(e.cost) < self.table[z * len + t].dist() {
-                    self.trees[t / 64] |= 1 << (t % 64);
-                }
-            }
-        }
-        for w in 0..W {
-            let mut bits = self.trees[w];
-            while bits != 0 {
-                let t = w * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if t != v && !bit(&self.blocked, t) {
-                    let mut col = Col { table: &mut *self.table, len, t };
-                    self.heap.push_or_decrease(v as u16, &col);
-                    propagate(&self.graph, &self.blocked, &mut self.heap, &mut col, None, usize::MAX);
-                }
+            // A strict gain for anyone implies a strict gain for a neighbour of v.
+            let gains = |(e, &d): (&super::Edge, &u32)| {
+                !bit(&self.blocked, usize::from(e.to)) && best.saturating_add(e.cost) < d
+            };
+            if edges.iter().zip(&ds).any(gains) {
+                self.heap.push_or_decrease(v as u16, &tree);
+                propagate(&self.graph, &self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
             }
         }
         self.rebuild_column(v);
@@ -426,7 +498,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             if bit(&self.blocked, t) {
                 continue;
             }
-            let (da, db) = (self.table[a * len + t].dist(), self.table[b * len + t].dist());
+            let (da, db) = (self.table[t * len + a].dist(), self.table[t * len + b].dist());
             if db != INF && a != t && db.saturating_add(cost) < da {
                 self.improve(t, a, db.saturating_add(cost), b);
             } else if da != INF && b != t && da.saturating_add(cost) < db {
@@ -435,19 +507,24 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
         }
     }
 
-    /// Routes after edge `a`–`b` became costlier or disappeared.
+    /// Routes after edge `a`–`b` became costlier or disappeared: only trees in which `a` or `b` may have
+    /// a child (the child index) can use the edge.
     pub(crate) fn edge_increased(&mut self, a: usize, b: usize) {
         if bit(&self.blocked, a) || bit(&self.blocked, b) {
             return;
         }
         let len = self.len;
-        for t in 0..len {
-            if bit(&self.blocked, t) {
+        let mut trees = self.has_child[a];
+        for (w, x) in trees.iter_mut().zip(&self.has_child[b]) {
+            *w |= x;
+        }
+        for t in bits(trees) {
+            if t >= len || bit(&self.blocked, t) {
                 continue;
             }
-            if a != t && usize::from(self.table[a * len + t].hop()) == b {
+            if a != t && usize::from(self.table[t * len + a].hop()) == b {
                 self.repair_subtree(t, a, false);
-            } else if b != t && usize::from(self.table[b * len + t].hop()) == a {
+            } else if b != t && usize::from(self.table[t * len + b].hop()) == a {
                 self.repair_subtree(t, b, false);
             }
         }

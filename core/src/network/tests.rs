@@ -477,6 +477,29 @@ fn check_against_oracle<const N: usize, const W: usize, const D: usize>(
             prop_assert_eq!(cost, want);
         }
     }
+    check_child_index(net)
+}
+
+/// The child index is a superset of the real children: for every maintained entry `(s, t)` with next
+/// hop `h ≠ s`, bit `t` of `has_child[h]` is set (blocking `h` relies on it to find every tree to repair).
+fn check_child_index<const N: usize, const W: usize, const D: usize>(
+    net: &Network<'_, N, W, D>,
+) -> Result<(), TestCaseError> {
+    let n = net.len();
+    for t in 0..n {
+        if net.is_blocked(t as NodeId) {
+            continue;
+        }
+        for s in 0..n {
+            if s == t || net.is_blocked(s as NodeId) {
+                continue;
+            }
+            let h = net.table[t * n + s].hop();
+            if h != NO_HOP {
+                prop_assert!(bit(&net.has_child[usize::from(h)], t), "{} -> {} via {} not indexed", s, t, h);
+            }
+        }
+    }
     Ok(())
 }
 
@@ -613,6 +636,57 @@ proptest! {
                     prop_assert!(!net.is_blocked(i as NodeId), "honest node {} convicted", i);
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Many equal-cost paths (weights 1..=2, trust moved only to the extremes) and long sequences of
+    /// blocks, releases and edge changes: repairs must pick a least-cost hop among ties, and stale bits
+    /// of the child index (nodes that lost their children before being blocked) must not matter.
+    #[test]
+    fn ties_and_block_release_cycles_match_oracle(
+        len in 2..=CAP,
+        edges in proptest::collection::vec((0..CAP as u32, 0..CAP as u32, 1..=2u16), 0..40),
+        ops in proptest::collection::vec(
+            prop_oneof![
+                6 => (0..CAP as u32, prop_oneof![Just(0u8), Just(2), Just(3), Just(4)])
+                    .prop_map(|(n, s)| Op::SetState(n, s)),
+                2 => (any::<usize>(), prop_oneof![Just(0), Just(ONE_Q16)]).prop_map(|(e, o)| Op::Observe(e, o)),
+                2 => (0..CAP as u32, 0..CAP as u32, 1..=2u16).prop_map(|(a, b, w)| Op::AddEdge(a, b, w)),
+                1 => any::<usize>().prop_map(Op::RemoveEdge),
+            ],
+            0..80,
+        ),
+    ) {
+        let mut tb = tables(len);
+        let mut net = Net::new(NetworkConfig::DEFAULT, len, &mut tb).unwrap();
+        let len32 = len as u32;
+        let _ = net.add_edges(edges.into_iter().map(|(a, b, w)| (a % len32, b % len32, w)).filter(|(a, b, _)| a != b));
+        check_against_oracle(&net)?;
+        for (k, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::SetState(n, st) => {
+                    net.set_state(k as u64, n % len32, NodeState::from_u8(st).unwrap()).unwrap();
+                }
+                Op::Observe(e, o) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        net.observe_edge(a, b, o).unwrap();
+                    }
+                }
+                Op::AddEdge(a, b, w) => {
+                    let _ = net.add_edge(a % len32, b % len32, w);
+                }
+                Op::RemoveEdge(e) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        net.remove_edge(a, b).unwrap();
+                    }
+                }
+                _ => {}
+            }
+            check_against_oracle(&net)?;
         }
     }
 }
