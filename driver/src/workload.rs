@@ -262,7 +262,7 @@ pub fn generate(w: &Workload, out: &mut impl Write) -> io::Result<Truth> {
             if seq < w.events && rng.below(10) < 8 {
                 let fail = if bad { 0.05 + drift * 0.4 } else { 0.04 };
                 let outcome = if rng.unit() < fail {
-                    [Outcome::Error, Outcome::DeniedByHost, Outcome::Timeout][rng.below(3) as usize]
+                    [Outcome::Error, Outcome::Denied, Outcome::Timeout][rng.below(3) as usize]
                 } else {
                     Outcome::Success
                 };
