@@ -84,7 +84,10 @@ pub fn run<E: Engine>(args: &DemoArgs, engine: &mut E) -> CliResult {
     if !flagged.is_empty() || !truth_set.is_empty() {
         let precision = tp as f64 / flagged.len().max(1) as f64;
         let recall = tp as f64 / truth_set.len().max(1) as f64;
-        println!("precision {precision:.2}, recall {recall:.2} (engine: driver TestEngine, not the gate)");
+        println!("precision {precision:.3}, recall {recall:.3}");
+    }
+    if let Some(r) = engine.report() {
+        println!("{r}");
     }
     println!("batch latency {}", stats.latency.summary());
     let _ = std::fs::remove_dir_all(&dir);
