@@ -76,7 +76,7 @@ pub const PAYLOAD_VERSION: u16 = 1;
 /// Payload header length (before the agent states).
 pub const PAYLOAD_HEADER: usize = 128;
 const STATE_LEN: usize = size_of::<AgentState>();
-const _: () = assert!(STATE_LEN == 64 && PAYLOAD_HEADER % 64 == 0);
+const _: () = assert!(STATE_LEN == 64 && PAYLOAD_HEADER.is_multiple_of(64));
 
 /// How to build a [`GateEngine`].
 #[derive(Clone, Copy, Debug)]

@@ -347,16 +347,24 @@ mod tests {
         assert_eq!(a.len(), HEADER_LEN + 20_000 * EVENT_LEN);
         StreamHeader::parse(&a, StreamKind::Events).unwrap();
         let ls = tcap_core::wire::command_id(b"ls");
-        let rm = tcap_core::wire::command_id(b"rm");
-        let (mut n_ls, mut n_rm_good, mut n_rm_bad, mut last_seq) = (0, 0, 0, None);
+        let reg = registry::builtin();
+        let risky = |id: u32| reg.get(id).is_some_and(|e| e.risk() >= Risk::High);
+        // [benign, compromised after onset]: (calls, high-or-critical calls).
+        let mut mix = [(0u32, 0u32); 2];
+        let (mut n_ls, mut last_seq, mut last_time) = (0, None, 0);
         parse_events(&a[HEADER_LEN..], |e| {
             assert_eq!(last_seq.map_or(0, |s: u64| s + 1), e.seq);
             last_seq = Some(e.seq);
+            assert!(e.time_us >= last_time, "time is monotone");
+            last_time = e.time_us;
             assert!(e.agent < 50);
+            assert!(reg.get(e.command).is_some(), "every command is a registry entry");
             if e.outcome.is_none() {
                 n_ls += (e.command == ls) as u32;
-                if e.command == rm {
-                    if t.compromised.binary_search(&e.agent).is_ok() { n_rm_bad += 1 } else { n_rm_good += 1 }
+                let bad = t.compromised.binary_search(&e.agent).is_ok();
+                if !bad || e.seq >= t.onset_seq {
+                    let m = &mut mix[bad as usize];
+                    *m = (m.0 + 1, m.1 + risky(e.command) as u32);
                 }
             }
         })
@@ -364,7 +372,11 @@ mod tests {
         assert_eq!(t.compromised.len(), 10);
         assert_eq!(t.calls + t.outcomes, 20_000);
         assert!(n_ls > 1000, "ls is the most popular tool: {n_ls}");
-        assert!(n_rm_bad > n_rm_good, "compromised agents use rm more: {n_rm_bad} vs {n_rm_good}");
+        let frac = |(n, r): (u32, u32)| r as f64 / n.max(1) as f64;
+        assert!(frac(mix[0]) < 0.1, "benign agents mostly call safe to medium tools: {mix:?}");
+        assert!(frac(mix[1]) > 2.0 * frac(mix[0]), "compromised agents drift to risky tools: {mix:?}");
+        // Agents act every few seconds: the stream spans far more than the sum of its event count in µs.
+        assert!(last_time > 20_000 * 1000, "realistic time span: {last_time} µs");
         let mut c = Vec::new();
         generate(&Workload { seed: 8, ..w }, &mut c).unwrap();
         assert_ne!(a, c);
