@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::cli::{BenchArgs, CliError, temp_dir, write_workload};
 use crate::engine::{Engine, NullEngine, TestEngine};
+use crate::gate_engine::{GateEngine, GateOptions};
 use crate::io::{RunConfig, RunEnd, blocking, mmap, uring};
 use crate::stats::Stats;
 use crate::workload::Workload;
@@ -67,6 +68,8 @@ pub struct BenchReport {
     pub stages: Stages,
     /// System load average (1 min) at the start: other work on the machine skews figures.
     pub loadavg_1m: f64,
+    /// In-memory engine rows (filled by [`run`]).
+    pub engines: Vec<EngineRow>,
 }
 
 impl BenchReport {
@@ -107,6 +110,17 @@ impl BenchReport {
             "stages (ns/event): decode+emit {:.2}, engine {:.2}, read()+write() I/O {:.2}\n",
             self.stages.decode_emit_ns, self.stages.engine_ns, self.stages.read_write_ns
         );
+        if !self.engines.is_empty() {
+            s += &format!("{:<40} {:>14} {:>12}\n", "in memory (no I/O)", "best M ev/s", "engine ns/ev");
+            for e in &self.engines {
+                s += &format!(
+                    "{:<40} {:>14.2} {:>12.2}\n",
+                    e.engine,
+                    e.best_events_per_sec / 1e6,
+                    e.engine_ns
+                );
+            }
+        }
         s += &format!("load average at start: {:.2}\n", self.loadavg_1m);
         s
     }
@@ -174,10 +188,54 @@ fn fail(p: &Path, e: std::io::Error) -> CliError {
     CliError { code: 1, message: format!("{}: {e}", p.display()) }
 }
 
-/// Runs the benchmark with the driver's [`TestEngine`].
+/// In-memory cost of one engine (decode + engine + emit, no I/O), same workload, same process.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineRow {
+    /// Engine name.
+    pub engine: String,
+    /// Best events/s over the rounds.
+    pub best_events_per_sec: f64,
+    /// The engine's own ns/event (this row minus `NullEngine`).
+    pub engine_ns: f64,
+}
+
+/// The gate options `tcapd bench` runs (the product defaults, capacity = the workload's agents).
+pub fn bench_gate_options(agents: u32, sketch: bool) -> GateOptions {
+    GateOptions { max_agents: agents as usize, sketch, ..GateOptions::default() }
+}
+
+/// Runs the benchmark with the product engine ([`GateEngine`], built-in registry, default options),
+/// then the in-memory engine rows: `NullEngine`, the gate with and without the sketch, and the driver's
+/// `TestEngine` as a reference column.
 pub fn run(args: &BenchArgs) -> Result<BenchReport, CliError> {
-    let agents = args.agents as usize;
-    run_with(args, "TestEngine (driver test engine, not the gate)", || TestEngine::with_builtin_names(agents))
+    let gate = |sketch: bool| {
+        let opts = bench_gate_options(args.agents, sketch);
+        move || GateEngine::builtin(&opts).expect("the default gate configuration is valid")
+    };
+    let mut report = run_with(args, "GateEngine (the gate, built-in registry, sketch off)", gate(false))?;
+    let w = Workload { agents: args.agents, events: args.events, compromised: 0.05, seed: 1 };
+    let mut bytes = Vec::new();
+    crate::workload::generate(&w, &mut bytes).map_err(|e| CliError { code: 1, message: e.to_string() })?;
+    let batch = args.batch.max(4096);
+    let (mut null, mut off, mut on, mut test) = (0f64, 0f64, 0f64, 0f64);
+    for _ in 0..args.rounds.max(1) {
+        null = null.max(memory(&bytes, batch, &mut NullEngine));
+        off = off.max(memory(&bytes, batch, &mut gate(false)()));
+        on = on.max(memory(&bytes, batch, &mut gate(true)()));
+        test = test.max(memory(&bytes, batch, &mut TestEngine::with_builtin_names(args.agents as usize)));
+    }
+    let row = |engine: &str, eps: f64| EngineRow {
+        engine: engine.into(),
+        best_events_per_sec: eps,
+        engine_ns: 1e9 / eps - 1e9 / null,
+    };
+    report.engines = vec![
+        row("NullEngine (decode + emit only)", null),
+        row("GateEngine, sketch off (default)", off),
+        row("GateEngine, sketch on", on),
+        row("TestEngine (reference, not the gate)", test),
+    ];
+    Ok(report)
 }
 
 /// Runs the benchmark with engines from `make` (one fresh engine per path and round), named `name` in
@@ -268,6 +326,7 @@ pub fn run_with<E: Engine, F: Fn() -> E>(
             read_write_ns: 1e9 / io_null - 1e9 / mem_null,
         },
         loadavg_1m,
+        engines: Vec::new(),
         paths,
         uring_unavailable,
     })

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::engine::{Engine, TestEngine};
+use crate::engine::Engine;
+use crate::gate_engine::{GateEngine, GateOptions};
 use crate::io::{self as dio, IoFailure, IoMode, RunConfig, RunEnd, Sink, Source};
 use crate::serve::{self, Listen, ServeConfig};
 use crate::snapshot;
@@ -67,10 +68,13 @@ pub type CliResult = Result<ExitCode, CliError>;
 /// Options shared by the commands that run an engine.
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
-    /// Registry image (from `tcapd registry build`). Not yet wired into this build, which runs the
-    /// built-in test engine and refuses this option.
+    /// Registry image (from `tcapd registry build`; default: the built-in registry). Validated in full
+    /// at start; a bad image is refused.
     #[arg(long, value_name = "FILE")]
     pub registry: Option<PathBuf>,
+    /// Feed the (agent, command) burst sketch (one-minute ticks) into the gate as evidence.
+    #[arg(long, value_enum, default_value = "off", value_name = "on|off")]
+    pub sketch: Switch,
     /// Agent ids the engine can hold (ids beyond are denied).
     #[arg(long, default_value_t = 65_536, value_name = "N")]
     pub max_agents: usize,
@@ -106,15 +110,32 @@ pub struct IoArgs {
     pub batch: usize,
 }
 
-/// Builds the engine. The single place where the product gate will be swapped in.
-pub fn make_engine(args: &EngineArgs) -> Result<TestEngine, CliError> {
-    if let Some(r) = &args.registry {
-        return Err(failure(format!(
-            "--registry {}: registry images are not wired into this build yet (it runs the built-in test engine)",
-            r.display()
-        )));
+/// An on/off option.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+impl Switch {
+    /// Whether it is on.
+    pub fn on(self) -> bool {
+        self == Switch::On
     }
-    Ok(TestEngine::with_builtin_names(args.max_agents))
+}
+
+/// Builds the product engine: the gate over `--registry` (or the built-in registry) with `--max-agents`
+/// agent slots and the sketch per `--sketch`.
+pub fn make_engine(args: &EngineArgs) -> Result<GateEngine, CliError> {
+    let registry = match &args.registry {
+        Some(p) => crate::gate_engine::load_registry(p).map_err(failure)?,
+        None => tcap_core::registry::builtin(),
+    };
+    let opts =
+        GateOptions { max_agents: args.max_agents, sketch: args.sketch.on(), ..GateOptions::default() };
+    GateEngine::new(registry, &opts).map_err(|e| failure(format!("gate: {e}")))
 }
 
 /// Restores state per `--state`/`--discard-state`.
@@ -239,6 +260,9 @@ impl RunArgs {
         if !self.io.quiet {
             eprintln!("{}", stats.report(path));
         }
+        if let Some(r) = engine.report() {
+            eprintln!("tcapd: {r}");
+        }
         match end {
             RunEnd::Eof => Ok(ExitCode::SUCCESS),
             RunEnd::Stopped => {
@@ -329,6 +353,9 @@ impl ServeArgs {
         final_snapshot(&self.engine, &mut snap, engine)?;
         if !self.io.quiet {
             eprintln!("{}", stats.report(if use_uring { "io_uring serve" } else { "poll serve" }));
+        }
+        if let Some(r) = engine.report() {
+            eprintln!("tcapd: {r}");
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -453,7 +480,7 @@ impl BenchArgs {
                 println!("{}", serde_json::to_string_pretty(&r).map_err(|e| failure(e.to_string()))?);
             } else {
                 println!(
-                    "tcapd bench --serve: {} clients over a Unix socket, engine TestEngine\n\
+                    "tcapd bench --serve: {} clients over a Unix socket, engine GateEngine (sketch off)\n\
                      throughput: {} events in total at {:.2} M events/s\n\
                      latency at {} events/s offered: {} batches, p50 ≤ {}  p99 ≤ {}  p99.9 ≤ {}  max {}",
                     r.clients,
@@ -494,12 +521,20 @@ pub struct DemoArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Feed the (agent, command) burst sketch into the gate.
+    #[arg(long, value_enum, default_value = "off", value_name = "on|off")]
+    pub sketch: Switch,
 }
 
 impl DemoArgs {
-    /// Runs the command.
+    /// Runs the command with the product engine (the gate over the built-in registry).
     pub fn exec(self) -> CliResult {
-        let mut engine = TestEngine::with_builtin_names(self.agents as usize);
+        let opts = GateOptions {
+            max_agents: self.agents as usize,
+            sketch: self.sketch.on(),
+            ..GateOptions::default()
+        };
+        let mut engine = GateEngine::builtin(&opts).map_err(|e| failure(format!("gate: {e}")))?;
         crate::demo::run(&self, &mut engine)
     }
 }

@@ -1,6 +1,6 @@
 //! `tcapd demo`: generate a workload, stream it through an engine via io_uring, summarise.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ use crate::io::{IoMode, RunConfig, RunEnd};
 use crate::stats::Stats;
 use crate::workload::Workload;
 
-/// Runs the demo with `engine` (generic, so the product gate drops in).
+/// Runs the demo with `engine` (`tcapd demo` passes the product gate).
 pub fn run<E: Engine>(args: &DemoArgs, engine: &mut E) -> CliResult {
     let dir = temp_dir("tcapd-demo")?;
     let input = dir.join("events.bin");
@@ -26,6 +26,11 @@ pub fn run<E: Engine>(args: &DemoArgs, engine: &mut E) -> CliResult {
         w.agents,
         w.compromised * 100.0,
         w.seed
+    );
+    println!(
+        "engine: the gate over the built-in registry ({} commands), sketch {}",
+        tcap_core::registry::builtin().len(),
+        if args.sketch.on() { "on" } else { "off" }
     );
     let truth = write_workload(&w, &input)?;
     let fail = |e: std::io::Error| CliError { code: 1, message: e.to_string() };
@@ -47,16 +52,26 @@ pub fn run<E: Engine>(args: &DemoArgs, engine: &mut E) -> CliResult {
         return Err(CliError { code: 1, message: format!("demo run ended with {end:?}") });
     }
     let bytes = std::fs::read(&output).map_err(fail)?;
+    let truth_set: BTreeSet<u32> = truth.compromised.iter().copied().collect();
     let mut flagged = BTreeSet::new();
     let mut by_kind = [0u64; 5];
+    // Per compromised agent: its calls since the onset, and that count when it was first flagged.
+    let mut since_onset: BTreeMap<u32, (u64, Option<u64>)> = BTreeMap::new();
     parse_decisions(&bytes[HEADER_LEN.min(bytes.len())..], |d| {
         by_kind[d.decision as usize] += 1;
-        if d.agent_state >= AgentState::Restricted {
+        let hit = d.agent_state >= AgentState::Restricted;
+        if hit {
             flagged.insert(d.agent);
+        }
+        if d.seq >= truth.onset_seq && truth_set.contains(&d.agent) {
+            let e = since_onset.entry(d.agent).or_default();
+            e.0 += 1;
+            if hit && e.1.is_none() {
+                e.1 = Some(e.0);
+            }
         }
     })
     .map_err(|e| CliError { code: 1, message: format!("reading back decisions: {e}") })?;
-    let truth_set: BTreeSet<u32> = truth.compromised.iter().copied().collect();
     let tp = flagged.intersection(&truth_set).count();
     let fp = flagged.len() - tp;
     let missed = truth_set.len() - tp;
@@ -84,7 +99,20 @@ pub fn run<E: Engine>(args: &DemoArgs, engine: &mut E) -> CliResult {
     if !flagged.is_empty() || !truth_set.is_empty() {
         let precision = tp as f64 / flagged.len().max(1) as f64;
         let recall = tp as f64 / truth_set.len().max(1) as f64;
-        println!("precision {precision:.2}, recall {recall:.2} (engine: driver TestEngine, not the gate)");
+        println!("precision {precision:.3}, recall {recall:.3}");
+    }
+    let mut delays: Vec<u64> = since_onset.values().filter_map(|v| v.1).collect();
+    delays.sort_unstable();
+    if !delays.is_empty() {
+        println!(
+            "calls from onset to detection (compromised agents caught): median {}, p90 {}, max {}",
+            delays[delays.len() / 2],
+            delays[delays.len() * 9 / 10],
+            delays[delays.len() - 1]
+        );
+    }
+    if let Some(r) = engine.report() {
+        println!("{r}");
     }
     println!("batch latency {}", stats.latency.summary());
     let _ = std::fs::remove_dir_all(&dir);

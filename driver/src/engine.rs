@@ -1,9 +1,10 @@
 //! The seam between the I/O driver and the decision logic.
 //!
 //! Every per-record operation of `tcapd` goes through [`Engine`]: the I/O paths (io_uring, blocking,
-//! mmap, serve) only move bytes and call it. The product engine wraps `tcap_core::gate::Gate`; this
-//! module also holds [`TestEngine`], a small deterministic engine for the driver's own tests and
-//! benchmarks. It is **not** the product policy.
+//! mmap, serve) only move bytes and call it. The product engine is
+//! [`GateEngine`](crate::gate_engine::GateEngine) over `tcap_core::gate::Gate`; this module holds
+//! [`TestEngine`], a small deterministic engine kept as a reference column of `tcapd bench` and for unit
+//! tests of the seam, and [`NullEngine`]. Neither is the product policy.
 
 use core::fmt;
 
@@ -58,6 +59,12 @@ pub trait Engine {
     /// Replaces the engine's state with a payload produced by [`Engine::snapshot_into`]. On error the
     /// engine is unchanged.
     fn restore(&mut self, bytes: &[u8]) -> Result<(), SnapshotError>;
+
+    /// A line for the exit report about anything the engine had to refuse or work around (e.g. events
+    /// for agents beyond its capacity); `None` when there is nothing to say.
+    fn report(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Reason bit: the command's risk drove the decision.
@@ -81,7 +88,7 @@ struct TestAgent {
 }
 
 const AGENT_BYTES: usize = 24;
-const TABLE_BITS: u32 = 10;
+const TABLE_BITS: u32 = 11;
 
 /// A small deterministic engine for tests and benchmarks — **not the product policy**.
 ///
@@ -105,11 +112,11 @@ impl TestEngine {
         TestEngine { agents, table: vec![(0, u8::MAX); 1 << TABLE_BITS] }
     }
 
-    /// An engine that knows the risk of the workload generator's built-in command names.
+    /// An engine that knows the risk of the built-in registry's commands.
     pub fn with_builtin_names(capacity: usize) -> TestEngine {
         let mut e = TestEngine::new(capacity);
-        for (name, risk) in crate::workload::COMMANDS {
-            e.insert(tcap_core::wire::command_id(name.as_bytes()), *risk);
+        for entry in tcap_core::registry::builtin().iter() {
+            e.insert(entry.id(), entry.risk());
         }
         e
     }
@@ -122,7 +129,7 @@ impl TestEngine {
     fn insert(&mut self, id: u32, risk: Risk) {
         let mask = (1usize << TABLE_BITS) - 1;
         let mut i = id as usize & mask;
-        // The table holds at most ~100 names in 1024 slots, so a free slot is always found.
+        // The table holds the built-in registry (< 1000 names) in 2048 slots, so a free slot is found.
         for _ in 0..self.table.len() {
             if self.table[i].1 == u8::MAX || self.table[i].0 == id {
                 self.table[i] = (id, risk as u8);

@@ -1,6 +1,7 @@
 //! Library half of `tcapd`, the tcap userspace driver; the binary is a thin shell over it.
 //!
 //! * [`engine`] — the [`engine::Engine`] seam every record goes through, and a deterministic test engine.
+//! * [`gate_engine`] — the product engine: the gate over a registry, agent table, sketch, snapshots.
 //! * [`stream`] — incremental decoding of event streams (header, partial records, offsets).
 //! * [`io`] — the io_uring, blocking and mmap paths for `run`; [`serve`] — many clients on one ring.
 //! * [`snapshot`] — atomic, validated engine state files.
@@ -12,6 +13,7 @@ pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod gate_engine;
 pub mod io;
 pub mod serve;
 pub mod serve_bench;

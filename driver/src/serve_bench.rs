@@ -16,7 +16,6 @@ use serde::Serialize;
 use tcap_core::wire::record::{DECISION_LEN, EVENT_LEN, EventRepr, HEADER_LEN};
 
 use crate::cli::CliError;
-use crate::engine::TestEngine;
 use crate::serve::{self, Listen, ServeConfig};
 use crate::stats::{Histogram, Stats};
 use crate::workload::{Workload, generate, offset_agents};
@@ -61,7 +60,11 @@ fn start_server(
     let (fd, name) = serve::bind(&Listen::Unix(path.to_path_buf()))
         .map_err(|e| CliError { code: 1, message: format!("bind {}: {e}", path.display()) })?;
     Ok(thread::spawn(move || {
-        let mut engine = TestEngine::with_builtin_names((clients * agents) as usize);
+        let opts = crate::bench::bench_gate_options(clients * agents, false);
+        let mut engine = match crate::gate_engine::GateEngine::builtin(&opts) {
+            Ok(e) => e,
+            Err(e) => return Err(format!("gate: {e}")),
+        };
         let cfg = ServeConfig { exit_after: Some(clients as u64), ..ServeConfig::default() };
         let mut stats = Stats::new();
         serve::serve(fd, &name, &mut engine, &cfg, &mut stats, &mut |_| {})

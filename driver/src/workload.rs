@@ -1,121 +1,147 @@
 //! Synthetic workloads: realistic event streams for demos, tests and benchmarks.
 //!
-//! Agents call tools with Zipf-skewed popularity over ~100 real command names (benign, read-only tools
-//! are the popular ones), in bursts, and most calls are followed by an outcome. A fraction of agents is
-//! compromised: from an onset point onwards they drift towards high-risk tools and fail more often,
-//! with a drift that grows over time (subtle at first). The truth (which agents, from when) is written
-//! beside the stream as JSON.
+//! Commands are real entries of the built-in registry. Agents call tools with Zipf-skewed popularity:
+//! the ~100 everyday commands of [`POPULAR`] first (read-only tools are the popular ones; risky ones such
+//! as `sudo` or `rm` sit in the tail, so benign agents call them rarely), then the registry's other safe,
+//! low and medium tools. Time is realistic: each agent calls a tool every few seconds on average, in
+//! bursts (calls 1–20 ms apart), and most calls are followed by an outcome shortly after. A fraction of agents is compromised: from an onset point onwards they drift
+//! towards the registry's high and critical tools, burst more and fail more often, with a drift that
+//! grows over time (subtle at first). The truth (which agents, from when) is written beside the stream
+//! as JSON.
 
 use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
+use tcap_core::registry;
 use tcap_core::wire::Risk;
 use tcap_core::wire::record::{EVENT_LEN, EventRepr, Outcome, StreamHeader};
 
-/// Built-in command names with a plausible risk, ordered by popularity (most popular first). The
-/// registry will supply real names and descriptors later; ids are `command_id(name)`.
-pub const COMMANDS: &[(&str, Risk)] = &[
-    ("ls", Risk::Safe),
-    ("cat", Risk::Safe),
-    ("grep", Risk::Safe),
-    ("git status", Risk::Low),
-    ("echo", Risk::Safe),
-    ("cd", Risk::Safe),
-    ("pwd", Risk::Safe),
-    ("head", Risk::Safe),
-    ("git diff", Risk::Low),
-    ("find", Risk::Low),
-    ("tail", Risk::Safe),
-    ("wc", Risk::Safe),
-    ("sed", Risk::Medium),
-    ("python3", Risk::Medium),
-    ("git log", Risk::Low),
-    ("sort", Risk::Safe),
-    ("awk", Risk::Low),
-    ("mkdir", Risk::Medium),
-    ("cp", Risk::Medium),
-    ("git add", Risk::Medium),
-    ("git commit", Risk::Medium),
-    ("diff", Risk::Safe),
-    ("cargo build", Risk::Medium),
-    ("make", Risk::Medium),
-    ("npm install", Risk::Medium),
-    ("mv", Risk::Medium),
-    ("touch", Risk::Medium),
-    ("jq", Risk::Safe),
-    ("uniq", Risk::Safe),
-    ("cut", Risk::Safe),
-    ("tr", Risk::Safe),
-    ("stat", Risk::Safe),
-    ("file", Risk::Safe),
-    ("du", Risk::Low),
-    ("df", Risk::Low),
-    ("ps", Risk::Low),
-    ("which", Risk::Safe),
-    ("env", Risk::Low),
-    ("date", Risk::Safe),
-    ("whoami", Risk::Safe),
-    ("uname", Risk::Safe),
-    ("tree", Risk::Safe),
-    ("less", Risk::Safe),
-    ("basename", Risk::Safe),
-    ("dirname", Risk::Safe),
-    ("realpath", Risk::Safe),
-    ("pip install", Risk::Medium),
-    ("node", Risk::Medium),
-    ("curl", Risk::Medium),
-    ("wget", Risk::Medium),
-    ("tar", Risk::Medium),
-    ("gzip", Risk::Medium),
-    ("unzip", Risk::Medium),
-    ("git push", Risk::Medium),
-    ("git clone", Risk::Medium),
-    ("git checkout", Risk::Medium),
-    ("ln", Risk::Medium),
-    ("chmod", Risk::Medium),
-    ("top", Risk::Low),
-    ("free", Risk::Low),
-    ("uptime", Risk::Safe),
-    ("hostname", Risk::Low),
-    ("id", Risk::Low),
-    ("lsof", Risk::Low),
-    ("ss", Risk::Low),
-    ("ip", Risk::Low),
-    ("dig", Risk::Low),
-    ("ping", Risk::Low),
-    ("ssh", Risk::High),
-    ("scp", Risk::High),
-    ("rsync", Risk::Medium),
-    ("kill", Risk::High),
-    ("docker run", Risk::High),
-    ("sudo", Risk::High),
-    ("chown", Risk::High),
-    ("systemctl", Risk::High),
-    ("crontab", Risk::High),
-    ("apt-get", Risk::High),
-    ("mount", Risk::High),
-    ("nc", Risk::High),
-    ("iptables", Risk::High),
-    ("useradd", Risk::High),
-    ("passwd", Risk::High),
-    ("su", Risk::High),
-    ("umount", Risk::High),
-    ("rm", Risk::Critical),
-    ("dd", Risk::Critical),
-    ("shred", Risk::Critical),
-    ("mkfs", Risk::Critical),
-    ("fdisk", Risk::Critical),
-    ("insmod", Risk::Critical),
-    ("rmmod", Risk::Critical),
-    ("modprobe", Risk::Critical),
-    ("chroot", Risk::Critical),
-    ("nsenter", Risk::Critical),
-    ("reboot", Risk::Critical),
-    ("shutdown", Risk::Critical),
-    ("setenforce", Risk::Critical),
-    ("auditctl", Risk::Critical),
-    ("history -c", Risk::Critical),
+/// Command names in order of popularity among well-behaved agents (most popular first). Their
+/// descriptors and risk come from the built-in registry (`tcap_core::registry::builtin()`); names the
+/// registry does not know are skipped.
+pub const POPULAR: &[&str] = &[
+    "ls",
+    "cat",
+    "grep",
+    "git status",
+    "echo",
+    "cd",
+    "pwd",
+    "head",
+    "git diff",
+    "find",
+    "tail",
+    "wc",
+    "sed",
+    "python3",
+    "git log",
+    "sort",
+    "awk",
+    "mkdir",
+    "cp",
+    "git add",
+    "git commit",
+    "diff",
+    "cargo build",
+    "make",
+    "npm install",
+    "mv",
+    "touch",
+    "jq",
+    "uniq",
+    "cut",
+    "tr",
+    "stat",
+    "file",
+    "du",
+    "df",
+    "ps",
+    "which",
+    "env",
+    "date",
+    "whoami",
+    "uname",
+    "tree",
+    "less",
+    "basename",
+    "dirname",
+    "realpath",
+    "pip install",
+    "node",
+    "curl",
+    "wget",
+    "tar",
+    "gzip",
+    "unzip",
+    "git push",
+    "git clone",
+    "git checkout",
+    "ln",
+    "chmod",
+    "top",
+    "free",
+    "uptime",
+    "hostname",
+    "id",
+    "lsof",
+    "ss",
+    "ip",
+    "dig",
+    "ping",
+    "ssh",
+    "scp",
+    "rsync",
+    "kill",
+    "docker run",
+    "sudo",
+    "chown",
+    "systemctl",
+    "crontab",
+    "apt-get",
+    "mount",
+    "nc",
+    "iptables",
+    "useradd",
+    "passwd",
+    "su",
+    "umount",
+    "rm",
+    "dd",
+    "shred",
+    "mkfs",
+    "fdisk",
+    "insmod",
+    "rmmod",
+    "modprobe",
+    "chroot",
+    "nsenter",
+    "reboot",
+    "shutdown",
+    "setenforce",
+    "auditctl",
+    "history -c",
 ];
+
+/// Mean time between two calls of one agent (µs): agents act every few seconds.
+pub const PER_AGENT_GAP_US: u64 = 4_000_000;
+
+/// The generator's commands from the built-in registry: the ids in popularity order (the names of
+/// [`POPULAR`] that the registry knows, then its other safe, low and medium commands in registry
+/// order), and the ids of its high and critical commands (what compromised agents drift to).
+pub fn command_pools() -> (Vec<u32>, Vec<u32>) {
+    let reg = registry::builtin();
+    let mut ids: Vec<u32> =
+        POPULAR.iter().filter_map(|n| reg.get_by_name(n.as_bytes()).map(|e| e.id())).collect();
+    let mut risky = Vec::new();
+    for e in reg.iter() {
+        if e.risk() >= Risk::High {
+            risky.push(e.id());
+        } else if !ids.contains(&e.id()) {
+            ids.push(e.id());
+        }
+    }
+    (ids, risky)
+}
 
 /// Parameters of a workload.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
@@ -206,9 +232,8 @@ pub fn generate(w: &Workload, out: &mut impl Write) -> io::Result<Truth> {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--agents must be at least 1"));
     }
     let mut rng = Rng::new(w.seed);
-    let ids: Vec<u32> = COMMANDS.iter().map(|(n, _)| tcap_core::wire::command_id(n.as_bytes())).collect();
-    let risky: Vec<usize> = (0..COMMANDS.len()).filter(|&i| COMMANDS[i].1 >= Risk::High).collect();
-    let tools = Zipf::new(COMMANDS.len(), 1.1);
+    let (ids, risky) = command_pools();
+    let tools = Zipf::new(ids.len(), 1.1);
     let agents_zipf = Zipf::new(w.agents as usize, 0.6);
     // Agent activity is skewed too, but the busiest agents are spread over the id space.
     let perm: Vec<u32> = {
@@ -238,35 +263,42 @@ pub fn generate(w: &Workload, out: &mut impl Write) -> io::Result<Truth> {
         ev.emit(&mut buf).map_err(io::Error::other)?;
         out.write_all(&buf)
     };
+    // Every agent calls about once per `PER_AGENT_GAP_US` on average: the stream's clock advances by
+    // that over the number of agents per call (uniform jitter, mean kept).
+    let mean_gap = (PER_AGENT_GAP_US / w.agents as u64).max(2);
     while seq < w.events {
         let agent = perm[agents_zipf.sample(&mut rng)];
         let bad = bad_flags[agent as usize] && seq >= onset_seq;
-        // Drift grows from 0 to 0.5 over the rest of the stream.
-        let drift =
-            if bad { 0.5 * (seq - onset_seq) as f64 / (w.events - onset_seq).max(1) as f64 } else { 0.0 };
-        let burst = if rng.below(20) == 0 { 2 + rng.below(7) } else { 1 };
-        for _ in 0..burst {
+        // Drift grows from 0 to 0.5 over the first quarter of the rest of the stream, then stays.
+        let ramp = ((w.events - onset_seq) / 4).max(1);
+        let drift = if bad { 0.5 * ((seq - onset_seq) as f64 / ramp as f64).min(1.0) } else { 0.0 };
+        let burst_odds = if bad { 20 - (drift * 20.0) as u64 } else { 20 };
+        let burst = if rng.below(burst_odds.max(2)) == 0 { 2 + rng.below(7) } else { 1 };
+        now += 1 + rng.below(2 * mean_gap);
+        for b in 0..burst {
             if seq >= w.events {
                 break;
             }
-            now += 1 + rng.below(if burst > 1 { 4 } else { 40 });
-            let tool = if bad && rng.unit() < drift.max(0.05) {
+            if b > 0 {
+                now += 1_000 + rng.below(20_000);
+            }
+            let command = if bad && rng.unit() < drift.max(0.05) {
                 risky[rng.below(risky.len() as u64) as usize]
             } else {
-                tools.sample(&mut rng)
+                ids[tools.sample(&mut rng)]
             };
-            let command = ids[tool];
             emit(EventRepr { seq, time_us: now, agent, command, outcome: None }, out)?;
             seq += 1;
             calls += 1;
             if seq < w.events && rng.below(10) < 8 {
                 let fail = if bad { 0.05 + drift * 0.4 } else { 0.04 };
                 let outcome = if rng.unit() < fail {
-                    [Outcome::Error, Outcome::DeniedByHost, Outcome::Timeout][rng.below(3) as usize]
+                    [Outcome::Error, Outcome::Denied, Outcome::Timeout][rng.below(3) as usize]
                 } else {
                     Outcome::Success
                 };
-                now += 1;
+                // Time stays monotone across the stream (and so per agent).
+                now += 1 + rng.below(mean_gap);
                 emit(EventRepr { seq, time_us: now, agent, command, outcome: Some(outcome) }, out)?;
                 seq += 1;
                 outcomes += 1;
@@ -315,16 +347,24 @@ mod tests {
         assert_eq!(a.len(), HEADER_LEN + 20_000 * EVENT_LEN);
         StreamHeader::parse(&a, StreamKind::Events).unwrap();
         let ls = tcap_core::wire::command_id(b"ls");
-        let rm = tcap_core::wire::command_id(b"rm");
-        let (mut n_ls, mut n_rm_good, mut n_rm_bad, mut last_seq) = (0, 0, 0, None);
+        let reg = registry::builtin();
+        let risky = |id: u32| reg.get(id).is_some_and(|e| e.risk() >= Risk::High);
+        // [benign, compromised after onset]: (calls, high-or-critical calls).
+        let mut mix = [(0u32, 0u32); 2];
+        let (mut n_ls, mut last_seq, mut last_time) = (0, None, 0);
         parse_events(&a[HEADER_LEN..], |e| {
             assert_eq!(last_seq.map_or(0, |s: u64| s + 1), e.seq);
             last_seq = Some(e.seq);
+            assert!(e.time_us >= last_time, "time is monotone");
+            last_time = e.time_us;
             assert!(e.agent < 50);
+            assert!(reg.get(e.command).is_some(), "every command is a registry entry");
             if e.outcome.is_none() {
                 n_ls += (e.command == ls) as u32;
-                if e.command == rm {
-                    if t.compromised.binary_search(&e.agent).is_ok() { n_rm_bad += 1 } else { n_rm_good += 1 }
+                let bad = t.compromised.binary_search(&e.agent).is_ok();
+                if !bad || e.seq >= t.onset_seq {
+                    let m = &mut mix[bad as usize];
+                    *m = (m.0 + 1, m.1 + risky(e.command) as u32);
                 }
             }
         })
@@ -332,7 +372,11 @@ mod tests {
         assert_eq!(t.compromised.len(), 10);
         assert_eq!(t.calls + t.outcomes, 20_000);
         assert!(n_ls > 1000, "ls is the most popular tool: {n_ls}");
-        assert!(n_rm_bad > n_rm_good, "compromised agents use rm more: {n_rm_bad} vs {n_rm_good}");
+        let frac = |(n, r): (u32, u32)| r as f64 / n.max(1) as f64;
+        assert!(frac(mix[0]) < 0.1, "benign agents mostly call safe to medium tools: {mix:?}");
+        assert!(frac(mix[1]) > 2.0 * frac(mix[0]), "compromised agents drift to risky tools: {mix:?}");
+        // Agents act every few seconds: the stream spans far more than the sum of its event count in µs.
+        assert!(last_time > 20_000 * 1000, "realistic time span: {last_time} µs");
         let mut c = Vec::new();
         generate(&Workload { seed: 8, ..w }, &mut c).unwrap();
         assert_ne!(a, c);

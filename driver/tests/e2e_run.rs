@@ -233,7 +233,7 @@ fn sigterm_drains_flushes_and_snapshots() {
         let (st, _, e) =
             run_tcapd(&["run", "--in", s(&inp), "--out", s(&out), "--state", s(&state), "-q"], None);
         assert!(st.success(), "{e}");
-        let mut engine = tcap_driver::engine::TestEngine::with_builtin_names(MAX_AGENTS);
+        let mut engine = default_engine();
         let _ = oracle_with(&data, &mut engine);
         let (want_more, _) = oracle_with(&more, &mut engine);
         assert!(std::fs::read(&out).unwrap() == want_more, "{m}: restored state differs");
@@ -406,4 +406,62 @@ fn auto_falls_back_with_one_warning_when_seccomp_refuses_io_uring() {
     let o = cmd.spawn().unwrap().wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("io_uring setup"));
+}
+
+#[test]
+fn registry_file_is_used_and_bad_images_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("reg.img");
+    std::fs::write(&img, tcap_core::registry::builtin_image()).unwrap();
+    let data = workload(20, 3_000, 70);
+    let (want, _) = oracle(&data);
+    let (st, out, e) =
+        run_tcapd(&["run", "--in", "-", "--out", "-", "-q", "--registry", s(&img)], Some(data.clone()));
+    assert!(st.success(), "{e}");
+    assert!(out == want, "the built-in image loaded from a file decides like the built-in registry");
+    // An empty registry: every command is unknown, so nothing is allowed.
+    let empty = tcap_core::registry::Builder::new().build().unwrap();
+    std::fs::write(&img, &empty).unwrap();
+    let (st, out, e) =
+        run_tcapd(&["run", "--in", "-", "--out", "-", "-q", "--registry", s(&img)], Some(data.clone()));
+    assert!(st.success(), "{e}");
+    let mut n = 0;
+    tcap_core::wire::record::parse_decisions(&out[HEADER_LEN..], |d| {
+        n += 1;
+        assert_ne!(
+            d.decision,
+            tcap_core::wire::record::Decision::Allow,
+            "unknown commands are never allowed"
+        );
+    })
+    .unwrap();
+    assert_eq!(n, (want.len() - HEADER_LEN) / 32);
+    // A corrupt image is refused before anything is read.
+    let mut bad = tcap_core::registry::builtin_image().to_vec();
+    let k = bad.len() / 2;
+    bad[k] ^= 0x55;
+    std::fs::write(&img, &bad).unwrap();
+    let (st, out, e) = run_tcapd(&["run", "--in", "-", "--out", "-", "--registry", s(&img)], Some(data));
+    assert_eq!(st.code(), Some(1), "{e}");
+    assert!(out.is_empty());
+    assert!(e.contains("--registry") && e.contains("not a valid registry image"), "{e}");
+}
+
+#[test]
+fn agents_beyond_capacity_are_denied_and_reported() {
+    let data = workload(50, 2_000, 71);
+    let (st, out, e) = run_tcapd(&["run", "--in", "-", "--out", "-", "--max-agents", "10"], Some(data));
+    assert!(st.success(), "{e}");
+    let (mut denied, mut beyond) = (0, 0);
+    tcap_core::wire::record::parse_decisions(&out[HEADER_LEN..], |d| {
+        if d.agent >= 10 {
+            beyond += 1;
+            denied += (d.decision == tcap_core::wire::record::Decision::Deny
+                && d.reasons == tcap_driver::gate_engine::REASON_AGENT_OUT_OF_RANGE)
+                as u32;
+        }
+    })
+    .unwrap();
+    assert!(beyond > 100 && denied == beyond, "{denied} of {beyond}");
+    assert!(e.contains(&format!("gate: {beyond} calls for agents beyond capacity 10 denied")), "{e}");
 }

@@ -7,6 +7,7 @@
 //! [`Gate::check_ct`] is the constant-time evaluation path; [`Gate::check_batch`] serves agent tables
 //! larger than the cache by touching the states of upcoming calls before it needs them.
 
+mod impls;
 mod lookup;
 mod policy;
 #[cfg(test)]
@@ -14,6 +15,7 @@ mod tests;
 
 use core::fmt;
 
+pub use impls::RestoreError;
 pub use lookup::{CommandInfo, Lookup, NetworkView, SliceLookup, SliceLookupError};
 pub use policy::{Decision, Policy, PolicyError};
 

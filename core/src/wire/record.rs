@@ -316,34 +316,9 @@ impl EventKind {
     }
 }
 
-/// How a call ended (meaningful on [`EventKind::Outcome`] events; zero on calls).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Outcome {
-    /// Ran and succeeded.
-    Success = 0,
-    /// Ran and failed.
-    Error = 1,
-    /// The host refused to run it.
-    DeniedByHost = 2,
-    /// Did not finish in time.
-    Timeout = 3,
-}
-
-impl Outcome {
-    /// All values, in numeric order.
-    pub const ALL: [Outcome; 4] = [Outcome::Success, Outcome::Error, Outcome::DeniedByHost, Outcome::Timeout];
-    /// The value for a numeric code.
-    pub const fn from_u8(v: u8) -> Option<Outcome> {
-        match v {
-            0 => Some(Outcome::Success),
-            1 => Some(Outcome::Error),
-            2 => Some(Outcome::DeniedByHost),
-            3 => Some(Outcome::Timeout),
-            _ => None,
-        }
-    }
-}
+/// How a call ended (meaningful on [`EventKind::Outcome`] events; zero on calls): the behaviour
+/// engine's own [`behavior::Outcome`](crate::behavior::Outcome), whose codes are frozen (pinned below).
+pub use crate::behavior::Outcome;
 
 /// Raw layout of a 32-byte event record (little-endian, alignment 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
@@ -511,89 +486,25 @@ static ZERO_EVENT: EventRaw = EventRaw {
 // ---------------------------------------------------------------------------------------------------------
 // Decisions
 
-/// The decision on a call, as carried in a decision record. Numeric values are frozen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum Decision {
-    /// Run it.
-    Allow = 0,
-    /// Run it, but log and watch.
-    Caution = 1,
-    /// A human must approve.
-    RequireApproval = 2,
-    /// Refused.
-    Deny = 3,
-    /// Refused: the agent is quarantined.
-    Quarantined = 4,
-}
+/// The decision on a call, as carried in a decision record: the gate's own
+/// [`gate::Decision`](crate::gate::Decision), whose codes are frozen (pinned below).
+pub use crate::gate::Decision;
 
-impl Decision {
-    /// All values, in numeric order.
-    pub const ALL: [Decision; 5] = [
-        Decision::Allow,
-        Decision::Caution,
-        Decision::RequireApproval,
-        Decision::Deny,
-        Decision::Quarantined,
-    ];
-    /// The value for a numeric code.
-    pub const fn from_u8(v: u8) -> Option<Decision> {
-        match v {
-            0 => Some(Decision::Allow),
-            1 => Some(Decision::Caution),
-            2 => Some(Decision::RequireApproval),
-            3 => Some(Decision::Deny),
-            4 => Some(Decision::Quarantined),
-            _ => None,
-        }
-    }
-    /// Lower-case name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Decision::Allow => "allow",
-            Decision::Caution => "caution",
-            Decision::RequireApproval => "require-approval",
-            Decision::Deny => "deny",
-            Decision::Quarantined => "quarantined",
-        }
-    }
-}
+/// The agent's behavioural state, as carried in a decision record: the behaviour engine's
+/// [`behavior::AgentStatus`](crate::behavior::AgentStatus), whose codes are frozen (pinned below).
+pub use crate::behavior::AgentStatus as AgentState;
 
-/// The agent's behavioural state, as carried in a decision record. Numeric values are frozen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum AgentState {
-    /// No evidence against it.
-    Trusted = 0,
-    /// Some evidence; watched.
-    Monitored = 1,
-    /// Strong evidence; risky tools refused.
-    Restricted = 2,
-    /// Quarantined: every call refused.
-    Quarantined = 3,
-}
-
-impl AgentState {
-    /// The value for a numeric code.
-    pub const fn from_u8(v: u8) -> Option<AgentState> {
-        match v {
-            0 => Some(AgentState::Trusted),
-            1 => Some(AgentState::Monitored),
-            2 => Some(AgentState::Restricted),
-            3 => Some(AgentState::Quarantined),
-            _ => None,
-        }
-    }
-    /// Lower-case name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AgentState::Trusted => "trusted",
-            AgentState::Monitored => "monitored",
-            AgentState::Restricted => "restricted",
-            AgentState::Quarantined => "quarantined",
-        }
-    }
-}
+// The record layout pins these codes (docs/RECORDS.md); the enums are shared with the gate, so a change
+// there that would silently change the wire format fails to compile here instead.
+const _: () = {
+    assert!(Outcome::Success as u8 == 0 && Outcome::Error as u8 == 1);
+    assert!(Outcome::Denied as u8 == 2 && Outcome::Timeout as u8 == 3);
+    assert!(Decision::Allow as u8 == 0 && Decision::Caution as u8 == 1);
+    assert!(Decision::RequireApproval as u8 == 2 && Decision::Deny as u8 == 3);
+    assert!(Decision::Quarantined as u8 == 4);
+    assert!(AgentState::Trusted as u8 == 0 && AgentState::Monitored as u8 == 1);
+    assert!(AgentState::Restricted as u8 == 2 && AgentState::Quarantined as u8 == 3);
+};
 
 /// Raw layout of a 32-byte decision record (little-endian, alignment 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]

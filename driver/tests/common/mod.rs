@@ -7,7 +7,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tcap_core::wire::record::{EVENT_LEN, EventRepr, HEADER_LEN, StreamHeader};
-use tcap_driver::engine::TestEngine;
+use tcap_driver::gate_engine::{GateEngine, GateOptions};
 use tcap_driver::stream::{Decoder, max_output};
 use tcap_driver::workload::{Workload, generate};
 
@@ -48,15 +48,20 @@ pub fn workload_for_agents(base: u32, agents: u32, events: u64, seed: u64) -> Ve
     v
 }
 
-/// The decision stream the test engine must produce for `input` (decoded in one piece, in process).
-/// Also returns the error if the stream is bad.
+/// The engine `tcapd` runs by default (the gate over the built-in registry), in process.
+pub fn default_engine() -> GateEngine {
+    GateEngine::builtin(&GateOptions { max_agents: MAX_AGENTS, ..GateOptions::default() }).unwrap()
+}
+
+/// The decision stream `tcapd` must produce for `input` with its default engine (decoded in one piece,
+/// in process). Also returns the error if the stream is bad.
 pub fn oracle(input: &[u8]) -> (Vec<u8>, Option<tcap_driver::stream::StreamError>) {
-    let mut e = TestEngine::with_builtin_names(MAX_AGENTS);
+    let mut e = default_engine();
     oracle_with(input, &mut e)
 }
 
 /// As [`oracle`], continuing from `engine`'s state.
-pub fn oracle_with(input: &[u8], e: &mut TestEngine) -> (Vec<u8>, Option<tcap_driver::stream::StreamError>) {
+pub fn oracle_with(input: &[u8], e: &mut GateEngine) -> (Vec<u8>, Option<tcap_driver::stream::StreamError>) {
     let mut d = Decoder::new();
     let mut out = vec![0u8; max_output(input.len())];
     let (n, err) = d.feed(input, e, &mut out);
