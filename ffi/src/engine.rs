@@ -18,8 +18,9 @@ use crate::boundary::{self, Out};
 use crate::enums::{outcome_from_u32, tcap_agent_status};
 use crate::mem::{CallerMem, Layout, Object, ObjectHeader, handle_mut, handle_ref};
 use crate::network::{NetView, net_ref, tcap_network};
-use crate::registry::{RegistryLookup, tcap_registry};
+use crate::registry::tcap_registry;
 use crate::{tcap_decision, tcap_node_state, tcap_result, tcap_risk};
+use tcap_core::registry::Registry;
 
 /// Alignment of the memory given to `tcap_engine_init` (one cache line: each agent state is one).
 pub const TCAP_ENGINE_ALIGN: usize = 64;
@@ -182,7 +183,7 @@ struct EngineObj {
     network: Option<NonNull<tcap_network>>,
     /// The gate; its `'static` borrows are the caller's region (agent states) and image bytes, alive for
     /// the handle's life by the documented contract.
-    gate: Gate<'static, RegistryLookup>,
+    gate: Gate<'static, Registry<'static>>,
 }
 
 // SAFETY: repr(C) with the header first; the magic is unique to this type.
@@ -373,7 +374,7 @@ pub unsafe extern "C" fn tcap_engine_init(
         // lives for the handle's life (the 'static) and is reached only through this engine.
         let slice: &'static mut [AgentState] =
             unsafe { core::slice::from_raw_parts_mut(states_ptr.as_ptr(), n_agents as usize) };
-        let gate = Gate::new(RegistryLookup(reg), policy, config, slice)?;
+        let gate = Gate::new(reg, policy, config, slice)?;
         let obj = obj[0].write(EngineObj {
             header: ObjectHeader::new::<EngineObj>(),
             n_agents,

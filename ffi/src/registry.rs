@@ -6,7 +6,6 @@
 
 use core::mem::{align_of, size_of};
 
-use tcap_core::gate::{CommandInfo, Lookup};
 use tcap_core::registry::{Entry, ImageError, Registry, builtin};
 
 use crate::boundary::{self, Out};
@@ -53,21 +52,6 @@ impl tcap_registry {
         // borrow image bytes that the caller keeps alive and unmodified while the handle is in use
         // (the documented contract, which is what `'static` stands for here).
         Ok(unsafe { (self as *const tcap_registry).cast::<Repr>().read() }.reg)
-    }
-}
-
-/// A registry as the gate's [`Lookup`] (id, flags, risk).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct RegistryLookup(pub(crate) Registry<'static>);
-
-impl Lookup for RegistryLookup {
-    #[inline]
-    fn by_id(&self, id: u32) -> Option<CommandInfo> {
-        self.0.get(id).map(|e| CommandInfo { id, flags: e.flags(), risk: e.risk() })
-    }
-    #[inline]
-    fn by_name(&self, name: &[u8]) -> Option<CommandInfo> {
-        self.0.get_by_name(name).map(|e| CommandInfo { id: e.id(), flags: e.flags(), risk: e.risk() })
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 use tcap_core::behavior::{AgentState, Config};
-use tcap_core::gate::{Command, CommandInfo, Gate, Lookup, Policy, Reasons, Verdict};
+use tcap_core::gate::{Command, Gate, Policy, Reasons, Verdict};
 use tcap_core::registry::{Entry, Registry, builtin};
 use tcap_core::wire::{DESCRIPTOR_LEN, DescriptorRepr, Flavour, command_id};
 use tcap_driver::cli::CliResult;
@@ -44,19 +44,6 @@ pub struct LookupArgs {
     /// Names, command lines (quoted) or 0x command ids.
     #[arg(value_name = "NAME|0xID", required = true)]
     pub query: Vec<String>,
-}
-
-/// A [`Lookup`] over a registry image, for the gate.
-#[derive(Clone, Copy, Debug)]
-pub struct RegistryLookup<'a>(pub Registry<'a>);
-
-impl Lookup for RegistryLookup<'_> {
-    fn by_id(&self, id: u32) -> Option<CommandInfo> {
-        self.0.get(id).map(|e| CommandInfo::new(e.id(), e.flags()))
-    }
-    fn by_name(&self, name: &[u8]) -> Option<CommandInfo> {
-        self.0.get_by_name(name).map(|e| CommandInfo::new(e.id(), e.flags()))
-    }
 }
 
 /// Reason bit names, in bit order (gate::Reasons).
@@ -122,8 +109,8 @@ fn parse_id(s: &str) -> Option<u32> {
 /// The verdict of the real gate, default policy and config, for a fresh trusted agent's first call.
 fn verdict(reg: Registry<'_>, cmd: Command<'_>) -> Result<Verdict, String> {
     let mut states = [AgentState::default()];
-    let mut gate = Gate::new(RegistryLookup(reg), Policy::DEFAULT, Config::DEFAULT, &mut states)
-        .map_err(|e| e.to_string())?;
+    let mut gate =
+        Gate::new(reg, Policy::DEFAULT, Config::DEFAULT, &mut states).map_err(|e| e.to_string())?;
     gate.check(0, 0, cmd, &()).map_err(|e| e.to_string())
 }
 
