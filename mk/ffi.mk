@@ -83,7 +83,7 @@ header-check: ## Fail if tcap.h is stale or its version macros differ from Cargo
 # ---- libraries, staged with their SONAME links ------------------------------------------------------------
 ffi-lib: ffi-tools-c
 	@# tcap-ffi is an rlib in Cargo.toml (so the firmware can depend on it); the C archives come from here.
-	$(CARGO) rustc -q -p tcap-ffi --release --lib --crate-type staticlib,cdylib
+	TCAP_CDYLIB=1 $(CARGO) rustc -q -p tcap-ffi --release --lib --crate-type staticlib,cdylib
 	@mkdir -p $(FFI_STAGE)
 	cp -f $(FFI_REL)/libtcap.a $(FFI_STAGE)/libtcap.a
 	cp -f $(FFI_REL)/libtcap.so $(FFI_STAGE)/libtcap.so.$(TCAP_VERSION)
