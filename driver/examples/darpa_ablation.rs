@@ -1,4 +1,4 @@
-//! Reproduces the ablation tables of docs/SCORING-SKETCH.md (AUC over hash seeds; untimed):
+//! Reproduces the ablation tables of docs/SCORING.md §10 (AUC over hash seeds; untimed):
 //!
 //! `cargo run --release -p tcap-driver --example darpa_ablation -- ../shared/data/darpa/darpa_original.zip`
 

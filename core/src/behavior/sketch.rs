@@ -3,7 +3,7 @@
 //! The MIDAS family (Bhatia et al., AAAI 2020; TKDD 2022) scores each edge `(a, b)` of a stream by how far
 //! the count of the current tick lies above what the item's history predicts, with a chi-squared statistic
 //! over count-min sketches. This module is an integer re-design of that idea for a `no_std`,
-//! allocation-free, float-free core (details and measurements: docs/SCORING-SKETCH.md):
+//! allocation-free, float-free core (details and measurements: docs/SCORING.md §10):
 //!
 //! * **Lazy decay.** Every bucket stores the tick at which it was last touched. Its decayed current count
 //!   is brought up to date when the bucket is next touched (one shift by the elapsed ticks) instead of a
@@ -96,7 +96,7 @@ pub struct SketchPolicy {
 
 impl SketchPolicy {
     /// The default: halve per tick, filter ticks with `χ² ≥ 2¹⁰`, no novelty score (chosen on the DARPA
-    /// 1998 stream, see docs/SCORING-SKETCH.md).
+    /// 1998 stream, see docs/SCORING.md §10).
     pub const DEFAULT: Self = Self { decay_shift: 1, filter_threshold: score_of_log2(10), novelty_floor: 0 };
 
     /// No filtering: every tick joins the baseline (the integer counterpart of MIDAS-R).
