@@ -103,4 +103,6 @@ impl Evidence {
 }
 
 #[cfg(test)]
+mod reference;
+#[cfg(test)]
 mod tests;

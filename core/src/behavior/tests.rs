@@ -277,6 +277,8 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             let c = classes[(xorshift(&mut seed) % 6) as usize];
             let a = xorshift(&mut seed) as u32;
             let mut t = s;
+            let mut r = s;
+            let mut w = s;
             let u = s.record_call(&cfg, &pop, now, c, a);
             assert!(u.score >= 0 && u.score <= SCORE_MAX);
             // The constant-time variant computes the same, bit for bit, even on garbage.
@@ -286,6 +288,15 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             assert!(v.score >= 0 && v.score <= SCORE_MAX);
             assert_eq!(t.record_outcome_ct(&cfg, now, o), v);
             assert_eq!(t, s);
+            // And the same as the implementation before the hot-path rewrite, bit for bit.
+            assert_eq!(r.ref_record_call(&cfg, &pop, now, c, a), u);
+            assert_eq!(r.ref_record_outcome(&cfg, now, o), v);
+            assert_eq!(r, s);
+            // And through tables folded once, as the gate does.
+            let tables = Tables::new(&cfg, &pop);
+            assert_eq!(w.record_call_with(&tables, now, c, a), u);
+            assert_eq!(w.record_outcome_with(&tables, now, o), v);
+            assert_eq!(w, s);
             assert!(s.status < 4 && s.peak < 4);
         }
     }
