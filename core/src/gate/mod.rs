@@ -296,7 +296,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
     }
 
     /// Decides on one tool call and records it in the agent's state. See [`Gate::check_with_anomaly`].
-    #[inline]
+    #[inline(always)]
     pub fn check(
         &mut self,
         now: Micros,
@@ -309,7 +309,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
 
     /// Decides on one tool call, recording it in the agent's state, with an extra anomaly score
     /// (Q16.16, higher = more anomalous; e.g. `behavior::sketch`'s pair score) added as one evidence term.
-    #[inline]
+    #[inline(always)]
     pub fn check_with_anomaly(
         &mut self,
         now: Micros,
@@ -412,7 +412,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
     }
 
     /// Records the outcome of an agent's call.
-    #[inline]
+    #[inline(always)]
     pub fn observe(&mut self, now: Micros, agent: u32, outcome: Outcome) -> Result<(), GateError> {
         let s = slot_in(self.states, agent)?;
         s.record_outcome_with(&self.tables, now, outcome);
