@@ -384,16 +384,23 @@ impl AgentState {
         // 4. Population: the agent's recent high-risk fraction against the population's.
         let hi = class as u8 >= RiskClass::High as u8;
         self.hi_recent = ewma_u16(self.hi_recent, sel32::<CT>(hi, 0xffff, 0) as u16, HI_RECENT_SHIFT);
-        let zp = ((((self.hi_recent as i64) - cfg.pop_mean) << 16) >> cfg.pop_shift)
-            .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-        let e_pop = seli::<CT>(
-            warm & cfg.pop_ready,
-            clampi::<CT>(zp.saturating_sub(cfg.pop_allowance), 0, cfg.pop_cap),
-            0,
-        );
+        let pop_on = warm & cfg.pop_ready;
+        let e_pop = if CT || pop_on {
+            let zp = ((((self.hi_recent as i64) - cfg.pop_mean) << 16) >> cfg.pop_shift)
+                .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+            seli::<CT>(pop_on, clampi::<CT>(zp.saturating_sub(cfg.pop_allowance), 0, cfg.pop_cap), 0)
+        } else {
+            0
+        };
 
-        // 5. External (sketch) anomaly.
-        let e_sketch = sketch_evidence(anomaly_q16, cfg);
+        // 5. External (sketch) anomaly. Off the constant-time path, a score at or below the offset
+        // (always the case for `Gate::check`, which passes 0) skips the arithmetic: the term is then
+        // `clamp(≤ 0, 0, EVIDENCE_MAX).min(cap)`.
+        let e_sketch = if !CT && anomaly_q16 as i64 <= cfg.sketch_offset {
+            cfg.sketch_cap.min(0)
+        } else {
+            sketch_evidence(anomaly_q16, cfg)
+        };
 
         // Combine: each term is within [-EVIDENCE_MAX, EVIDENCE_MAX], the score within [0, SCORE_MAX];
         // the sum of four terms and a score fits an i32 with room to spare, saturating anyway.
@@ -460,6 +467,14 @@ impl AgentState {
     /// `cooldown_us`. `CT`: branch-free in the score; otherwise with branches (same result).
     #[inline(always)]
     fn step_status<const CT: bool>(&mut self, cfg: &Tables, now: Micros, score: i32) -> AgentStatus {
+        // Fast path (not constant-time): a Trusted agent below every `up` threshold stays Trusted and,
+        // its calm threshold being 0 ≤ score, restarts its cool-down — what the general code below
+        // computes in that case, peak clamp included.
+        if !CT && self.status == 0 && score < cfg.up_min {
+            self.hot_us = now;
+            self.peak = self.peak.min(3);
+            return AgentStatus::Trusted;
+        }
         let s = self.status.min(3) as u32;
         let up_level =
             (score >= cfg.up[0]) as u32 + (score >= cfg.up[1]) as u32 + (score >= cfg.up[2]) as u32;
@@ -693,6 +708,8 @@ pub struct Tables {
     outcome_wprior: [u64; 4],
     outcome_alt: [u64; 4],
     up: [i32; 3],
+    /// The lowest of `up` (equal to `up[0]` for a validated configuration).
+    up_min: i32,
     down: [i32; 3],
     cooldown_us: Micros,
     release_quarantine: bool,
@@ -763,6 +780,7 @@ impl Tables {
             outcome_wprior,
             outcome_alt,
             up: cfg.up,
+            up_min: min_i32(cfg.up[0], min_i32(cfg.up[1], cfg.up[2])),
             down: cfg.down,
             cooldown_us: cfg.cooldown_us,
             release_quarantine: cfg.release_quarantine,

@@ -253,6 +253,12 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             *b = xorshift(&mut seed) as u8;
         }
         let mut s = AgentState::read_from_bytes(&bytes[..]).unwrap();
+        if xorshift(&mut seed) % 2 == 0 {
+            // Half the states plausible (valid status, score in range), to reach the common paths too.
+            s.version = AgentState::VERSION;
+            s.status = (xorshift(&mut seed) % 4) as u8;
+            s.score = (xorshift(&mut seed) % (SCORE_MAX as u64 + 1)) as i32;
+        }
         // An unvalidated configuration with arbitrary numbers must not panic either.
         let mut cfg = Config::DEFAULT;
         cfg.half_life_log2 = xorshift(&mut seed) as u8;
@@ -264,6 +270,10 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
         cfg.pop_cap = xorshift(&mut seed) as i32;
         cfg.sketch_cap = xorshift(&mut seed) as i32;
         cfg.burst_allowance = xorshift(&mut seed) as i32;
+        cfg.sketch_offset = (xorshift(&mut seed) % (8 << 16)) as u32;
+        if xorshift(&mut seed) % 4 == 0 {
+            cfg.up = core::array::from_fn(|_| xorshift(&mut seed) as i32);
+        }
         let pop = PopulationView {
             mean: xorshift(&mut seed) as u32,
             sigma: xorshift(&mut seed) as u32,
@@ -275,7 +285,11 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
         for _ in 0..4 {
             let now = xorshift(&mut seed);
             let c = classes[(xorshift(&mut seed) % 6) as usize];
-            let a = xorshift(&mut seed) as u32;
+            let a = match xorshift(&mut seed) % 3 {
+                0 => 0,
+                1 => (xorshift(&mut seed) % (8 << 16)) as u32,
+                _ => xorshift(&mut seed) as u32,
+            };
             let mut t = s;
             let mut r = s;
             let mut w = s;
