@@ -253,7 +253,7 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             *b = xorshift(&mut seed) as u8;
         }
         let mut s = AgentState::read_from_bytes(&bytes[..]).unwrap();
-        if xorshift(&mut seed) % 2 == 0 {
+        if xorshift(&mut seed).is_multiple_of(2) {
             // Half the states plausible (valid status, score in range), to reach the common paths too.
             s.version = AgentState::VERSION;
             s.status = (xorshift(&mut seed) % 4) as u8;
@@ -271,7 +271,7 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
         cfg.sketch_cap = xorshift(&mut seed) as i32;
         cfg.burst_allowance = xorshift(&mut seed) as i32;
         cfg.sketch_offset = (xorshift(&mut seed) % (8 << 16)) as u32;
-        if xorshift(&mut seed) % 4 == 0 {
+        if xorshift(&mut seed).is_multiple_of(4) {
             cfg.up = core::array::from_fn(|_| xorshift(&mut seed) as i32);
         }
         let pop = PopulationView {
