@@ -8,7 +8,8 @@
 //! * `behaviour`: `record_call_with` + `record_outcome_with` (the gate's `Tables`), 1k agents;
 //! * `legacy`: the same through `record_call` / `record_outcome` (tables folded per call);
 //! * `gate`: `Gate::check` + `Gate::observe`, `SliceLookup` over 32 commands, 1k agents;
-//! * `batch1m`: `check_batch` + `observe_batch`, 1M agents.
+//! * `batch1m`: `check_batch` + `observe_batch`, 1M agents;
+//! * `peer`: the bench's peer for the whole gate (hashbrown lookup + f64 Welford/EWMA + policy table).
 //!
 //! Instructions per event = `(Ir(REPS = 11) − Ir(REPS = 1)) / (10 · 65,536)`, with `Ir` from
 //! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/gate_insns MODE REPS`
@@ -111,6 +112,20 @@ fn main() {
                 }
             }
         }
+        "peer" => {
+            let map: hashbrown::HashMap<u32, u8> = cmds.iter().map(|c| (c.id, c.risk as u8)).collect();
+            let rows: Vec<u8> = (0..24).map(|i| (i / 4 + i % 4) as u8).collect();
+            let mut ps = vec![PeerState::default(); agents as usize];
+            for _ in 0..reps {
+                for (c, o) in calls.iter().zip(&obs) {
+                    let risk = map.get(&c.command).copied().unwrap_or(5);
+                    let s = &mut ps[c.agent as usize];
+                    let status = s.call(c.now, risk);
+                    acc += rows[risk as usize * 4 + status.min(3) as usize] as u64;
+                    s.outcome(o.outcome);
+                }
+            }
+        }
         _ => {
             let mut g = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
             let mut out: Vec<Result<Verdict, GateError>> =
@@ -129,4 +144,41 @@ fn main() {
     }
     let ns = t.elapsed().as_nanos() as f64 / (reps * EVENTS) as f64;
     println!("{mode} acc {acc} {ns:.2} ns/event");
+}
+
+/// The peer of `benches/gate.rs` (same code).
+#[derive(Clone, Copy, Default)]
+struct PeerState {
+    n: f64,
+    mean: f64,
+    m2: f64,
+    ia: f64,
+    err: f64,
+    score: f64,
+    last: u64,
+    status: u8,
+}
+
+impl PeerState {
+    #[inline(always)]
+    fn call(&mut self, now: u64, risk: u8) -> u8 {
+        let x = [0.0, 1.0, 4.0, 12.0, 32.0, 16.0][risk.min(5) as usize];
+        self.n += 1.0;
+        let d = x - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (x - self.mean);
+        let dt = now.saturating_sub(self.last) as f64;
+        self.last = now;
+        self.ia = 0.9 * self.ia + 0.1 * dt;
+        let var = self.m2 / self.n;
+        self.score = 0.99 * self.score + if d * d > 4.0 * var { 1.0 } else { -0.1 };
+        self.score = self.score.max(0.0);
+        self.status = (self.score >= 6.0) as u8 + (self.score >= 12.0) as u8 + (self.score >= 24.0) as u8;
+        self.status
+    }
+    #[inline(always)]
+    fn outcome(&mut self, o: Outcome) {
+        self.err = 0.95 * self.err + 0.05 * (o != Outcome::Success) as u8 as f64;
+        self.score += self.err;
+    }
 }
