@@ -1,7 +1,8 @@
 //! Gate benchmarks: `check` + `observe` per event, against in-run peers.
 #![allow(missing_docs)]
 //!
-//! * `behaviour/1k`: the per-agent update alone (`AgentState::record_call` + `record_outcome`) against a
+//! * `behaviour/1k`: the per-agent update alone (`AgentState::record_call_with` + `record_outcome_with`,
+//!   with the `Tables` the gate keeps) against a
 //!   plain per-agent f64 Welford/EWMA update in a `Vec<struct>`.
 //! * `gate/1k`: the whole gate (`SliceLookup` + behaviour + policy) against a `hashbrown::HashMap` lookup +
 //!   the f64 update + the same policy table.
@@ -15,7 +16,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group};
-use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass};
+use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass, Tables};
 use tcap_core::gate::{
     Call, Command, CommandInfo, Decision, Gate, Observation, Policy, SliceLookup, Verdict,
 };
@@ -136,16 +137,15 @@ fn run_behaviour(
     ev: &Events,
     classes: &hashbrown::HashMap<u32, RiskClass>,
 ) -> i64 {
-    // Opaque to the optimiser, as they are in the gate (which loads them from memory).
-    let cfg = black_box(Config::DEFAULT);
-    let pop = black_box(PopulationView::NONE);
+    // Opaque to the optimiser, as they are in the gate (which keeps the same `Tables` in memory).
+    let t = black_box(Tables::new(&Config::DEFAULT, &PopulationView::NONE));
     let mut acc = 0i64;
     for (c, o) in ev.calls.iter().zip(&ev.obs) {
-        // The class is precomputed per event so only the update is timed.
+        // The class is looked up per event as the gate does; only the update differs from the peer.
         let class = classes.get(&c.command).copied().unwrap_or(RiskClass::Unknown);
         let s = &mut states[c.agent as usize];
-        acc += s.record_call(&cfg, &pop, c.now, class, 0).score as i64;
-        acc += s.record_outcome(&cfg, o.now, o.outcome).score as i64;
+        acc += s.record_call_with(&t, c.now, class, 0).score as i64;
+        acc += s.record_outcome_with(&t, o.now, o.outcome).score as i64;
     }
     acc
 }

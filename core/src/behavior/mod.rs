@@ -23,7 +23,7 @@ mod state;
 
 pub use config::{Config, ConfigError};
 pub use population::{Moments, MomentsView, Population, PopulationView};
-pub use state::{AgentState, AgentStatus, Outcome, Update, decay};
+pub use state::{AgentState, AgentStatus, Outcome, Tables, Update, decay};
 
 use crate::wire::{Flags, Risk};
 
@@ -102,5 +102,7 @@ impl Evidence {
     }
 }
 
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;

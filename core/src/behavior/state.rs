@@ -273,7 +273,7 @@ impl AgentState {
         class: RiskClass,
         anomaly_q16: u32,
     ) -> Update {
-        self.record_call_impl::<false>(cfg, pop, now, class, anomaly_q16)
+        self.record_call_impl::<false>(&Tables::new(cfg, pop), now, class, anomaly_q16)
     }
 
     /// [`AgentState::record_call`] with no branch and no memory access that depends on the score, the
@@ -288,14 +288,51 @@ impl AgentState {
         class: RiskClass,
         anomaly_q16: u32,
     ) -> Update {
-        self.record_call_impl::<true>(cfg, pop, now, class, anomaly_q16)
+        self.record_call_impl::<true>(&Tables::new(cfg, pop), now, class, anomaly_q16)
+    }
+
+    /// [`AgentState::record_call`] with the configuration and population view already folded into
+    /// [`Tables`] (what the gate keeps): the same result, bit for bit, without re-deriving the
+    /// per-configuration constants on every call.
+    #[inline(always)]
+    pub fn record_call_with(
+        &mut self,
+        t: &Tables,
+        now: Micros,
+        class: RiskClass,
+        anomaly_q16: u32,
+    ) -> Update {
+        self.record_call_impl::<false>(t, now, class, anomaly_q16)
+    }
+
+    /// [`AgentState::record_call_ct`] with precomputed [`Tables`].
+    #[inline(always)]
+    pub fn record_call_ct_with(
+        &mut self,
+        t: &Tables,
+        now: Micros,
+        class: RiskClass,
+        anomaly_q16: u32,
+    ) -> Update {
+        self.record_call_impl::<true>(t, now, class, anomaly_q16)
+    }
+
+    /// [`AgentState::record_outcome`] with precomputed [`Tables`].
+    #[inline(always)]
+    pub fn record_outcome_with(&mut self, t: &Tables, now: Micros, outcome: Outcome) -> Update {
+        self.record_outcome_impl::<false>(t, now, outcome)
+    }
+
+    /// [`AgentState::record_outcome_ct`] with precomputed [`Tables`].
+    #[inline(always)]
+    pub fn record_outcome_ct_with(&mut self, t: &Tables, now: Micros, outcome: Outcome) -> Update {
+        self.record_outcome_impl::<true>(t, now, outcome)
     }
 
     #[inline(always)]
     fn record_call_impl<const CT: bool>(
         &mut self,
-        cfg: &Config,
-        pop: &PopulationView,
+        cfg: &Tables,
         now: Micros,
         class: RiskClass,
         anomaly_q16: u32,
@@ -309,75 +346,77 @@ impl AgentState {
         let learn = self.status <= AgentStatus::Monitored as u8 || !warm;
 
         // 1. Decay (time is public: branches on it are fine, but none are needed).
-        let score = decay(self.score, dt, cfg.half_life_log2);
+        let score = decay_hl(self.score, dt, cfg.hl);
 
         // 2. Risk-profile evidence: LLR of this class under (1-ε)·p + ε·alt against p, before learning.
         let c = class as u32;
-        let prior = sel_u32(
-            pop.mix_ready,
-            pick::<6, CT>(&pop.risk_mix, c) as u32,
-            pick::<6, CT>(&cfg.risk_prior, c) as u32,
-        ) as u64;
-        let alt = pick::<6, CT>(&cfg.risk_alt, c) as u64;
+        let wprior = pick64::<6, CT>(&cfg.risk_wprior, c);
+        let alt = pick64::<6, CT>(&cfg.risk_alt, c);
         let n_c = pick::<6, CT>(&self.risk_n, c) as u64;
         let total: u32 = self.risk_n.iter().map(|&x| x as u32).sum();
-        let e_profile = sel_i32(warm, profile_llr(n_c, total, prior, alt, cfg), 0);
-        learn_counts::<6, CT>(&mut self.risk_n, total, c, cfg.baseline_log2, learn);
+        let e_profile = seli::<CT>(warm, profile_llr(n_c, total, wprior, alt, cfg), 0);
+        learn_counts::<6, CT>(&mut self.risk_n, total, c, cfg.window_cap, learn);
 
         // 3. Timing: log2 of the inter-arrival time; burst evidence when the recent mean is shorter
         // than the baseline by more than the allowance.
         let l = log2_q8_u64(dt);
         let ia_recent =
-            sel_u32(self.calls > 1, ewma_u16(self.ia_recent, l, IA_RECENT_SHIFT) as u32, l as u32) as u16;
+            sel32::<CT>(self.calls > 1, ewma_u16(self.ia_recent, l, IA_RECENT_SHIFT) as u32, l as u32) as u16;
         let delta = self.ia_base as i32 - ia_recent as i32;
         let dev = self.ia_dev.max(IA_DEV_FLOOR) as u32;
         let z = (((delta as i64) << 18) >> bitlen(dev)) as i32;
-        let e_burst = sel_i32(
+        let e_burst = seli::<CT>(
             warm & has_prev,
-            clamp_i32(z.saturating_sub(cfg.burst_allowance), 0, cfg.burst_cap.min(EVIDENCE_MAX)),
+            clampi::<CT>(z.saturating_sub(cfg.burst_allowance), 0, cfg.burst_cap),
             0,
         );
         let n_ia = self.calls.saturating_sub(1);
-        let ia_shift = bitlen(n_ia).min(IA_BASE_MAX_SHIFT.min(cfg.baseline_log2 as u32));
-        let abs_dev = sel_u32(n_ia == 0, 0, (l as i32 - self.ia_base as i32).unsigned_abs()).min(0xffff);
+        let ia_shift = bitlen(n_ia).min(cfg.ia_max_shift);
+        let abs_dev = sel32::<CT>(n_ia == 0, 0, (l as i32 - self.ia_base as i32).unsigned_abs()).min(0xffff);
         let learn_ia = learn & has_prev;
         self.ia_base =
-            sel_u32(learn_ia, ewma_u16(self.ia_base, l, ia_shift) as u32, self.ia_base as u32) as u16;
+            sel32::<CT>(learn_ia, ewma_u16(self.ia_base, l, ia_shift) as u32, self.ia_base as u32) as u16;
         self.ia_dev =
-            sel_u32(learn_ia, ewma_u16(self.ia_dev, abs_dev as u16, ia_shift) as u32, self.ia_dev as u32)
+            sel32::<CT>(learn_ia, ewma_u16(self.ia_dev, abs_dev as u16, ia_shift) as u32, self.ia_dev as u32)
                 as u16;
-        self.ia_recent = sel_u32(has_prev, ia_recent as u32, 0) as u16;
+        self.ia_recent = sel32::<CT>(has_prev, ia_recent as u32, 0) as u16;
 
         // 4. Population: the agent's recent high-risk fraction against the population's.
         let hi = class as u8 >= RiskClass::High as u8;
-        self.hi_recent = ewma_u16(self.hi_recent, sel_u32(hi, 0xffff, 0) as u16, HI_RECENT_SHIFT);
-        let zp = ((((self.hi_recent as i64) - pop.mean as i64) << 16)
-            >> bitlen(pop.sigma.max(POP_SIGMA_FLOOR)))
-        .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-        let e_pop = sel_i32(
-            warm & pop.ready,
-            clamp_i32(zp.saturating_sub(cfg.pop_allowance), 0, cfg.pop_cap.min(EVIDENCE_MAX)),
-            0,
-        );
+        self.hi_recent = ewma_u16(self.hi_recent, sel32::<CT>(hi, 0xffff, 0) as u16, HI_RECENT_SHIFT);
+        let pop_on = warm & cfg.pop_ready;
+        let e_pop = if CT || pop_on {
+            let zp = ((((self.hi_recent as i64) - cfg.pop_mean) << 16) >> cfg.pop_shift)
+                .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+            seli::<CT>(pop_on, clampi::<CT>(zp.saturating_sub(cfg.pop_allowance), 0, cfg.pop_cap), 0)
+        } else {
+            0
+        };
 
-        // 5. External (sketch) anomaly.
-        let e_sketch = sketch_evidence(anomaly_q16, cfg);
+        // 5. External (sketch) anomaly. Off the constant-time path, a score at or below the offset
+        // (always the case for `Gate::check`, which passes 0) skips the arithmetic: the term is then
+        // `clamp(≤ 0, 0, EVIDENCE_MAX).min(cap)`.
+        let e_sketch = if !CT && anomaly_q16 as i64 <= cfg.sketch_offset {
+            cfg.sketch_cap.min(0)
+        } else {
+            sketch_evidence(anomaly_q16, cfg)
+        };
 
         // Combine: each term is within [-EVIDENCE_MAX, EVIDENCE_MAX], the score within [0, SCORE_MAX];
         // the sum of four terms and a score fits an i32 with room to spare, saturating anyway.
-        let e_profile = clamp_i32(e_profile, -EVIDENCE_MAX, EVIDENCE_MAX);
+        let e_profile = clampi::<CT>(e_profile, -EVIDENCE_MAX, EVIDENCE_MAX);
         let total = e_profile.saturating_add(e_burst).saturating_add(e_pop).saturating_add(e_sketch);
-        let score = clamp_i32(score.saturating_add(total), 0, SCORE_MAX);
+        let score = clampi::<CT>(score.saturating_add(total), 0, SCORE_MAX);
         self.score = score;
         self.calls = self.calls.saturating_add(1);
         self.last_us = self.last_us.max(now);
 
         let evidence = Evidence(
             self.pending
-                | sel_u32(e_profile > 0, Evidence::PROFILE.0 as u32, 0) as u8
-                | sel_u32(e_burst > 0, Evidence::BURST.0 as u32, 0) as u8
-                | sel_u32(e_pop > 0, Evidence::POPULATION.0 as u32, 0) as u8
-                | sel_u32(e_sketch > 0, Evidence::NOVELTY.0 as u32, 0) as u8,
+                | sel32::<CT>(e_profile > 0, Evidence::PROFILE.0 as u32, 0) as u8
+                | sel32::<CT>(e_burst > 0, Evidence::BURST.0 as u32, 0) as u8
+                | sel32::<CT>(e_pop > 0, Evidence::POPULATION.0 as u32, 0) as u8
+                | sel32::<CT>(e_sketch > 0, Evidence::NOVELTY.0 as u32, 0) as u8,
         );
         self.pending = 0;
         let status = self.step_status::<CT>(cfg, now, score);
@@ -387,39 +426,39 @@ impl AgentState {
     /// Records the outcome of a call at `now`. O(1), branch-free in the score.
     #[inline(always)]
     pub fn record_outcome(&mut self, cfg: &Config, now: Micros, outcome: Outcome) -> Update {
-        self.record_outcome_impl::<false>(cfg, now, outcome)
+        self.record_outcome_impl::<false>(&Tables::new(cfg, &PopulationView::NONE), now, outcome)
     }
 
     /// [`AgentState::record_outcome`], constant-time like [`AgentState::record_call_ct`].
     #[inline(always)]
     pub fn record_outcome_ct(&mut self, cfg: &Config, now: Micros, outcome: Outcome) -> Update {
-        self.record_outcome_impl::<true>(cfg, now, outcome)
+        self.record_outcome_impl::<true>(&Tables::new(cfg, &PopulationView::NONE), now, outcome)
     }
 
     #[inline(always)]
-    fn record_outcome_impl<const CT: bool>(&mut self, cfg: &Config, now: Micros, outcome: Outcome) -> Update {
+    fn record_outcome_impl<const CT: bool>(&mut self, cfg: &Tables, now: Micros, outcome: Outcome) -> Update {
         let previous = self.status();
         self.version = Self::VERSION;
         let warm = self.outcomes as u32 >= cfg.warmup_outcomes;
         let learn = self.status <= AgentStatus::Monitored as u8 || !warm;
         let o = outcome as u32;
-        let prior = pick::<4, CT>(&cfg.outcome_prior, o) as u64;
-        let alt = pick::<4, CT>(&cfg.outcome_alt, o) as u64;
+        let wprior = pick64::<4, CT>(&cfg.outcome_wprior, o);
+        let alt = pick64::<4, CT>(&cfg.outcome_alt, o);
         let n_o = pick::<4, CT>(&self.outcome_n, o) as u64;
         let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
-        let llr = profile_llr(n_o, total, prior, alt, cfg);
-        let e = sel_i32(warm, clamp_i32(llr, -EVIDENCE_MAX, EVIDENCE_MAX), 0);
-        learn_counts::<4, CT>(&mut self.outcome_n, total, o, cfg.baseline_log2, learn);
+        let llr = profile_llr(n_o, total, wprior, alt, cfg);
+        let e = seli::<CT>(warm, clampi::<CT>(llr, -EVIDENCE_MAX, EVIDENCE_MAX), 0);
+        learn_counts::<4, CT>(&mut self.outcome_n, total, o, cfg.window_cap, learn);
         self.outcomes = self.outcomes.saturating_add(1);
-        let score = clamp_i32(self.score.saturating_add(e), 0, SCORE_MAX);
+        let score = clampi::<CT>(self.score.saturating_add(e), 0, SCORE_MAX);
         self.score = score;
-        self.pending |= sel_u32(e > 0, Evidence::OUTCOMES.0 as u32, 0) as u8;
+        self.pending |= sel32::<CT>(e > 0, Evidence::OUTCOMES.0 as u32, 0) as u8;
         let status = self.step_status::<CT>(cfg, now, score);
         Update {
             score,
             previous,
             status,
-            evidence: Evidence(sel_u32(e > 0, Evidence::OUTCOMES.0 as u32, 0) as u8),
+            evidence: Evidence(sel32::<CT>(e > 0, Evidence::OUTCOMES.0 as u32, 0) as u8),
         }
     }
 
@@ -427,7 +466,15 @@ impl AgentState {
     /// down one level only after the score has stayed below the current level's `down` threshold for
     /// `cooldown_us`. `CT`: branch-free in the score; otherwise with branches (same result).
     #[inline(always)]
-    fn step_status<const CT: bool>(&mut self, cfg: &Config, now: Micros, score: i32) -> AgentStatus {
+    fn step_status<const CT: bool>(&mut self, cfg: &Tables, now: Micros, score: i32) -> AgentStatus {
+        // Fast path (not constant-time): a Trusted agent below every `up` threshold stays Trusted and,
+        // its calm threshold being 0 ≤ score, restarts its cool-down — what the general code below
+        // computes in that case, peak clamp included.
+        if !CT && self.status == 0 && score < cfg.up_min {
+            self.hot_us = now;
+            self.peak = self.peak.min(3);
+            return AgentStatus::Trusted;
+        }
         let s = self.status.min(3) as u32;
         let up_level =
             (score >= cfg.up[0]) as u32 + (score >= cfg.up[1]) as u32 + (score >= cfg.up[2]) as u32;
@@ -467,7 +514,7 @@ impl AgentState {
         };
         self.status = new as u8;
         let peak = (self.peak as u32).min(3);
-        self.peak = sel_u32(new > peak, new, peak) as u8;
+        self.peak = sel32::<CT>(new > peak, new, peak) as u8;
         AgentStatus::from_u8_saturating(new as u8)
     }
 }
@@ -482,14 +529,24 @@ impl Default for AgentState {
 /// f = 0, 6% high at worst, monotone). Never increases a non-negative score.
 #[inline(always)]
 pub const fn decay(score: i32, dt: u64, half_life_log2: u8) -> i32 {
+    decay_hl(score, dt, clamp_hl(half_life_log2))
+}
+
+/// The half-life shift the engine uses: `half_life_log2` clamped to `16..=40`.
+const fn clamp_hl(half_life_log2: u8) -> u32 {
     let hl = half_life_log2 as u32;
-    let hl = if hl < 16 {
+    if hl < 16 {
         16
     } else if hl > 40 {
         40
     } else {
         hl
-    };
+    }
+}
+
+/// [`decay`] with the half-life shift already clamped to `16..=40` (by [`Tables::new`]).
+#[inline(always)]
+const fn decay_hl(score: i32, dt: u64, hl: u32) -> i32 {
     let halvings = dt >> hl;
     let s = sel_i32(halvings >= 31, 0, score >> (halvings & 31));
     let frac = ((dt & ((1u64 << hl) - 1)) >> (hl - 16)) as i64; // Q0.16 fraction of a half-life
@@ -511,6 +568,20 @@ fn pick<const K: usize, const CT: bool>(a: &[u16; K], i: u32) -> u16 {
     }
 }
 
+/// [`pick`] for a table of `u64`.
+#[inline(always)]
+fn pick64<const K: usize, const CT: bool>(a: &[u64; K], i: u32) -> u64 {
+    if CT {
+        let mut v = 0u64;
+        for (k, &x) in a.iter().enumerate() {
+            v |= x & 0u64.wrapping_sub((k as u32 == i) as u64);
+        }
+        v
+    } else {
+        a.get(i as usize).copied().unwrap_or(0)
+    }
+}
+
 /// The log-likelihood ratio (Q16.16 bits) of observing a category with learned count `n_i` (of `total`),
 /// prior `prior_i` and alternative `alt_i` (both Q0.16) under the mixture `(1-ε)·p + ε·alt` against the
 /// agent's frequency `p = (n_i + w·prior_i) / (N + w)` (floored at `p_floor`), computed without a
@@ -518,13 +589,12 @@ fn pick<const K: usize, const CT: bool>(a: &[u16; K], i: u32) -> u16 {
 /// and `P = max(n_i·2^16 + w·prior_i, floor·T)`. Bounded by `log2(1 + ε·65535/floor)` above and
 /// `log2(1-ε)` below.
 #[inline(always)]
-fn profile_llr(n_i: u64, total: u32, prior_i: u64, alt_i: u64, cfg: &Config) -> i32 {
-    // total < 2^19, w < 2^16: every product below stays under 2^36.
-    let w = cfg.prior_weight as u64;
-    let t = (total as u64 + w).max(1);
-    let floor = cfg.p_floor.max(1) as u64;
-    let p = ((n_i << 16) + w * prior_i).max(floor * t);
-    let e = (cfg.eps_log2 as u32).clamp(1, 8);
+fn profile_llr(n_i: u64, total: u32, wprior_i: u64, alt_i: u64, t: &Tables) -> i32 {
+    // total < 2^19, w < 2^16: every product below stays under 2^36. `wprior_i` = w·prior_i.
+    let tw = (total as u64 + t.w).max(1);
+    let p = ((n_i << 16) + wprior_i).max(t.floor * tw);
+    let e = t.eps;
+    let t = tw;
     let mix = p - (p >> e) + ((alt_i * t) >> e);
     // Bring both under 32 bits with the same shift (keeps the ratio).
     let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
@@ -533,10 +603,10 @@ fn profile_llr(n_i: u64, total: u32, prior_i: u64, alt_i: u64, cfg: &Config) -> 
 
 /// Sketch term: `clamp((a − offset) >> shift, 0, cap)`.
 #[inline(always)]
-fn sketch_evidence(a: u32, cfg: &Config) -> i32 {
-    let d = (a as i64 - cfg.sketch_offset as i64) >> (cfg.sketch_shift.min(31) as u32);
+fn sketch_evidence(a: u32, t: &Tables) -> i32 {
+    let d = (a as i64 - t.sketch_offset) >> t.sketch_shift;
     let d = d.clamp(0, EVIDENCE_MAX as i64) as i32;
-    d.min(cfg.sketch_cap.min(EVIDENCE_MAX))
+    d.min(t.sketch_cap)
 }
 
 /// Counts one occurrence of category `hit` when `learn`; when the `total` of the counts reaches
@@ -547,10 +617,9 @@ fn learn_counts<const K: usize, const CT: bool>(
     n: &mut [u16; K],
     total: u32,
     hit: u32,
-    window_log2: u8,
+    cap: u32,
     learn: bool,
 ) {
-    let cap = 1u32 << (window_log2 as u32).clamp(1, 14);
     if CT {
         let halve = (total >= cap) as u32;
         for (k, nk) in n.iter_mut().enumerate() {
@@ -568,4 +637,157 @@ fn learn_counts<const K: usize, const CT: bool>(
             *nk = nk.saturating_add(1);
         }
     }
+}
+
+/// `if c { a } else { b }`: masks on the constant-time path (`CT`), a plain select (cmov or branch)
+/// otherwise. Same value either way.
+#[inline(always)]
+fn sel32<const CT: bool>(c: bool, a: u32, b: u32) -> u32 {
+    if CT {
+        sel_u32(c, a, b)
+    } else if c {
+        a
+    } else {
+        b
+    }
+}
+
+/// [`sel32`] for `i32`.
+#[inline(always)]
+fn seli<const CT: bool>(c: bool, a: i32, b: i32) -> i32 {
+    if CT {
+        sel_i32(c, a, b)
+    } else if c {
+        a
+    } else {
+        b
+    }
+}
+
+/// `clamp_i32` with masks (`CT`) or with `max`/`min` (same value, also for `lo > hi`).
+#[inline(always)]
+fn clampi<const CT: bool>(v: i32, lo: i32, hi: i32) -> i32 {
+    if CT { clamp_i32(v, lo, hi) } else { v.max(lo).min(hi) }
+}
+
+/// A validated [`Config`] and a [`PopulationView`] folded into the constants the per-event updates
+/// use: every range clamp, every `w·prior` product and the population prior choice done once instead
+/// of on every event. [`Gate`](crate::gate::Gate) keeps one and refreshes it with its population view;
+/// [`AgentState::record_call`] builds one per call. Updates through either give the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tables {
+    warmup_calls: u32,
+    warmup_outcomes: u32,
+    /// Half-life shift, `16..=40`.
+    hl: u32,
+    /// `log2(1/ε)`, `1..=8`.
+    eps: u32,
+    /// Probability floor, `>= 1`.
+    floor: u64,
+    /// Prior weight `w`.
+    w: u64,
+    /// Count window `2^baseline_log2`, `baseline_log2` clamped to `1..=14`.
+    window_cap: u32,
+    /// Largest timing baseline shift.
+    ia_max_shift: u32,
+    burst_allowance: i32,
+    burst_cap: i32,
+    pop_ready: bool,
+    pop_mean: i64,
+    /// `bitlen(max(σ, floor))` of the population's high-risk fraction.
+    pop_shift: u32,
+    pop_allowance: i32,
+    pop_cap: i32,
+    sketch_offset: i64,
+    sketch_shift: u32,
+    sketch_cap: i32,
+    /// `w · prior_c` per risk class (the population's mix once ready, else `Config::risk_prior`).
+    risk_wprior: [u64; 6],
+    risk_alt: [u64; 6],
+    /// `w · prior_o` per outcome.
+    outcome_wprior: [u64; 4],
+    outcome_alt: [u64; 4],
+    up: [i32; 3],
+    /// The lowest of `up` (equal to `up[0]` for a validated configuration).
+    up_min: i32,
+    down: [i32; 3],
+    cooldown_us: Micros,
+    release_quarantine: bool,
+}
+
+impl Tables {
+    /// Folds `cfg` and `pop` (O(1), a few dozen instructions).
+    #[inline(always)]
+    pub const fn new(cfg: &Config, pop: &PopulationView) -> Tables {
+        let w = cfg.prior_weight as u64;
+        let mut risk_wprior = [0u64; 6];
+        let mut risk_alt = [0u64; 6];
+        let mut i = 0;
+        while i < 6 {
+            let prior = if pop.mix_ready { pop.risk_mix[i] } else { cfg.risk_prior[i] };
+            risk_wprior[i] = w * prior as u64;
+            risk_alt[i] = cfg.risk_alt[i] as u64;
+            i += 1;
+        }
+        let mut outcome_wprior = [0u64; 4];
+        let mut outcome_alt = [0u64; 4];
+        let mut i = 0;
+        while i < 4 {
+            outcome_wprior[i] = w * cfg.outcome_prior[i] as u64;
+            outcome_alt[i] = cfg.outcome_alt[i] as u64;
+            i += 1;
+        }
+        let window_log2 = if cfg.baseline_log2 < 1 {
+            1
+        } else if cfg.baseline_log2 > 14 {
+            14
+        } else {
+            cfg.baseline_log2 as u32
+        };
+        let eps = if cfg.eps_log2 < 1 {
+            1
+        } else if cfg.eps_log2 > 8 {
+            8
+        } else {
+            cfg.eps_log2 as u32
+        };
+        let sigma = if pop.sigma > POP_SIGMA_FLOOR { pop.sigma } else { POP_SIGMA_FLOOR };
+        Tables {
+            warmup_calls: cfg.warmup_calls,
+            warmup_outcomes: cfg.warmup_outcomes,
+            hl: clamp_hl(cfg.half_life_log2),
+            eps,
+            floor: if cfg.p_floor == 0 { 1 } else { cfg.p_floor as u64 },
+            w,
+            window_cap: 1 << window_log2,
+            ia_max_shift: if (cfg.baseline_log2 as u32) < IA_BASE_MAX_SHIFT {
+                cfg.baseline_log2 as u32
+            } else {
+                IA_BASE_MAX_SHIFT
+            },
+            burst_allowance: cfg.burst_allowance,
+            burst_cap: min_i32(cfg.burst_cap, EVIDENCE_MAX),
+            pop_ready: pop.ready,
+            pop_mean: pop.mean as i64,
+            pop_shift: bitlen(sigma),
+            pop_allowance: cfg.pop_allowance,
+            pop_cap: min_i32(cfg.pop_cap, EVIDENCE_MAX),
+            sketch_offset: cfg.sketch_offset as i64,
+            sketch_shift: if cfg.sketch_shift > 31 { 31 } else { cfg.sketch_shift as u32 },
+            sketch_cap: min_i32(cfg.sketch_cap, EVIDENCE_MAX),
+            risk_wprior,
+            risk_alt,
+            outcome_wprior,
+            outcome_alt,
+            up: cfg.up,
+            up_min: min_i32(cfg.up[0], min_i32(cfg.up[1], cfg.up[2])),
+            down: cfg.down,
+            cooldown_us: cfg.cooldown_us,
+            release_quarantine: cfg.release_quarantine,
+        }
+    }
+}
+
+const fn min_i32(a: i32, b: i32) -> i32 {
+    if a < b { a } else { b }
 }

@@ -253,6 +253,12 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             *b = xorshift(&mut seed) as u8;
         }
         let mut s = AgentState::read_from_bytes(&bytes[..]).unwrap();
+        if xorshift(&mut seed).is_multiple_of(2) {
+            // Half the states plausible (valid status, score in range), to reach the common paths too.
+            s.version = AgentState::VERSION;
+            s.status = (xorshift(&mut seed) % 4) as u8;
+            s.score = (xorshift(&mut seed) % (SCORE_MAX as u64 + 1)) as i32;
+        }
         // An unvalidated configuration with arbitrary numbers must not panic either.
         let mut cfg = Config::DEFAULT;
         cfg.half_life_log2 = xorshift(&mut seed) as u8;
@@ -264,6 +270,10 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
         cfg.pop_cap = xorshift(&mut seed) as i32;
         cfg.sketch_cap = xorshift(&mut seed) as i32;
         cfg.burst_allowance = xorshift(&mut seed) as i32;
+        cfg.sketch_offset = (xorshift(&mut seed) % (8 << 16)) as u32;
+        if xorshift(&mut seed).is_multiple_of(4) {
+            cfg.up = core::array::from_fn(|_| xorshift(&mut seed) as i32);
+        }
         let pop = PopulationView {
             mean: xorshift(&mut seed) as u32,
             sigma: xorshift(&mut seed) as u32,
@@ -275,8 +285,14 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
         for _ in 0..4 {
             let now = xorshift(&mut seed);
             let c = classes[(xorshift(&mut seed) % 6) as usize];
-            let a = xorshift(&mut seed) as u32;
+            let a = match xorshift(&mut seed) % 3 {
+                0 => 0,
+                1 => (xorshift(&mut seed) % (8 << 16)) as u32,
+                _ => xorshift(&mut seed) as u32,
+            };
             let mut t = s;
+            let mut r = s;
+            let mut w = s;
             let u = s.record_call(&cfg, &pop, now, c, a);
             assert!(u.score >= 0 && u.score <= SCORE_MAX);
             // The constant-time variant computes the same, bit for bit, even on garbage.
@@ -286,6 +302,15 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             assert!(v.score >= 0 && v.score <= SCORE_MAX);
             assert_eq!(t.record_outcome_ct(&cfg, now, o), v);
             assert_eq!(t, s);
+            // And the same as the implementation before the hot-path rewrite, bit for bit.
+            assert_eq!(r.ref_record_call(&cfg, &pop, now, c, a), u);
+            assert_eq!(r.ref_record_outcome(&cfg, now, o), v);
+            assert_eq!(r, s);
+            // And through tables folded once, as the gate does.
+            let tables = Tables::new(&cfg, &pop);
+            assert_eq!(w.record_call_with(&tables, now, c, a), u);
+            assert_eq!(w.record_outcome_with(&tables, now, o), v);
+            assert_eq!(w, s);
             assert!(s.status < 4 && s.peak < 4);
         }
     }

@@ -130,20 +130,11 @@ impl<'a> SliceLookup<'a> {
 impl Lookup for SliceLookup<'_> {
     #[inline]
     fn by_id(&self, id: u32) -> Option<CommandInfo> {
-        // Branch-free lower bound (the loop count depends only on the length), then one compare.
-        let mut base = 0usize;
-        let mut size = self.entries.len();
-        if size == 0 {
-            return None;
+        // The standard library's binary search: branch-free, and no bounds checks in the loop.
+        match self.entries.binary_search_by(|e| e.id.cmp(&id)) {
+            Ok(i) => self.entries.get(i).copied(),
+            Err(_) => None,
         }
-        while size > 1 {
-            let half = size / 2;
-            let mid = base + half;
-            base = if self.entries[mid].id <= id { mid } else { base };
-            size -= half;
-        }
-        let e = self.entries[base];
-        (e.id == id).then_some(e)
     }
     fn by_name(&self, name: &[u8]) -> Option<CommandInfo> {
         self.by_id(command_id(name))

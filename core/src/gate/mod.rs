@@ -23,6 +23,7 @@ use crate::Micros;
 use crate::behavior::fixed::{mask32, sel_u32};
 use crate::behavior::{
     AgentState, AgentStatus, Config, ConfigError, Evidence, Outcome, Population, PopulationView, RiskClass,
+    Tables,
 };
 use crate::network::NodeState;
 use crate::wire::{Flags, Risk, command_id};
@@ -163,6 +164,20 @@ pub const PREFETCH_GROUP: usize = 16;
 /// The population view is refreshed whenever a class count passes a multiple of this plus one.
 const POP_REFRESH_MASK: u64 = 1023;
 
+/// The agent's slot, if in range and plausibly valid. A free function so that callers can borrow the
+/// configuration and the population view alongside it without copying them.
+#[inline(always)]
+fn slot_in(states: &mut [AgentState], agent: u32) -> Result<&mut AgentState, GateError> {
+    let capacity = states.len();
+    match states.get_mut(agent as usize) {
+        // The cheap part of `is_valid` on the hot path: the update itself clamps every other field
+        // into range, and snapshots are validated in full when loaded.
+        Some(s) if s.version <= AgentState::VERSION && s.status < 4 => Ok(s),
+        Some(_) => Err(GateError::CorruptState { agent }),
+        None => Err(GateError::AgentOutOfRange { agent, capacity }),
+    }
+}
+
 /// The gate. See the module documentation.
 pub struct Gate<'s, L: Lookup> {
     lookup: L,
@@ -171,6 +186,8 @@ pub struct Gate<'s, L: Lookup> {
     states: &'s mut [AgentState],
     population: Population,
     view: PopulationView,
+    /// `config` and `view` folded for the hot path; refreshed with `view`.
+    tables: Tables,
 }
 
 impl<L: Lookup> fmt::Debug for Gate<'_, L> {
@@ -200,6 +217,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
             states,
             population: Population::EMPTY,
             view: PopulationView::NONE,
+            tables: Tables::new(&config, &PopulationView::NONE),
         };
         g.rebuild_population();
         Ok(g)
@@ -245,13 +263,18 @@ impl<'s, L: Lookup> Gate<'s, L> {
     /// Merges another shard's population statistics into this gate's.
     pub fn merge_population(&mut self, other: Population) {
         self.population = self.population.merge(other);
+        self.refresh_view();
+    }
+    /// Derives the population view and the hot-path tables from the population statistics.
+    fn refresh_view(&mut self) {
         self.view = self.population.view(self.config.pop_min_samples);
+        self.tables = Tables::new(&self.config, &self.view);
     }
     /// Rebuilds the population statistics from the agent states (O(n); e.g. after loading a snapshot):
     /// one sample per agent past its warm-up.
     pub fn rebuild_population(&mut self) {
         self.population = Population::of_agents(self.states, self.config.warmup_calls.max(1));
-        self.view = self.population.view(self.config.pop_min_samples);
+        self.refresh_view();
     }
     /// Operator override of an agent's status (e.g. release from quarantine).
     pub fn set_status(&mut self, now: Micros, agent: u32, status: AgentStatus) -> Result<(), GateError> {
@@ -263,26 +286,19 @@ impl<'s, L: Lookup> Gate<'s, L> {
 
     #[inline(always)]
     fn slot(&mut self, agent: u32) -> Result<&mut AgentState, GateError> {
-        let capacity = self.states.len();
-        match self.states.get_mut(agent as usize) {
-            // The cheap part of `is_valid` on the hot path: the update itself clamps every other field
-            // into range, and snapshots are validated in full when loaded.
-            Some(s) if s.version <= AgentState::VERSION && s.status < 4 => Ok(s),
-            Some(_) => Err(GateError::CorruptState { agent }),
-            None => Err(GateError::AgentOutOfRange { agent, capacity }),
-        }
+        slot_in(self.states, agent)
     }
 
     #[inline(always)]
     fn push_population(&mut self, class: RiskClass, hi_recent: u16, warm: bool) {
         self.population.push(class as usize, hi_recent, warm);
         if self.population.classes[class as usize] & POP_REFRESH_MASK == 0 {
-            self.view = self.population.view(self.config.pop_min_samples);
+            self.refresh_view();
         }
     }
 
     /// Decides on one tool call and records it in the agent's state. See [`Gate::check_with_anomaly`].
-    #[inline]
+    #[inline(always)]
     pub fn check(
         &mut self,
         now: Micros,
@@ -295,7 +311,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
 
     /// Decides on one tool call, recording it in the agent's state, with an extra anomaly score
     /// (Q16.16, higher = more anomalous; e.g. `behavior::sketch`'s pair score) added as one evidence term.
-    #[inline]
+    #[inline(always)]
     pub fn check_with_anomaly(
         &mut self,
         now: Micros,
@@ -313,10 +329,9 @@ impl<'s, L: Lookup> Gate<'s, L> {
             None => (CommandInfo { id: 0, flags: Flags(0), risk: Risk::Unknown }, false),
         };
         let class = RiskClass::of(info.risk, info.flags);
-        let cfg = self.config;
-        let view = self.view;
-        let s = self.slot(agent)?;
-        let u = s.record_call(&cfg, &view, now, class, anomaly_q16);
+        let cfg = &self.config;
+        let s = slot_in(self.states, agent)?;
+        let u = s.record_call_with(&self.tables, now, class, anomaly_q16);
         let (hi, warm) = (s.hi_recent, s.calls > cfg.warmup_calls);
         self.push_population(class, hi, warm);
 
@@ -368,10 +383,9 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let risk = Risk::from_u8(risk_code as u8).unwrap_or(Risk::Unknown);
         let flags = Flags(info.flags.0 & found);
         let class = RiskClass::of(risk, flags);
-        let cfg = self.config;
-        let view = self.view;
-        let s = self.slot(agent)?;
-        let u = s.record_call_ct(&cfg, &view, now, class, anomaly_q16);
+        let cfg = &self.config;
+        let s = slot_in(self.states, agent)?;
+        let u = s.record_call_ct_with(&self.tables, now, class, anomaly_q16);
         let (hi, warm) = (s.hi_recent, s.calls > cfg.warmup_calls);
         self.push_population(class, hi, warm);
 
@@ -400,19 +414,17 @@ impl<'s, L: Lookup> Gate<'s, L> {
     }
 
     /// Records the outcome of an agent's call.
-    #[inline]
+    #[inline(always)]
     pub fn observe(&mut self, now: Micros, agent: u32, outcome: Outcome) -> Result<(), GateError> {
-        let cfg = self.config;
-        let s = self.slot(agent)?;
-        s.record_outcome(&cfg, now, outcome);
+        let s = slot_in(self.states, agent)?;
+        s.record_outcome_with(&self.tables, now, outcome);
         Ok(())
     }
 
     /// [`Gate::observe`] through the constant-time update ([`AgentState::record_outcome_ct`]).
     pub fn observe_ct(&mut self, now: Micros, agent: u32, outcome: Outcome) -> Result<(), GateError> {
-        let cfg = self.config;
-        let s = self.slot(agent)?;
-        s.record_outcome_ct(&cfg, now, outcome);
+        let s = slot_in(self.states, agent)?;
+        s.record_outcome_ct_with(&self.tables, now, outcome);
         Ok(())
     }
 

@@ -1,0 +1,184 @@
+//! Instruction-count driver for the gate's hot path (the machine is shared, so instructions per event
+//! are the stable metric). Runs the same 65,536 events as `benches/gate.rs` `REPS` times:
+//!
+//! ```text
+//! gate_insns behaviour|legacy|gate|batch1m REPS
+//! ```
+//!
+//! * `behaviour`: `record_call_with` + `record_outcome_with` (the gate's `Tables`), 1k agents;
+//! * `legacy`: the same through `record_call` / `record_outcome` (tables folded per call);
+//! * `gate`: `Gate::check` + `Gate::observe`, `SliceLookup` over 32 commands, 1k agents;
+//! * `batch1m`: `check_batch` + `observe_batch`, 1M agents;
+//! * `peer`: the bench's peer for the whole gate (hashbrown lookup + f64 Welford/EWMA + policy table).
+//!
+//! Instructions per event = `(Ir(REPS = 11) − Ir(REPS = 1)) / (10 · 65,536)`, with `Ir` from
+//! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/gate_insns MODE REPS`
+//! (the difference cancels set-up). The printed ns/event are only indicative.
+use std::hint::black_box;
+use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass};
+use tcap_core::gate::{
+    Call, Command, CommandInfo, Gate, GateError, Observation, Policy, SliceLookup, Verdict,
+};
+use tcap_core::wire::{Flags, command_id};
+
+const EVENTS: usize = 1 << 16;
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+fn commands() -> Vec<CommandInfo> {
+    let risks = [
+        (Flags::SAFE, 10),
+        (Flags::LOW_RISK, 8),
+        (Flags(Flags::MEDIUM_RISK.0 | Flags::FILE_MODIFICATION.0), 7),
+        (Flags(Flags::HIGH_RISK.0 | Flags::SYSTEM_MODIFICATION.0), 4),
+        (Flags(Flags::CRITICAL.0 | Flags::DESTRUCTIVE.0), 3),
+    ];
+    let mut v = Vec::new();
+    let mut i = 0;
+    for (flags, n) in risks {
+        for _ in 0..n {
+            v.push(CommandInfo::new(command_id(format!("cmd{i}").as_bytes()), flags));
+            i += 1;
+        }
+    }
+    v.sort_by_key(|e| e.id);
+    v
+}
+fn events(agents: u32, cmds: &[CommandInfo]) -> (Vec<Call>, Vec<Observation>) {
+    let mut r = Rng(42);
+    let mut now = 0u64;
+    let (mut calls, mut obs) = (Vec::new(), Vec::new());
+    for _ in 0..EVENTS {
+        now += r.next() % 2000;
+        let agent = (r.next() % agents as u64) as u32;
+        let k =
+            ((r.next() % cmds.len() as u64) * (r.next() % cmds.len() as u64) / cmds.len() as u64) as usize;
+        let command = if r.next().is_multiple_of(100) { 0x0bad_c0de } else { cmds[k].id };
+        calls.push(Call { now, agent, command });
+        let outcome = if r.next().is_multiple_of(20) { Outcome::Error } else { Outcome::Success };
+        obs.push(Observation { now: now + 1, agent, outcome });
+    }
+    (calls, obs)
+}
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or("gate".into());
+    let reps: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let cmds = commands();
+    let lookup = SliceLookup::new(&cmds).unwrap();
+    let agents = if mode == "batch1m" { 1 << 20 } else { 1000 };
+    let (calls, obs) = events(agents, &cmds);
+    let mut st = vec![AgentState::FRESH; agents as usize];
+    let mut acc = 0u64;
+    let t = std::time::Instant::now();
+    match mode.as_str() {
+        "behaviour" | "legacy" => {
+            let legacy = mode == "legacy";
+            let cfg = black_box(Config::DEFAULT);
+            let pop = black_box(PopulationView::NONE);
+            let t = black_box(tcap_core::behavior::Tables::new(&cfg, &pop));
+            let classes: std::collections::HashMap<u32, RiskClass> =
+                cmds.iter().map(|c| (c.id, RiskClass::of(c.risk, c.flags))).collect();
+            let cl: Vec<RiskClass> = calls
+                .iter()
+                .map(|c| classes.get(&c.command).copied().unwrap_or(RiskClass::Unknown))
+                .collect();
+            for _ in 0..reps {
+                for ((c, o), &class) in calls.iter().zip(&obs).zip(&cl) {
+                    let s = &mut st[c.agent as usize];
+                    if legacy {
+                        acc += s.record_call(&cfg, &pop, c.now, class, 0).score as u64;
+                        acc += s.record_outcome(&cfg, o.now, o.outcome).score as u64;
+                    } else {
+                        acc += s.record_call_with(&t, c.now, class, 0).score as u64;
+                        acc += s.record_outcome_with(&t, o.now, o.outcome).score as u64;
+                    }
+                }
+            }
+        }
+        "gate" => {
+            let mut g = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
+            for _ in 0..reps {
+                for (c, o) in calls.iter().zip(&obs) {
+                    let v = g.check(c.now, c.agent, Command::Id(c.command), &()).unwrap();
+                    acc += v.decision as u64;
+                    g.observe(o.now, o.agent, o.outcome).unwrap();
+                }
+            }
+        }
+        "peer" => {
+            let map: hashbrown::HashMap<u32, u8> = cmds.iter().map(|c| (c.id, c.risk as u8)).collect();
+            let rows: Vec<u8> = (0..24).map(|i| (i / 4 + i % 4) as u8).collect();
+            let mut ps = vec![PeerState::default(); agents as usize];
+            for _ in 0..reps {
+                for (c, o) in calls.iter().zip(&obs) {
+                    let risk = map.get(&c.command).copied().unwrap_or(5);
+                    let s = &mut ps[c.agent as usize];
+                    let status = s.call(c.now, risk);
+                    acc += rows[risk as usize * 4 + status.min(3) as usize] as u64;
+                    s.outcome(o.outcome);
+                }
+            }
+        }
+        _ => {
+            let mut g = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
+            let mut out: Vec<Result<Verdict, GateError>> =
+                vec![Err(GateError::CorruptState { agent: 0 }); 64];
+            let mut oout = vec![Ok(()); 64];
+            for _ in 0..reps {
+                for (cs, os) in calls.chunks(64).zip(obs.chunks(64)) {
+                    let n = g.check_batch(cs, &(), &mut out);
+                    for v in out[..n].iter().flatten() {
+                        acc += v.decision as u64;
+                    }
+                    g.observe_batch(os, &mut oout);
+                }
+            }
+        }
+    }
+    let ns = t.elapsed().as_nanos() as f64 / (reps * EVENTS) as f64;
+    println!("{mode} acc {acc} {ns:.2} ns/event");
+}
+
+/// The peer of `benches/gate.rs` (same code).
+#[derive(Clone, Copy, Default)]
+struct PeerState {
+    n: f64,
+    mean: f64,
+    m2: f64,
+    ia: f64,
+    err: f64,
+    score: f64,
+    last: u64,
+    status: u8,
+}
+
+impl PeerState {
+    #[inline(always)]
+    fn call(&mut self, now: u64, risk: u8) -> u8 {
+        let x = [0.0, 1.0, 4.0, 12.0, 32.0, 16.0][risk.min(5) as usize];
+        self.n += 1.0;
+        let d = x - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (x - self.mean);
+        let dt = now.saturating_sub(self.last) as f64;
+        self.last = now;
+        self.ia = 0.9 * self.ia + 0.1 * dt;
+        let var = self.m2 / self.n;
+        self.score = 0.99 * self.score + if d * d > 4.0 * var { 1.0 } else { -0.1 };
+        self.score = self.score.max(0.0);
+        self.status = (self.score >= 6.0) as u8 + (self.score >= 12.0) as u8 + (self.score >= 24.0) as u8;
+        self.status
+    }
+    #[inline(always)]
+    fn outcome(&mut self, o: Outcome) {
+        self.err = 0.95 * self.err + 0.05 * (o != Outcome::Success) as u8 as f64;
+        self.score += self.err;
+    }
+}
