@@ -1,5 +1,5 @@
-//! Puts memory.x (and an empty device.x) where cortex-m-rt's link.x looks for them, and compiles the
-//! firmware's registry image.
+//! Writes memory.x (from memory.x.in) and an empty device.x where cortex-m-rt's link.x looks for them,
+//! and compiles the firmware's registry image.
 //!
 //! The full built-in registry image (577 commands, 36,244 bytes) does not fit the 48 KiB flash budget
 //! next to the gate's code (≥ 16 KiB on its own: docs/C-API.md), so the firmware carries a compact image
@@ -25,9 +25,9 @@ const SUBSET: &str = "REGISTRY.txt";
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let full = std::env::var_os("CARGO_FEATURE_FULL_REGISTRY").is_some();
-    let memory = std::fs::read_to_string("memory.x").expect("read memory.x");
+    let memory = std::fs::read_to_string("memory.x.in").expect("read memory.x.in");
     let memory = if full {
-        assert!(memory.contains("LENGTH = 48K"), "memory.x: no 48K FLASH region");
+        assert!(memory.contains("LENGTH = 48K"), "memory.x.in: no 48K FLASH region");
         memory.replace("LENGTH = 48K", "LENGTH = 128K /* full-registry: a measurement build */")
     } else {
         memory
@@ -38,7 +38,7 @@ fn main() {
     std::fs::write(out.join("device.x"), "/* every interrupt is DefaultHandler: src/main.rs */\n")
         .expect("write device.x");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory.x.in");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={TSV}");
     println!("cargo:rerun-if-changed={SUBSET}");
