@@ -13,7 +13,8 @@
 #   install-test   install into a temporary prefix; build tests/c/example.c with pkg-config only; run it
 #   firmware       no_std firmware for thumbv7em-none-eabihf (mps2-an386) + size report, <= 48 KiB flash
 #   firmware-test  run the firmware in qemu-system-arm with semihosting; check exit status and output
-#   firmware-full  the firmware on the full built-in registry (over budget): size report + QEMU run
+#   firmware-full  the firmware, and the bare gate (examples/gate_floor.rs), on the full built-in
+#                  registry (both over budget): size report + QEMU run
 #   kernel-check   tcap-core + no_std libtcap.a for x86_64-unknown-none; undefined symbols only mem*,
 #                  no floating point, no TLS
 #   ffi-all        everything above that `make test` should run
@@ -52,6 +53,7 @@ FW_DIR := $(FFI_ROOT)/firmware
 FW_TARGET := thumbv7em-none-eabihf
 FW_ELF := $(FW_DIR)/target/$(FW_TARGET)/release/tcap-firmware
 FW_FULL_ELF := $(FW_DIR)/target/full/$(FW_TARGET)/release/tcap-firmware
+FW_FLOOR_ELF := $(FW_DIR)/target/full/$(FW_TARGET)/release/examples/gate_floor
 FW_FLASH_MAX := 49152
 KERNEL_TARGET := x86_64-unknown-none
 
@@ -197,11 +199,18 @@ firmware-test: firmware ## Run the firmware in qemu-system-arm (mps2-an386) with
 # runs it in QEMU (the board has 4 MiB), so the figure in docs/C-API.md is reproducible.
 firmware-full: ffi-tools-arm ## Size report + QEMU run of the firmware with the full built-in registry (over budget)
 	$(call ffi_rust_target,$(FW_TARGET))
-	cd $(FW_DIR) && $(CARGO) build -q --release --features full-registry --target-dir $(FW_DIR)/target/full
+	cd $(FW_DIR) && $(CARGO) build -q --release --features full-registry --target-dir $(FW_DIR)/target/full \
+	  --bin tcap-firmware --example gate_floor
 	$(call fw_size_report,$(FW_FULL_ELF),131072)
-	@flash=$$(arm-none-eabi-size -B -d $(FW_FULL_ELF) | awk 'NR==2{print $$1+$$2}'); \
-	  echo "full registry: $$flash bytes, $$((flash - $(FW_FLASH_MAX))) over the $(FW_FLASH_MAX)-byte budget"
+	@for elf in $(FW_FULL_ELF) $(FW_FLOOR_ELF); do \
+	  flash=$$(arm-none-eabi-size -B -d $$elf | awk 'NR==2{print $$1+$$2}'); \
+	  echo "$$(basename $$elf) on the full registry: $$flash bytes of flash," \
+	    "$$((flash - $(FW_FLASH_MAX))) over the $(FW_FLASH_MAX)-byte budget"; done
 	$(FW_DIR)/run-qemu.sh $(FW_FULL_ELF)
+	@# The floor prints nothing: its exit status says whether its calls succeeded.
+	timeout 60 qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none \
+	  -semihosting-config enable=on,target=native -kernel $(FW_FLOOR_ELF)
+	@echo "gate_floor: QEMU exit status 0"
 
 # ---- kernel-adjacent -------------------------------------------------------------------------------------
 kernel-check: ffi-tools-c ## no_std tcap-core + libtcap.a for x86_64-unknown-none: only mem* undefined, no FP, no TLS
