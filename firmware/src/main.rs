@@ -204,7 +204,10 @@ fn registry(t: &mut Tally) -> tcap_registry {
     t.check(rc == tcap_result::Ok && n == IMAGE_COMMANDS, "tcap_registry_len");
     // SAFETY: live locals.
     let rc = unsafe { tcap_registry_image(&reg, &mut ptr, &mut len) };
-    t.check(rc == tcap_result::Ok && len == IMAGE_LEN && ptr as usize % 64 == 0, "tcap_registry_image");
+    t.check(
+        rc == tcap_result::Ok && len == IMAGE_LEN && (ptr as usize).is_multiple_of(64),
+        "tcap_registry_image",
+    );
     let hash = if rc == tcap_result::Ok && !ptr.is_null() {
         // SAFETY: the handle's image: `len` readable static bytes, never modified.
         fnv1a(unsafe { core::slice::from_raw_parts(ptr, len) })
