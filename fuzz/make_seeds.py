@@ -133,6 +133,8 @@ def synthetic():
     # network: arbitrary-derived input; a handful of bytes is a small network with a few operations.
     put("network", "seed-small", bytes([6, 0]) + bytes(range(1, 60)))
     put("network", "seed-larger", bytes([70, 0]) + bytes((i * 37) % 256 for i in range(400)))
+    # sketch: arbitrary-derived too.
+    put("sketch", "seed-burst", bytes(range(0, 40)) + bytes([1, 0, 0, 3, 0, 4, 0]) * 60)
 
 
 def from_data(data_dir, tcapd):

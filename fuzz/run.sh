@@ -10,7 +10,7 @@ mkdir -p "corpus-work/$t" "corpus/$t" logs
 log="logs/$t.log"
 start=$(date +%s)
 status=0
-nice -n 10 cargo +nightly fuzz run -O -s "$san" "$t" "corpus-work/$t" "corpus/$t" -- \
+nice -n 10 cargo +nightly fuzz run -O -a -s "$san" "$t" "corpus-work/$t" "corpus/$t" -- \
   -max_total_time="$secs" -runs="$runs" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
   >"$log" 2>&1 || status=$?
 execs=$(grep -o 'number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo '?')

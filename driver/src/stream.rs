@@ -337,7 +337,10 @@ mod tests {
                     break;
                 }
             }
-            assert_eq!(err.map(|e| e.kind), Some(StreamErrorKind::Header(RecordError::UnsupportedVersion(10))));
+            assert_eq!(
+                err.map(|e| e.kind),
+                Some(StreamErrorKind::Header(RecordError::UnsupportedVersion(10)))
+            );
             assert_eq!(d.offset(), 0, "piece size {piece}");
         }
     }

@@ -233,14 +233,14 @@ fuzz_target!(|input: Input| {
     }
     check_all(&net);
     // The incremental repairs must leave exactly what a rebuild from scratch computes.
-    let before: Vec<_> =
-        (0..len).flat_map(|s| (0..len).map(move |d| (s, d))).map(|(s, d)| {
-            (net.route_cost(s as NodeId, d as NodeId), net.route(s as NodeId, d as NodeId).is_ok())
-        }).collect();
+    let before: Vec<_> = (0..len)
+        .flat_map(|s| (0..len).map(move |d| (s, d)))
+        .map(|(s, d)| (net.route_cost(s as NodeId, d as NodeId), net.route(s as NodeId, d as NodeId).is_ok()))
+        .collect();
     net.rebuild_routes();
-    let after: Vec<_> =
-        (0..len).flat_map(|s| (0..len).map(move |d| (s, d))).map(|(s, d)| {
-            (net.route_cost(s as NodeId, d as NodeId), net.route(s as NodeId, d as NodeId).is_ok())
-        }).collect();
+    let after: Vec<_> = (0..len)
+        .flat_map(|s| (0..len).map(move |d| (s, d)))
+        .map(|(s, d)| (net.route_cost(s as NodeId, d as NodeId), net.route(s as NodeId, d as NodeId).is_ok()))
+        .collect();
     assert_eq!(before, after);
 });

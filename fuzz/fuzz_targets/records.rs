@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use tcap_core::wire::record::{
     DECISION_LEN, DecisionRecord, DecisionRepr, EVENT_LEN, EventRecord, EventRepr, HEADER_LEN, RecordError,
-    StreamHeader, StreamKind, StreamHeaderView, parse_decisions, parse_events,
+    StreamHeader, StreamHeaderView, StreamKind, parse_decisions, parse_events,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -31,8 +31,10 @@ fuzz_target!(|data: &[u8]| {
             ev.emit(&mut out).unwrap();
             assert_eq!(out[..], data[..EVENT_LEN]);
             let view = EventRecord::new_checked(data).unwrap();
-            assert_eq!((view.seq(), view.time_us(), view.agent(), view.command()),
-                (ev.seq, ev.time_us, ev.agent, ev.command));
+            assert_eq!(
+                (view.seq(), view.time_us(), view.agent(), view.command()),
+                (ev.seq, ev.time_us, ev.agent, ev.command)
+            );
             assert_eq!(view.kind_byte(), ev.kind() as u8);
             assert_eq!(EventRepr::from_raw(&ev.to_raw()), Ok(ev));
         }
@@ -46,8 +48,10 @@ fuzz_target!(|data: &[u8]| {
             d.emit(&mut out).unwrap();
             assert_eq!(out[..], data[..DECISION_LEN]);
             let view = DecisionRecord::new_checked(data).unwrap();
-            assert_eq!((view.seq(), view.agent(), view.command(), view.score(), view.reasons()),
-                (d.seq, d.agent, d.command, d.score, d.reasons));
+            assert_eq!(
+                (view.seq(), view.agent(), view.command(), view.score(), view.reasons()),
+                (d.seq, d.agent, d.command, d.score, d.reasons)
+            );
             assert_eq!(view.decision_byte(), d.decision as u8);
         }
         Err(e) => {

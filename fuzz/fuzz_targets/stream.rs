@@ -15,7 +15,10 @@ use tcap_driver::stream::{DecodeCounts, Decoder, StreamError, max_output};
 
 const AGENTS: usize = 64;
 
-fn decode(input: &[u8], mut split: impl FnMut(usize) -> usize) -> (Vec<u8>, Option<StreamError>, DecodeCounts, u64) {
+fn decode(
+    input: &[u8],
+    mut split: impl FnMut(usize) -> usize,
+) -> (Vec<u8>, Option<StreamError>, DecodeCounts, u64) {
     let mut d = Decoder::new();
     let mut e = TestEngine::with_builtin_names(AGENTS);
     let mut out = Vec::new();

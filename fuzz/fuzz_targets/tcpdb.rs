@@ -65,9 +65,13 @@ fuzz_target!(|data: &[u8]| {
         }
     } else if entries_ok && index_ok {
         // Only the cross-checks can have failed: a count or a target.
-        assert!(n != db.count() || index_n != db.count() || db.index().any(|r| {
-            let r = r.unwrap();
-            db.entry_at(r.target).is_none_or(|e| e.name != r.name)
-        }));
+        assert!(
+            n != db.count()
+                || index_n != db.count()
+                || db.index().any(|r| {
+                    let r = r.unwrap();
+                    db.entry_at(r.target).is_none_or(|e| e.name != r.name)
+                })
+        );
     }
 });
