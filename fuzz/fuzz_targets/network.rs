@@ -50,18 +50,19 @@ struct Input {
 
 type Net<'t> = Network<'t, N, W, D>;
 
-/// Shortest distances from `s` over unblocked nodes (`None`: unreachable). O(len²), fine at N = 72.
+/// Shortest distances from `s` over unblocked nodes (`None`: unreachable): textbook Dijkstra with a
+/// binary heap, independent of the network's own incremental repair.
 fn dijkstra(net: &Net<'_>, s: usize) -> Vec<Option<u64>> {
-    let len = net.len();
-    let mut dist = vec![None::<u64>; len];
-    let mut done = vec![false; len];
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut dist = vec![None::<u64>; net.len()];
+    let mut heap = BinaryHeap::new();
     dist[s] = Some(0);
-    loop {
-        let Some(u) = (0..len).filter(|&v| !done[v] && dist[v].is_some()).min_by_key(|&v| dist[v]) else {
-            break;
-        };
-        done[u] = true;
-        let du = dist[u].unwrap();
+    heap.push(Reverse((0u64, s)));
+    while let Some(Reverse((du, u))) = heap.pop() {
+        if dist[u].is_some_and(|d| d < du) {
+            continue;
+        }
         for e in net.edges(u as NodeId).unwrap() {
             let v = e.to as usize;
             if net.is_blocked(e.to) {
@@ -70,6 +71,7 @@ fn dijkstra(net: &Net<'_>, s: usize) -> Vec<Option<u64>> {
             let nd = du + u64::from(e.cost);
             if dist[v].is_none_or(|d| nd < d) {
                 dist[v] = Some(nd);
+                heap.push(Reverse((nd, v)));
             }
         }
     }
