@@ -40,11 +40,15 @@ enum Op {
     Route(u8, u8),
 }
 
+/// An arbitrary configuration: six Q16 levels, minimum signals, three times, the vote fraction.
+#[derive(Arbitrary, Debug)]
+struct RawConfig([u32; 6], u8, [u32; 3], u16, u16);
+
 #[derive(Arbitrary, Debug)]
 struct Input {
     len: u8,
     /// `None`: the default configuration; otherwise arbitrary values (often refused by `validate`).
-    cfg: Option<([u32; 6], u8, [u32; 3], u16, u16)>,
+    cfg: Option<RawConfig>,
     ops: Vec<Op>,
 }
 
@@ -147,7 +151,7 @@ fuzz_target!(|input: Input| {
     let len = usize::from(input.len) % (N + 1);
     let cfg = match input.cfg {
         None => NetworkConfig::DEFAULT,
-        Some((q, min_signals, t, vote_num, vote_den)) => NetworkConfig {
+        Some(RawConfig(q, min_signals, t, vote_num, vote_den)) => NetworkConfig {
             trust_alpha: q[0],
             initial_trust: q[1],
             suspicious: q[2],
