@@ -117,7 +117,8 @@ impl Decoder {
         Decoder::default()
     }
 
-    /// Bytes of input consumed so far.
+    /// Bytes of input consumed so far; after a bad header or record, the offset of that header or record
+    /// (the same however the input was split into pieces).
     pub fn offset(&self) -> u64 {
         self.offset
     }
@@ -158,6 +159,8 @@ impl Decoder {
             }
             if let Err(e) = StreamHeader::parse(&self.header, StreamKind::Events) {
                 let err = StreamError { offset: 0, kind: StreamErrorKind::Header(e) };
+                // Nothing was accepted: the offset is the refused header's, however the bytes arrived.
+                self.offset = 0;
                 self.failed = Some(err);
                 return (0, Some(err));
             }
@@ -314,6 +317,31 @@ mod tests {
             let (o, r) = decode_in_pieces(&input, piece);
             r.unwrap();
             assert_eq!(o, whole, "piece size {piece}");
+        }
+    }
+
+    /// Fuzz finding (fuzz target `stream`): after a bad header, `offset()` was 0 when the header
+    /// arrived in one piece but 15 when it arrived a byte at a time.
+    #[test]
+    fn offset_after_a_bad_header_does_not_depend_on_piece_sizes() {
+        let mut input = stream(2);
+        input[8] = 10; // version 10
+        for piece in [1, 7, 15, 16, 1000] {
+            let mut d = Decoder::new();
+            let mut e = TestEngine::new(4);
+            let mut err = None;
+            for chunk in input.chunks(piece) {
+                let mut buf = vec![0u8; max_output(chunk.len())];
+                if let (_, Some(x)) = d.feed(chunk, &mut e, &mut buf) {
+                    err = Some(x);
+                    break;
+                }
+            }
+            assert_eq!(
+                err.map(|e| e.kind),
+                Some(StreamErrorKind::Header(RecordError::UnsupportedVersion(10)))
+            );
+            assert_eq!(d.offset(), 0, "piece size {piece}");
         }
     }
 
