@@ -123,8 +123,9 @@ const _: () = assert!(idb::FLAGS == idb::KEYS + 4 * ID_SLOTS && nmb::RECS == nmb
 const _: () = assert!(hdr::RESERVED <= HEADER_LEN && HEADER_LEN.is_multiple_of(BUCKET_LEN));
 const _: () = assert!(rec::NAME == RECORD_FIXED);
 // The lookups read buckets as 4-byte words.
-const _: () = assert!(idb::KEYS % 4 == 0 && idb::FLAGS % 4 == 0 && idb::RECS % 4 == 0);
-const _: () = assert!(nmb::FPS % 4 == 0 && nmb::RECS % 4 == 0);
+const _: () =
+    assert!(idb::KEYS.is_multiple_of(4) && idb::FLAGS.is_multiple_of(4) && idb::RECS.is_multiple_of(4));
+const _: () = assert!(nmb::FPS.is_multiple_of(4) && nmb::RECS.is_multiple_of(4));
 
 /// Why an image was refused. `at` is the byte offset (from the start of the image) of the offending
 /// field, bucket or record.
