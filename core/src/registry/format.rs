@@ -122,6 +122,10 @@ const _: () = assert!(nmb::RECS + 4 * NAME_SLOTS == nmb::COUNT && nmb::COUNT < B
 const _: () = assert!(idb::FLAGS == idb::KEYS + 4 * ID_SLOTS && nmb::RECS == nmb::FPS + 4 * NAME_SLOTS);
 const _: () = assert!(hdr::RESERVED <= HEADER_LEN && HEADER_LEN.is_multiple_of(BUCKET_LEN));
 const _: () = assert!(rec::NAME == RECORD_FIXED);
+// The lookups read buckets as 4-byte words.
+const _: () =
+    assert!(idb::KEYS.is_multiple_of(4) && idb::FLAGS.is_multiple_of(4) && idb::RECS.is_multiple_of(4));
+const _: () = assert!(nmb::FPS.is_multiple_of(4) && nmb::RECS.is_multiple_of(4));
 
 /// Why an image was refused. `at` is the byte offset (from the start of the image) of the offending
 /// field, bucket or record.
@@ -591,13 +595,19 @@ impl<'a> Layout<'a> {
             let bucket = self.id_table.get(b)?;
             // Bit k set when slot k holds `id`. Unused slots hold key 0, which `id` is not, so no mask is
             // needed on this path.
+            // The bucket as sixteen 4-byte words, a view whose length the optimiser knows, and the slot
+            // index clamped to the last slot (a no-op: `m` has bits 0..5 only), so that the value reads
+            // below compile without bounds checks.
+            let (w, _) = bucket.as_chunks::<4>();
             let mut m = 0u32;
             for k in 0..ID_SLOTS {
-                m |= ((rd32(bucket, idb::KEYS + 4 * k) == id) as u32) << k;
+                m |= ((u32::from_le_bytes(w[idb::KEYS / 4 + k]) == id) as u32) << k;
             }
             if m != 0 {
-                let j = m.trailing_zeros() as usize;
-                return Some((rd32(bucket, idb::FLAGS + 4 * j), rd32(bucket, idb::RECS + 4 * j)));
+                let j = (m.trailing_zeros() as usize).min(ID_SLOTS - 1);
+                let flags = u32::from_le_bytes(w[idb::FLAGS / 4 + j]);
+                let rec = u32::from_le_bytes(w[idb::RECS / 4 + j]);
+                return Some((flags, rec));
             }
             if (bucket[idb::COUNT] as usize) < ID_SLOTS || left == 0 {
                 return None;
@@ -652,12 +662,14 @@ impl<'a> Layout<'a> {
             // Bit k set when slot k's fingerprint matches. Unused slots (fingerprint 0, record 0) are not
             // masked off: a candidate only counts if its record's name equals `name`, and in a validated
             // image offset 0 is a real record, so a stray candidate can only give the right answer.
+            let (w, _) = bucket.as_chunks::<4>();
             let mut m = 0u32;
             for k in 0..NAME_SLOTS {
-                m |= ((rd32(bucket, nmb::FPS + 4 * k) == fp) as u32) << k;
+                m |= ((u32::from_le_bytes(w[nmb::FPS / 4 + k]) == fp) as u32) << k;
             }
             while m != 0 {
-                let r = rd32(bucket, nmb::RECS + 4 * m.trailing_zeros() as usize);
+                let j = (m.trailing_zeros() as usize).min(NAME_SLOTS - 1);
+                let r = u32::from_le_bytes(w[nmb::RECS / 4 + j]);
                 if bytes_eq(self.record_name(r), name) {
                     return Some(r);
                 }
@@ -678,11 +690,13 @@ impl<'a> Layout<'a> {
     pub fn name_candidate(&self, h: u64, b: usize) -> u32 {
         let Some(bucket) = self.name_table.get(b) else { return u32::MAX };
         let fp = h as u32;
+        let (w, _) = bucket.as_chunks::<4>();
         let mut m = 0u32;
         for k in 0..NAME_SLOTS {
-            m |= ((rd32(bucket, nmb::FPS + 4 * k) == fp) as u32) << k;
+            m |= ((u32::from_le_bytes(w[nmb::FPS / 4 + k]) == fp) as u32) << k;
         }
-        if m == 0 { u32::MAX } else { rd32(bucket, nmb::RECS + 4 * m.trailing_zeros() as usize) }
+        let j = (m.trailing_zeros() as usize).min(NAME_SLOTS - 1);
+        if m == 0 { u32::MAX } else { u32::from_le_bytes(w[nmb::RECS / 4 + j]) }
     }
 
     /// Looks `name` up in the name table; returns the record offset.

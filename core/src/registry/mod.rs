@@ -254,9 +254,10 @@ impl<'a> Registry<'a> {
     /// Batched [`get_by_name`](Self::get_by_name): `out[i] = self.get_by_name(names[i])` for
     /// `i < min(names.len(), out.len())`.
     ///
-    /// Three passes over each group of 32: hash every name and touch its home bucket; read each bucket's
-    /// likely candidate and touch its record; then verify. Each pass issues independent loads, so the two
-    /// dependent misses of a name lookup (bucket, then record) overlap across the group.
+    /// Five passes over each group of 32: hash every name; touch every home bucket; read each bucket's
+    /// likely candidate; touch every candidate record; then verify. The touch passes are tight loops of
+    /// independent loads, so the two dependent misses of a name lookup (bucket, then record) overlap
+    /// across the whole group.
     pub fn get_many_by_name(&self, names: &[&[u8]], out: &mut [Option<Entry<'a>>]) {
         let table = self.l.name_table;
         if table.len() <= SMALL_TABLE_BUCKETS {
@@ -265,20 +266,33 @@ impl<'a> Registry<'a> {
             }
             return;
         }
+        let records = self.l.records;
         for (names, out) in names.chunks(NAME_BATCH).zip(out.chunks_mut(NAME_BATCH)) {
+            let n = names.len();
+            // Pass 1: hash every name (ALU only, no loads but the query bytes).
             let mut hb = [(0u64, 0usize); NAME_BATCH];
-            let mut touch = 0u8;
             for (x, name) in hb.iter_mut().zip(names) {
                 let h = format::name_hash(self.l.name_seed, name);
-                let b = format::name_home_bucket(h, self.l.name_home);
-                *x = (h, b);
+                *x = (h, format::name_home_bucket(h, self.l.name_home));
+            }
+            // Pass 2: touch every home bucket. A handful of instructions per load, so the whole group's
+            // misses fit in the out-of-order window at once (touching inside the hash loop let the
+            // window fill with hashing work behind the first miss).
+            let mut touch = 0u8;
+            for &(_, b) in hb.iter().take(n) {
                 touch ^= table.get(b).map_or(0, |b| b[format::nmb::COUNT]);
             }
-            for &(h, b) in hb.iter().take(names.len()) {
-                let r = self.l.name_candidate(h, b) as usize;
-                touch ^= format::rd8(self.l.records, r.wrapping_add(format::rec::NAME_LEN));
+            // Pass 3: each bucket's likely candidate (the buckets are arriving or in L1).
+            let mut cand = [0u32; NAME_BATCH];
+            for (c, &(h, b)) in cand.iter_mut().zip(&hb).take(n) {
+                *c = self.l.name_candidate(h, b);
+            }
+            // Pass 4: touch every candidate record, again in a tight loop.
+            for &r in cand.iter().take(n) {
+                touch ^= format::rd8(records, (r as usize).wrapping_add(format::rec::NAME_LEN));
             }
             core::hint::black_box(touch);
+            // Pass 5: verify (everything is now in cache).
             for ((o, name), &(h, b)) in out.iter_mut().zip(names).zip(&hb) {
                 *o = match name.is_empty() {
                     true => None,

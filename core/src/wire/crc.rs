@@ -156,6 +156,34 @@ pub fn descriptor_byte_sum(d: &[u8; 24]) -> u16 {
     (s.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u16
 }
 
+/// Sum of the header bytes `54 43 50 02 00 02`.
+const HEADER_SUM: u16 = {
+    let h = super::descriptor::HEADER;
+    let mut s = 0u16;
+    let mut i = 0;
+    while i < h.len() {
+        s += h[i] as u16;
+        i += 1;
+    }
+    s
+};
+
+/// [`descriptor_byte_sum`] for a descriptor whose first six bytes are known to be the header: the
+/// header's sum is a constant, leaving bytes 6..22, two 8-byte words.
+#[inline]
+pub fn descriptor_byte_sum_after_header(d: &[u8; 24]) -> u16 {
+    const LO: u64 = 0x00ff_00ff_00ff_00ff;
+    let w = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&d[i..i + 8]); // constant in-range bounds: one 8-byte load
+        u64::from_le_bytes(b)
+    };
+    let (a, b) = (w(6), w(14));
+    // Four 16-bit lanes, each at most 4 * 255: no carries between lanes.
+    let s = (a & LO) + ((a >> 8) & LO) + (b & LO) + ((b >> 8) & LO);
+    ((s.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u16).wrapping_add(HEADER_SUM)
+}
+
 /// The reference byte sum (test oracle for [`descriptor_byte_sum`]).
 #[cfg(test)]
 fn byte_sum_naive(d: &[u8; 24]) -> u16 {
@@ -201,8 +229,14 @@ mod tests {
             h[..6].copy_from_slice(&super::super::descriptor::HEADER);
             prop_assert_eq!(descriptor_crc16_after_header(&h), crc32_bitwise(&h[..22]) as u16);
             prop_assert_eq!(descriptor_byte_sum(&d), byte_sum_naive(&d));
+            let mut h = d;
+            h[..6].copy_from_slice(&super::super::descriptor::HEADER);
+            prop_assert_eq!(descriptor_byte_sum_after_header(&h), byte_sum_naive(&h));
             prop_assert_eq!(byte_sum_naive(&[0xff; 24]), 22 * 255);
             prop_assert_eq!(descriptor_byte_sum(&[0xff; 24]), 22 * 255);
+            let mut h = [0xff; 24];
+            h[..6].copy_from_slice(&super::super::descriptor::HEADER);
+            prop_assert_eq!(descriptor_byte_sum_after_header(&h), byte_sum_naive(&h));
         }
     }
 }

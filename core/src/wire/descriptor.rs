@@ -30,7 +30,9 @@ use core::fmt;
 use zerocopy::byteorder::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use super::crc::{descriptor_byte_sum, descriptor_crc16, descriptor_crc16_after_header};
+use super::crc::{
+    descriptor_byte_sum, descriptor_byte_sum_after_header, descriptor_crc16, descriptor_crc16_after_header,
+};
 use super::flags::{Flags, KbFlags, Risk, UnmappedBits};
 
 /// Length of a descriptor in bytes.
@@ -442,41 +444,62 @@ impl fmt::Display for Inspection {
 }
 
 /// Magic, version and checksum of a full descriptor; the flavour it is.
+///
+/// The common path: one 6-byte compare for magic and version, then only the checksum(s) the answer
+/// depends on (measured: computing both unconditionally costs ~20 more instructions per descriptor
+/// than the well-predicted branch between them saves). Errors are built out of line.
 #[inline]
 fn verify_array(d: &[u8; DESCRIPTOR_LEN], hint: Option<Flavour>) -> Result<Flavour, DecodeError> {
-    let l: &SpecLayout = zerocopy::transmute_ref!(d);
-    if l.magic != MAGIC {
-        return Err(DecodeError::BadMagic(l.magic));
+    let head = u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], 0, 0]);
+    const WANT: u64 =
+        u64::from_le_bytes([HEADER[0], HEADER[1], HEADER[2], HEADER[3], HEADER[4], HEADER[5], 0, 0]);
+    if head != WANT {
+        return Err(header_error(d));
     }
-    if l.version.get() != VERSION {
-        return Err(DecodeError::BadVersion(l.version.get()));
-    }
-    let stored = l.checksum.get();
+    let stored = u16::from_be_bytes([d[22], d[23]]);
     let crc_ok = || cfg!(fuzzing) || descriptor_crc16_after_header(d) == stored;
-    let sum_ok = || cfg!(fuzzing) || descriptor_byte_sum(d) == stored;
+    let sum_ok = || cfg!(fuzzing) || descriptor_byte_sum_after_header(d) == stored;
     // Same decision table as the module docs; each checksum is computed only when the answer depends
     // on it. With a knowledge-base hint, a matching byte sum settles it (KB wins either way) and the
     // CRC is never computed; otherwise a matching CRC settles it and the byte sum is skipped.
-    let flavour = if hint == Some(Flavour::KnowledgeBase) {
+    if hint == Some(Flavour::KnowledgeBase) {
         if sum_ok() {
-            Some(Flavour::KnowledgeBase)
+            Ok(Flavour::KnowledgeBase)
         } else if crc_ok() {
-            Some(Flavour::Spec)
+            Ok(Flavour::Spec)
         } else {
-            None
+            Err(checksum_error(d, stored))
         }
     } else if crc_ok() {
-        Some(if hint == Some(Flavour::Registry) { Flavour::Registry } else { Flavour::Spec })
+        Ok(if hint == Some(Flavour::Registry) { Flavour::Registry } else { Flavour::Spec })
     } else if sum_ok() {
-        Some(Flavour::KnowledgeBase)
+        Ok(Flavour::KnowledgeBase)
     } else {
-        None
-    };
-    flavour.ok_or_else(|| DecodeError::Checksum {
+        Err(checksum_error(d, stored))
+    }
+}
+
+/// The error for bytes 0..6 that are not magic + version 2.
+#[cold]
+#[inline(never)]
+fn header_error(d: &[u8; DESCRIPTOR_LEN]) -> DecodeError {
+    let magic = [d[0], d[1], d[2], d[3]];
+    if magic != MAGIC {
+        DecodeError::BadMagic(magic)
+    } else {
+        DecodeError::BadVersion(u16::from_be_bytes([d[4], d[5]]))
+    }
+}
+
+/// The error for a descriptor neither checksum verifies.
+#[cold]
+#[inline(never)]
+fn checksum_error(d: &[u8; DESCRIPTOR_LEN], stored: u16) -> DecodeError {
+    DecodeError::Checksum {
         stored,
         crc16: descriptor_crc16_after_header(d),
         byte_sum: descriptor_byte_sum(d),
-    })
+    }
 }
 
 /// [`decode`] for a descriptor already known to be 24 bytes.
