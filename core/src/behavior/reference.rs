@@ -1,6 +1,8 @@
-//! The implementation as it was before the hot-path rewrite (`Tables`, plain selects off the
-//! constant-time path), kept verbatim as a reference: the current code must give the same bits on any
-//! state, configuration, population view and input, so the optimisation cannot have changed behaviour.
+//! The implementation as it was before the hot-path rewrites (`Tables`, plain selects off the
+//! constant-time path, status bands, decay constants), kept as a naive reference: the current code must
+//! give the same bits on any state, configuration, population view and input. The one deliberate model
+//! change since (a `Success` outcome weighs its prior-only LLR, docs/SCORING.md §3.3) is written here
+//! in its own, direct form.
 #![allow(clippy::too_many_arguments)]
 
 use super::config::Config;
@@ -122,7 +124,14 @@ impl AgentState {
         let alt = ref_pick::<4, CT>(&cfg.outcome_alt, o) as u64;
         let n_o = ref_pick::<4, CT>(&self.outcome_n, o) as u64;
         let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
-        let llr = ref_profile_llr(n_o, total, prior, alt, cfg);
+        // Since the lean model: a success weighs what it weighs for an agent with no history of its
+        // own (the prior alone, no counts); every other outcome, the agent's own frequencies.
+        let llr = if outcome == Outcome::Success {
+            let s = Outcome::Success as usize;
+            ref_profile_llr(0, 0, cfg.outcome_prior[s] as u64, cfg.outcome_alt[s] as u64, cfg)
+        } else {
+            ref_profile_llr(n_o, total, prior, alt, cfg)
+        };
         let e = sel_i32(warm, clamp_i32(llr, -EVIDENCE_MAX, EVIDENCE_MAX), 0);
         ref_learn_counts::<4, CT>(&mut self.outcome_n, total, o, cfg.baseline_log2, learn);
         self.outcomes = self.outcomes.saturating_add(1);
