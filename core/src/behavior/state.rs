@@ -172,14 +172,18 @@ pub struct AgentState {
     pub pending: u8,
     /// Highest [`AgentStatus`] code ever reached (audit; cleared only by [`AgentState::reset`]).
     pub peak: u8,
+    /// Cached evidence of a `Success` outcome, Q16.16 bits of log-odds divided by 4 (clamped to
+    /// `±2` bits), refreshed at every other outcome and during the warm-up; 0 = not cached (§3.3).
+    pub success_llr: i16,
     /// Zero.
-    pub reserved: [u8; 6],
+    pub reserved: [u8; 4],
 }
 
 const _: () = assert!(core::mem::size_of::<AgentState>() == 64);
 const _: () = assert!(core::mem::align_of::<AgentState>() == 64);
 const _: () = assert!(core::mem::offset_of!(AgentState, risk_n) == 24);
 const _: () = assert!(core::mem::offset_of!(AgentState, version) == 54);
+const _: () = assert!(core::mem::offset_of!(AgentState, success_llr) == 58);
 // 1M agents in at most 64 MiB.
 const _: () = assert!(core::mem::size_of::<AgentState>() * (1 << 20) <= 64 << 20);
 
@@ -214,7 +218,8 @@ impl AgentState {
         status: 0,
         pending: 0,
         peak: 0,
-        reserved: [0; 6],
+        success_llr: 0,
+        reserved: [0; 4],
     };
 
     /// Whether the bytes are a state this code understands (e.g. after loading a snapshot).
@@ -224,16 +229,7 @@ impl AgentState {
             && self.peak < 4
             && self.score >= 0
             && self.score <= SCORE_MAX
-            && u64::from_le_bytes([
-                self.reserved[0],
-                self.reserved[1],
-                self.reserved[2],
-                self.reserved[3],
-                self.reserved[4],
-                self.reserved[5],
-                0,
-                0,
-            ]) == 0
+            && u32::from_le_bytes(self.reserved) == 0
     }
 
     /// The current status.
@@ -443,19 +439,28 @@ impl AgentState {
         let learn = (self.status <= AgentStatus::Monitored as u8) | !warm;
         let o = outcome as u32;
         let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
-        // A success (the habitual outcome, ~95% of them) adds the constant `success_llr` folded from
-        // the prior (§3.3): its agent-specific LLR varies by a few hundredths of a bit and carries no
-        // signal worth ~50 instructions per event. Failures use the agent's own frequencies.
-        let llr = if !CT && o == Outcome::Success as u32 {
-            cfg.success_llr
+        // A success (the habitual outcome, ~95% of them) adds the agent's Success LLR as cached at its
+        // last other outcome (§3.3): successes alone move it by ~10⁻⁴ bits between failures, so it is
+        // recomputed only when a failure, the warm-up or an empty cache says so.
+        let cached = (self.success_llr as i32) << 2;
+        let refresh = (o != Outcome::Success as u32) | !warm | (self.success_llr == 0);
+        let llr = if !CT && !refresh {
+            cached
         } else {
             let wprior = pick64::<4, CT>(&cfg.outcome_wprior, o);
             let alt = pick64::<4, CT>(&cfg.outcome_alt, o);
             let n_o = pick::<4, CT>(&self.outcome_n, o) as u64;
-            seli::<CT>(o == Outcome::Success as u32, cfg.success_llr, profile_llr(n_o, total, wprior, alt, cfg))
+            seli::<CT>(refresh, profile_llr(n_o, total, wprior, alt, cfg), cached)
         };
         let e = seli::<CT>(warm, clampi::<CT>(llr, -EVIDENCE_MAX, EVIDENCE_MAX), 0);
         learn_counts::<4, CT>(&mut self.outcome_n, total, o, cfg.window_cap, learn);
+        if CT || refresh {
+            let succ = Outcome::Success as usize;
+            let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
+            let ls = profile_llr(self.outcome_n[succ] as u64, total, cfg.outcome_wprior[succ], cfg.outcome_alt[succ], cfg);
+            let q = clampi::<CT>(ls >> 2, i16::MIN as i32, i16::MAX as i32);
+            self.success_llr = seli::<CT>(refresh, q, self.success_llr as i32) as i16;
+        }
         self.outcomes = self.outcomes.saturating_add(1);
         let score = clampi::<CT>(self.score.saturating_add(e), 0, SCORE_MAX);
         self.score = score;
@@ -705,8 +710,6 @@ pub struct Tables {
     hl_mask: u64,
     /// `hl − 16`: brings that part to a Q0.16 fraction.
     hl_frac_shift: u32,
-    /// Evidence of a `Success` outcome: the LLR of §3.3 at the prior (no counts), Q16.16.
-    success_llr: i32,
     /// `log2(1/ε)`, `1..=8`.
     eps: u32,
     /// Probability floor, `>= 1`.
@@ -794,13 +797,12 @@ impl Tables {
         if u0 > u1 {
             (u0, u1) = (u1, u0);
         }
-        let mut t = Tables {
+        Tables {
             warmup_calls: cfg.warmup_calls,
             warmup_outcomes: cfg.warmup_outcomes,
             hl,
             hl_mask: (1u64 << hl) - 1,
             hl_frac_shift: hl - 16,
-            success_llr: 0,
             eps,
             floor: if cfg.p_floor == 0 { 1 } else { cfg.p_floor as u64 },
             w,
@@ -830,17 +832,7 @@ impl Tables {
             down: cfg.down,
             cooldown_us: cfg.cooldown_us,
             release_quarantine: cfg.release_quarantine,
-        };
-        let s = Outcome::Success as usize;
-        let llr = profile_llr(0, 0, t.outcome_wprior[s], t.outcome_alt[s], &t);
-        t.success_llr = if llr < -EVIDENCE_MAX {
-            -EVIDENCE_MAX
-        } else if llr > EVIDENCE_MAX {
-            EVIDENCE_MAX
-        } else {
-            llr
-        };
-        t
+        }
     }
 }
 
