@@ -124,21 +124,24 @@ impl AgentState {
         let alt = ref_pick::<4, CT>(&cfg.outcome_alt, o) as u64;
         let n_o = ref_pick::<4, CT>(&self.outcome_n, o) as u64;
         let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
-        // Since the lean model: a warm success with a cached value weighs what the agent's Success
-        // LLR was after its last refresh (cached / 4 in an i16); everything else computes it afresh
-        // and refreshes the cache after learning.
-        let refresh = outcome != Outcome::Success || !warm || self.success_llr == 0;
-        let llr = if refresh {
-            ref_profile_llr(n_o, total, prior, alt, cfg)
-        } else {
-            self.success_llr as i32 * 4
-        };
+        // Since the lean model: a success with a cached value weighs what the agent's Success LLR was
+        // after its last refresh (cached / 4 in an i16); any other outcome, or a success with an
+        // empty cache, computes its LLR afresh and refreshes the cache after learning.
+        let refresh = outcome != Outcome::Success || self.success_llr == 0;
+        let llr =
+            if refresh { ref_profile_llr(n_o, total, prior, alt, cfg) } else { self.success_llr as i32 * 4 };
         let e = sel_i32(warm, clamp_i32(llr, -EVIDENCE_MAX, EVIDENCE_MAX), 0);
         ref_learn_counts::<4, CT>(&mut self.outcome_n, total, o, cfg.baseline_log2, learn);
         if refresh {
             let n_s = self.outcome_n[0] as u64;
             let total_after: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
-            let l = ref_profile_llr(n_s, total_after, cfg.outcome_prior[0] as u64, cfg.outcome_alt[0] as u64, cfg);
+            let l = ref_profile_llr(
+                n_s,
+                total_after,
+                cfg.outcome_prior[0] as u64,
+                cfg.outcome_alt[0] as u64,
+                cfg,
+            );
             self.success_llr = (l / 4 - (l % 4 < 0) as i32).clamp(-32768, 32767) as i16;
         }
         self.outcomes = self.outcomes.saturating_add(1);

@@ -440,11 +440,12 @@ impl AgentState {
         let o = outcome as u32;
         let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
         // A success (the habitual outcome, ~95% of them) adds the agent's Success LLR as cached at its
-        // last other outcome (§3.3): successes alone move it by ~10⁻⁴ bits between failures, so it is
-        // recomputed only when a failure, the warm-up or an empty cache says so.
+        // last other outcome (§3.3): successes alone move it by ~10⁻⁵ bits each, so it is recomputed
+        // only at a failure or when the cache is empty.
         let cached = (self.success_llr as i32) << 2;
-        let refresh = (o != Outcome::Success as u32) | !warm | (self.success_llr == 0);
-        let llr = if !CT && !refresh {
+        let refresh = (o != Outcome::Success as u32) | (self.success_llr == 0);
+        // During the warm-up the evidence is 0 whatever the LLR: only the cache is kept up to date.
+        let llr = if !CT && (!refresh || !warm) {
             cached
         } else {
             let wprior = pick64::<4, CT>(&cfg.outcome_wprior, o);
@@ -457,7 +458,13 @@ impl AgentState {
         if CT || refresh {
             let succ = Outcome::Success as usize;
             let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
-            let ls = profile_llr(self.outcome_n[succ] as u64, total, cfg.outcome_wprior[succ], cfg.outcome_alt[succ], cfg);
+            let ls = profile_llr(
+                self.outcome_n[succ] as u64,
+                total,
+                cfg.outcome_wprior[succ],
+                cfg.outcome_alt[succ],
+                cfg,
+            );
             let q = clampi::<CT>(ls >> 2, i16::MIN as i32, i16::MAX as i32);
             self.success_llr = seli::<CT>(refresh, q, self.success_llr as i32) as i16;
         }

@@ -163,8 +163,6 @@ pub struct Observation {
 pub const PREFETCH_GROUP: usize = 16;
 /// The population view is refreshed whenever a class count passes a multiple of this plus one.
 const POP_REFRESH_MASK: u64 = 1023;
-// `slot_in`'s single compare relies on it.
-const _: () = assert!(AgentState::VERSION == 1);
 
 /// The agent's slot, if in range and plausibly valid. A free function so that callers can borrow the
 /// configuration and the population view alongside it without copying them.
@@ -174,9 +172,7 @@ fn slot_in(states: &mut [AgentState], agent: u32) -> Result<&mut AgentState, Gat
     match states.get_mut(agent as usize) {
         // The cheap part of `is_valid` on the hot path: the update itself clamps every other field
         // into range, and snapshots are validated in full when loaded.
-        // `version <= VERSION && status < 4` in one compare (VERSION = 1): bit 1 and up of
-        // `version | (status >> 2) << 1` is set iff either part is out of range.
-        Some(s) if (s.version as u32 | ((s.status as u32) >> 2) << 1) <= AgentState::VERSION as u32 => Ok(s),
+        Some(s) if s.version <= AgentState::VERSION && s.status < 4 => Ok(s),
         Some(_) => Err(GateError::CorruptState { agent }),
         None => Err(GateError::AgentOutOfRange { agent, capacity }),
     }
