@@ -173,7 +173,8 @@ pub struct AgentState {
     /// Highest [`AgentStatus`] code ever reached (audit; cleared only by [`AgentState::reset`]).
     pub peak: u8,
     /// Cached evidence of a `Success` outcome, Q16.16 bits of log-odds divided by 4 (clamped to
-    /// `±2` bits), refreshed at every other outcome and during the warm-up; 0 = not cached (§3.3).
+    /// `±2` bits), refreshed after every other outcome and whenever it is 0 (= not cached); see
+    /// docs/SCORING.md §3.3.
     pub success_llr: i16,
     /// Zero.
     pub reserved: [u8; 4],
