@@ -248,7 +248,8 @@ fn encode_state(s: &AgentState) -> [u8; TCAP_AGENT_STATE_SIZE] {
     b[55] = s.status;
     b[56] = s.pending;
     b[57] = s.peak;
-    b[58..64].copy_from_slice(&s.reserved);
+    b[58..60].copy_from_slice(&s.success_llr.to_le_bytes());
+    b[60..64].copy_from_slice(&s.reserved);
     b
 }
 
@@ -281,7 +282,8 @@ fn decode_state(b: &[u8; TCAP_AGENT_STATE_SIZE]) -> Option<AgentState> {
     s.status = b[55];
     s.pending = b[56];
     s.peak = b[57];
-    s.reserved.copy_from_slice(&b[58..64]);
+    s.success_llr = i16::from_le_bytes([b[58], b[59]]);
+    s.reserved.copy_from_slice(&b[60..64]);
     // Beyond tcap-core's own check: the peak status is never below the current one, and a fresh
     // (version 0) state carries no history.
     let fresh_ok = s.version != 0 || s == AgentState::FRESH;

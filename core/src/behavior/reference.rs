@@ -1,6 +1,8 @@
-//! The implementation as it was before the hot-path rewrite (`Tables`, plain selects off the
-//! constant-time path), kept verbatim as a reference: the current code must give the same bits on any
-//! state, configuration, population view and input, so the optimisation cannot have changed behaviour.
+//! The implementation as it was before the hot-path rewrites (`Tables`, plain selects off the
+//! constant-time path, status bands, decay constants), kept as a naive reference: the current code must
+//! give the same bits on any state, configuration, population view and input. The one deliberate model
+//! change since (a warm `Success` outcome weighs the agent's Success LLR cached at its last other
+//! outcome, docs/SCORING.md §3.3) is written here in its own, direct form.
 #![allow(clippy::too_many_arguments)]
 
 use super::config::Config;
@@ -122,9 +124,26 @@ impl AgentState {
         let alt = ref_pick::<4, CT>(&cfg.outcome_alt, o) as u64;
         let n_o = ref_pick::<4, CT>(&self.outcome_n, o) as u64;
         let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
-        let llr = ref_profile_llr(n_o, total, prior, alt, cfg);
+        // Since the lean model: a success with a cached value weighs what the agent's Success LLR was
+        // after its last refresh (cached / 4 in an i16); any other outcome, or a success with an
+        // empty cache, computes its LLR afresh and refreshes the cache after learning.
+        let refresh = outcome != Outcome::Success || self.success_llr == 0;
+        let llr =
+            if refresh { ref_profile_llr(n_o, total, prior, alt, cfg) } else { self.success_llr as i32 * 4 };
         let e = sel_i32(warm, clamp_i32(llr, -EVIDENCE_MAX, EVIDENCE_MAX), 0);
         ref_learn_counts::<4, CT>(&mut self.outcome_n, total, o, cfg.baseline_log2, learn);
+        if refresh {
+            let n_s = self.outcome_n[0] as u64;
+            let total_after: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
+            let l = ref_profile_llr(
+                n_s,
+                total_after,
+                cfg.outcome_prior[0] as u64,
+                cfg.outcome_alt[0] as u64,
+                cfg,
+            );
+            self.success_llr = (l / 4 - (l % 4 < 0) as i32).clamp(-32768, 32767) as i16;
+        }
         self.outcomes = self.outcomes.saturating_add(1);
         let score = clamp_i32(self.score.saturating_add(e), 0, SCORE_MAX);
         self.score = score;

@@ -172,14 +172,19 @@ pub struct AgentState {
     pub pending: u8,
     /// Highest [`AgentStatus`] code ever reached (audit; cleared only by [`AgentState::reset`]).
     pub peak: u8,
+    /// Cached evidence of a `Success` outcome, Q16.16 bits of log-odds divided by 4 (clamped to
+    /// `±2` bits), refreshed after every other outcome and whenever it is 0 (= not cached); see
+    /// docs/SCORING.md §3.3.
+    pub success_llr: i16,
     /// Zero.
-    pub reserved: [u8; 6],
+    pub reserved: [u8; 4],
 }
 
 const _: () = assert!(core::mem::size_of::<AgentState>() == 64);
 const _: () = assert!(core::mem::align_of::<AgentState>() == 64);
 const _: () = assert!(core::mem::offset_of!(AgentState, risk_n) == 24);
 const _: () = assert!(core::mem::offset_of!(AgentState, version) == 54);
+const _: () = assert!(core::mem::offset_of!(AgentState, success_llr) == 58);
 // 1M agents in at most 64 MiB.
 const _: () = assert!(core::mem::size_of::<AgentState>() * (1 << 20) <= 64 << 20);
 
@@ -214,7 +219,8 @@ impl AgentState {
         status: 0,
         pending: 0,
         peak: 0,
-        reserved: [0; 6],
+        success_llr: 0,
+        reserved: [0; 4],
     };
 
     /// Whether the bytes are a state this code understands (e.g. after loading a snapshot).
@@ -224,16 +230,7 @@ impl AgentState {
             && self.peak < 4
             && self.score >= 0
             && self.score <= SCORE_MAX
-            && u64::from_le_bytes([
-                self.reserved[0],
-                self.reserved[1],
-                self.reserved[2],
-                self.reserved[3],
-                self.reserved[4],
-                self.reserved[5],
-                0,
-                0,
-            ]) == 0
+            && u32::from_le_bytes(self.reserved) == 0
     }
 
     /// The current status.
@@ -341,12 +338,12 @@ impl AgentState {
         let fresh = self.version == 0;
         self.version = Self::VERSION;
         let dt = now.saturating_sub(self.last_us);
-        let has_prev = self.calls > 0 && !fresh;
+        let has_prev = (self.calls > 0) & !fresh;
         let warm = self.calls >= cfg.warmup_calls;
-        let learn = self.status <= AgentStatus::Monitored as u8 || !warm;
+        let learn = (self.status <= AgentStatus::Monitored as u8) | !warm;
 
         // 1. Decay (time is public: branches on it are fine, but none are needed).
-        let score = decay_hl(self.score, dt, cfg.hl);
+        let score = decay_hl(self.score, dt, cfg.hl, cfg.hl_mask, cfg.hl_frac_shift);
 
         // 2. Risk-profile evidence: LLR of this class under (1-ε)·p + ε·alt against p, before learning.
         let c = class as u32;
@@ -440,15 +437,38 @@ impl AgentState {
         let previous = self.status();
         self.version = Self::VERSION;
         let warm = self.outcomes as u32 >= cfg.warmup_outcomes;
-        let learn = self.status <= AgentStatus::Monitored as u8 || !warm;
+        let learn = (self.status <= AgentStatus::Monitored as u8) | !warm;
         let o = outcome as u32;
-        let wprior = pick64::<4, CT>(&cfg.outcome_wprior, o);
-        let alt = pick64::<4, CT>(&cfg.outcome_alt, o);
-        let n_o = pick::<4, CT>(&self.outcome_n, o) as u64;
         let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
-        let llr = profile_llr(n_o, total, wprior, alt, cfg);
+        // A success (the habitual outcome, ~95% of them) adds the agent's Success LLR as cached at its
+        // last other outcome (§3.3): successes alone move it by ~10⁻⁵ bits each, so it is recomputed
+        // only at a failure or when the cache is empty.
+        let cached = (self.success_llr as i32) << 2;
+        let refresh = (o != Outcome::Success as u32) | (self.success_llr == 0);
+        // During the warm-up the evidence is 0 whatever the LLR: only the cache is kept up to date.
+        let llr = if !CT && (!refresh || !warm) {
+            cached
+        } else {
+            let wprior = pick64::<4, CT>(&cfg.outcome_wprior, o);
+            let alt = pick64::<4, CT>(&cfg.outcome_alt, o);
+            let n_o = pick::<4, CT>(&self.outcome_n, o) as u64;
+            seli::<CT>(refresh, profile_llr(n_o, total, wprior, alt, cfg), cached)
+        };
         let e = seli::<CT>(warm, clampi::<CT>(llr, -EVIDENCE_MAX, EVIDENCE_MAX), 0);
         learn_counts::<4, CT>(&mut self.outcome_n, total, o, cfg.window_cap, learn);
+        if CT || refresh {
+            let succ = Outcome::Success as usize;
+            let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
+            let ls = profile_llr(
+                self.outcome_n[succ] as u64,
+                total,
+                cfg.outcome_wprior[succ],
+                cfg.outcome_alt[succ],
+                cfg,
+            );
+            let q = clampi::<CT>(ls >> 2, i16::MIN as i32, i16::MAX as i32);
+            self.success_llr = seli::<CT>(refresh, q, self.success_llr as i32) as i16;
+        }
         self.outcomes = self.outcomes.saturating_add(1);
         let score = clampi::<CT>(self.score.saturating_add(e), 0, SCORE_MAX);
         self.score = score;
@@ -470,12 +490,20 @@ impl AgentState {
         // Fast path (not constant-time): a Trusted agent below every `up` threshold stays Trusted and,
         // its calm threshold being 0 ≤ score, restarts its cool-down — what the general code below
         // computes in that case, peak clamp included.
-        if !CT && self.status == 0 && score < cfg.up_min {
-            self.hot_us = now;
-            self.peak = self.peak.min(3);
-            return AgentStatus::Trusted;
-        }
         let s = self.status.min(3) as u32;
+        // Fast path (not constant-time): the score lies in the current level's band — at or above its
+        // calm threshold (so the cool-down restarts) and below the next `up` threshold — so the status
+        // stays: what the general code below computes in that case, peak clamp included.
+        if !CT {
+            let i = (s & 3) as usize;
+            if score >= cfg.band_lo[i] && score < cfg.band_hi[i] {
+                self.hot_us = now;
+                self.status = s as u8;
+                let peak = (self.peak as u32).min(3);
+                self.peak = if s > peak { s } else { peak } as u8;
+                return AgentStatus::from_u8_saturating(s as u8);
+            }
+        }
         let up_level =
             (score >= cfg.up[0]) as u32 + (score >= cfg.up[1]) as u32 + (score >= cfg.up[2]) as u32;
         let new = if CT {
@@ -529,7 +557,8 @@ impl Default for AgentState {
 /// f = 0, 6% high at worst, monotone). Never increases a non-negative score.
 #[inline(always)]
 pub const fn decay(score: i32, dt: u64, half_life_log2: u8) -> i32 {
-    decay_hl(score, dt, clamp_hl(half_life_log2))
+    let hl = clamp_hl(half_life_log2);
+    decay_hl(score, dt, hl, (1u64 << hl) - 1, hl - 16)
 }
 
 /// The half-life shift the engine uses: `half_life_log2` clamped to `16..=40`.
@@ -546,10 +575,10 @@ const fn clamp_hl(half_life_log2: u8) -> u32 {
 
 /// [`decay`] with the half-life shift already clamped to `16..=40` (by [`Tables::new`]).
 #[inline(always)]
-const fn decay_hl(score: i32, dt: u64, hl: u32) -> i32 {
+const fn decay_hl(score: i32, dt: u64, hl: u32, mask: u64, frac_shift: u32) -> i32 {
     let halvings = dt >> hl;
     let s = sel_i32(halvings >= 31, 0, score >> (halvings & 31));
-    let frac = ((dt & ((1u64 << hl) - 1)) >> (hl - 16)) as i64; // Q0.16 fraction of a half-life
+    let frac = ((dt & mask) >> frac_shift) as i64; // Q0.16 fraction of a half-life
     (s as i64 - ((s as i64 * frac) >> 17)) as i32
 }
 
@@ -589,16 +618,21 @@ fn pick64<const K: usize, const CT: bool>(a: &[u64; K], i: u32) -> u64 {
 /// and `P = max(n_i·2^16 + w·prior_i, floor·T)`. Bounded by `log2(1 + ε·65535/floor)` above and
 /// `log2(1-ε)` below.
 #[inline(always)]
-fn profile_llr(n_i: u64, total: u32, wprior_i: u64, alt_i: u64, t: &Tables) -> i32 {
+const fn profile_llr(n_i: u64, total: u32, wprior_i: u64, alt_i: u64, t: &Tables) -> i32 {
     // total < 2^19, w < 2^16: every product below stays under 2^36. `wprior_i` = w·prior_i.
-    let tw = (total as u64 + t.w).max(1);
-    let p = ((n_i << 16) + wprior_i).max(t.floor * tw);
+    let tw = max_u64(total as u64 + t.w, 1);
+    let p = max_u64((n_i << 16) + wprior_i, t.floor * tw);
     let e = t.eps;
     let t = tw;
     let mix = p - (p >> e) + ((alt_i * t) >> e);
     // Bring both under 32 bits with the same shift (keeps the ratio).
     let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
     log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
+}
+
+#[inline(always)]
+const fn max_u64(a: u64, b: u64) -> u64 {
+    if a > b { a } else { b }
 }
 
 /// Sketch term: `clamp((a − offset) >> shift, 0, cap)`.
@@ -680,6 +714,10 @@ pub struct Tables {
     warmup_outcomes: u32,
     /// Half-life shift, `16..=40`.
     hl: u32,
+    /// `2^hl − 1`: the part of Δt below one half-life.
+    hl_mask: u64,
+    /// `hl − 16`: brings that part to a Q0.16 fraction.
+    hl_frac_shift: u32,
     /// `log2(1/ε)`, `1..=8`.
     eps: u32,
     /// Probability floor, `>= 1`.
@@ -708,8 +746,11 @@ pub struct Tables {
     outcome_wprior: [u64; 4],
     outcome_alt: [u64; 4],
     up: [i32; 3],
-    /// The lowest of `up` (equal to `up[0]` for a validated configuration).
-    up_min: i32,
+    /// Per status: the score band `[band_lo, band_hi)` in which the status stays and is hot (the
+    /// level's calm threshold, 0 for Trusted; the next `up` threshold in sorted order, `i32::MAX` for
+    /// Quarantined).
+    band_lo: [i32; 4],
+    band_hi: [i32; 4],
     down: [i32; 3],
     cooldown_us: Micros,
     release_quarantine: bool,
@@ -752,10 +793,24 @@ impl Tables {
             cfg.eps_log2 as u32
         };
         let sigma = if pop.sigma > POP_SIGMA_FLOOR { pop.sigma } else { POP_SIGMA_FLOOR };
+        let hl = clamp_hl(cfg.half_life_log2);
+        // `up` sorted: the status stays at s (no rise) iff fewer than s + 1 thresholds are reached.
+        let (mut u0, mut u1, mut u2) = (cfg.up[0], cfg.up[1], cfg.up[2]);
+        if u0 > u1 {
+            (u0, u1) = (u1, u0);
+        }
+        if u1 > u2 {
+            (u1, u2) = (u2, u1);
+        }
+        if u0 > u1 {
+            (u0, u1) = (u1, u0);
+        }
         Tables {
             warmup_calls: cfg.warmup_calls,
             warmup_outcomes: cfg.warmup_outcomes,
-            hl: clamp_hl(cfg.half_life_log2),
+            hl,
+            hl_mask: (1u64 << hl) - 1,
+            hl_frac_shift: hl - 16,
             eps,
             floor: if cfg.p_floor == 0 { 1 } else { cfg.p_floor as u64 },
             w,
@@ -780,7 +835,8 @@ impl Tables {
             outcome_wprior,
             outcome_alt,
             up: cfg.up,
-            up_min: min_i32(cfg.up[0], min_i32(cfg.up[1], cfg.up[2])),
+            band_lo: [0, cfg.down[0], cfg.down[1], cfg.down[2]],
+            band_hi: [u0, u1, u2, i32::MAX],
             down: cfg.down,
             cooldown_us: cfg.cooldown_us,
             release_quarantine: cfg.release_quarantine,

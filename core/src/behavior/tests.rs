@@ -47,7 +47,7 @@ fn all_zero_bytes_are_a_valid_fresh_agent_and_bytes_round_trip() {
     bad.status = 4;
     assert!(!bad.is_valid());
     let mut bad = back;
-    bad.reserved[5] = 1;
+    bad.reserved[3] = 1;
     assert!(!bad.is_valid());
     let mut bad = back;
     bad.score = -1;
