@@ -15,11 +15,9 @@
 //! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/gate_insns MODE REPS`
 //! (the difference cancels set-up). The printed ns/event are only indicative.
 use std::hint::black_box;
-use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass};
-use tcap_core::gate::{
-    Command, Gate, GateError, Policy, SliceLookup, Verdict,
-};
 use tcap_benches::{gate_commands, gate_events};
+use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass};
+use tcap_core::gate::{Command, Gate, GateError, Policy, SliceLookup, Verdict};
 
 const EVENTS: usize = 1 << 16;
 fn main() {
