@@ -15,65 +15,18 @@
 //! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/gate_insns MODE REPS`
 //! (the difference cancels set-up). The printed ns/event are only indicative.
 use std::hint::black_box;
+use tcap_benches::{gate_commands, gate_events};
 use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass};
-use tcap_core::gate::{
-    Call, Command, CommandInfo, Gate, GateError, Observation, Policy, SliceLookup, Verdict,
-};
-use tcap_core::wire::{Flags, command_id};
+use tcap_core::gate::{Command, Gate, GateError, Policy, SliceLookup, Verdict};
 
 const EVENTS: usize = 1 << 16;
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-fn commands() -> Vec<CommandInfo> {
-    let risks = [
-        (Flags::SAFE, 10),
-        (Flags::LOW_RISK, 8),
-        (Flags(Flags::MEDIUM_RISK.0 | Flags::FILE_MODIFICATION.0), 7),
-        (Flags(Flags::HIGH_RISK.0 | Flags::SYSTEM_MODIFICATION.0), 4),
-        (Flags(Flags::CRITICAL.0 | Flags::DESTRUCTIVE.0), 3),
-    ];
-    let mut v = Vec::new();
-    let mut i = 0;
-    for (flags, n) in risks {
-        for _ in 0..n {
-            v.push(CommandInfo::new(command_id(format!("cmd{i}").as_bytes()), flags));
-            i += 1;
-        }
-    }
-    v.sort_by_key(|e| e.id);
-    v
-}
-fn events(agents: u32, cmds: &[CommandInfo]) -> (Vec<Call>, Vec<Observation>) {
-    let mut r = Rng(42);
-    let mut now = 0u64;
-    let (mut calls, mut obs) = (Vec::new(), Vec::new());
-    for _ in 0..EVENTS {
-        now += r.next() % 2000;
-        let agent = (r.next() % agents as u64) as u32;
-        let k =
-            ((r.next() % cmds.len() as u64) * (r.next() % cmds.len() as u64) / cmds.len() as u64) as usize;
-        let command = if r.next().is_multiple_of(100) { 0x0bad_c0de } else { cmds[k].id };
-        calls.push(Call { now, agent, command });
-        let outcome = if r.next().is_multiple_of(20) { Outcome::Error } else { Outcome::Success };
-        obs.push(Observation { now: now + 1, agent, outcome });
-    }
-    (calls, obs)
-}
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or("gate".into());
     let reps: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let cmds = commands();
+    let cmds = gate_commands();
     let lookup = SliceLookup::new(&cmds).unwrap();
     let agents = if mode == "batch1m" { 1 << 20 } else { 1000 };
-    let (calls, obs) = events(agents, &cmds);
+    let (calls, obs) = gate_events(EVENTS, agents, &cmds);
     let mut st = vec![AgentState::FRESH; agents as usize];
     let mut acc = 0u64;
     let t = std::time::Instant::now();
