@@ -6,6 +6,7 @@ export CARGO_TERM_COLOR ?= never
 .DEFAULT_GOAL := help
 include mk/ffi.mk
 include mk/harden.mk
+include mk/insn.mk
 
 .PHONY: help all build demo test lint fmt bench clean
 
@@ -28,6 +29,7 @@ test: lint ## Run the whole test suite (what CI runs)
 	$(CARGO) nextest run --workspace --lib --bins --tests --examples --no-fail-fast
 	$(CARGO) test --workspace --doc
 	$(MAKE) --no-print-directory ffi-all
+	$(MAKE) --no-print-directory insn-check
 	$(MAKE) --no-print-directory fuzz-smoke
 
 bench: ## Criterion benchmarks (each against a peer in the same run)
