@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use hashbrown::{HashMap, HashSet};
-use tcap_core::network::{Network, NetworkConfig, NodeId, NodeState, RouteSlot, bitset_words, table_len};
+use tcap_core::network::{Network, NetworkBuffers, NetworkConfig, NodeId, NodeState};
 
 const N: usize = 1024;
-const W: usize = bitset_words(N);
 const D: usize = 16;
-type Net<'t> = Network<'t, N, W, D>;
+type Net<'t> = Network<'t, D>;
 
 struct Rng(u64);
 impl Rng {
@@ -30,8 +29,8 @@ impl Rng {
 }
 
 /// A ring (for connectivity) plus 3 random chords per node: about 8 edges per node, weights 1..=16.
-fn build(cfg: NetworkConfig, table: &mut [RouteSlot]) -> Box<Net<'_>> {
-    let mut net = Box::new(Net::new(cfg, N, table).expect("network"));
+fn build(cfg: NetworkConfig, bufs: &mut NetworkBuffers<D>) -> Net<'_> {
+    let mut net = Net::new(cfg, N, bufs.storage()).expect("network");
     let mut rng = Rng(7);
     let mut seen = HashSet::new();
     let mut deg = vec![0usize; N];
@@ -58,8 +57,8 @@ fn build(cfg: NetworkConfig, table: &mut [RouteSlot]) -> Box<Net<'_>> {
     net
 }
 
-fn tables() -> Vec<RouteSlot> {
-    vec![RouteSlot::EMPTY; table_len(N)]
+fn tables() -> NetworkBuffers<D> {
+    NetworkBuffers::new(N)
 }
 
 fn bench_route(c: &mut Criterion) {

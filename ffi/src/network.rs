@@ -490,7 +490,10 @@ mod tests {
                     assert_eq!(tcap_network_set_state(h, 1, NODES - 1, q), tcap_result::Ok);
                     assert_eq!(tcap_network_route(h, 0, 16, &mut hop), tcap_result::Ok);
                     assert_eq!(hop, 1);
-                    assert_eq!(tcap_network_route(h, 0, NODES - 1, &mut hop), tcap_result::DestinationBlocked);
+                    assert_eq!(
+                        tcap_network_route(h, 0, NODES - 1, &mut hop),
+                        tcap_result::DestinationBlocked
+                    );
                     assert_eq!(tcap_network_route(h, 0, NODES, &mut hop), tcap_result::NodeOutOfRange);
                 }
             })
