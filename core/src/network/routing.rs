@@ -324,15 +324,54 @@ impl<const D: usize> Network<'_, D> {
             return;
         }
         let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
-        for &s in &self.list[..n] {
-            tree.set(usize::from(s), INF, NO_HOP);
-        }
-        // 2. Seed each subtree node with its best unblocked neighbour outside the subtree.
-        for &s in &self.list[..n] {
-            let s = usize::from(s);
-            if root_blocked && s == root {
+        // 2. Keep what does not change (Ramalingam–Reps): a node of the subtree keeps its distance if it
+        //    has an unblocked neighbour whose distance is final at exactly its old distance minus the
+        //    edge. Final: outside the subtree (removing a node or making an edge costlier only removes
+        //    paths, so nobody else's distance changes), or already found to keep its distance. The list
+        //    is in collection order, parents before children, so a node whose parent kept its distance
+        //    keeps its distance and its hop with no look at all: whole sub-subtrees are skipped in O(1)
+        //    per node. A node not yet classified counts as not final (marked): that can only miss an
+        //    alternative, never accept a wrong one, and the node is then recomputed exactly below.
+        //    Kept nodes are unmarked; the rest stay marked, are reset and recomputed.
+        let mut affected = 0;
+        for j in 0..n {
+            let x = usize::from(self.list[j]);
+            if root_blocked && x == root {
+                tree.set(x, INF, NO_HOP);
                 continue;
             }
+            let old = tree.d(x);
+            let parent = tree.slots.get(x).map_or(NO_HOP, |e| e.hop());
+            if x != root && self.mark.get(usize::from(parent)).is_some_and(|&m| m != epoch) {
+                // Its parent (in the subtree) kept its distance, and the edge to it is unchanged.
+                self.mark[x] = 0;
+                continue;
+            }
+            let mut alt = NO_HOP;
+            if old != INF {
+                for e in self.graph.edges(x) {
+                    let u = usize::from(e.to);
+                    if self.mark[u] != epoch
+                        && !bit(self.blocked, u)
+                        && tree.d(u).saturating_add(e.cost) == old
+                    {
+                        alt = e.to;
+                        break;
+                    }
+                }
+            }
+            if alt != NO_HOP {
+                tree.set(x, old, alt);
+                self.mark[x] = 0;
+            } else {
+                tree.set(x, INF, NO_HOP);
+                self.list[affected] = x as u16;
+                affected += 1;
+            }
+        }
+        // 3. Seed each affected node with its best unblocked neighbour whose distance is final.
+        for &s in &self.list[..affected] {
+            let s = usize::from(s);
             let (mut best, mut hop) = (INF, NO_HOP);
             for e in self.graph.edges(s) {
                 let u = usize::from(e.to);
@@ -352,7 +391,7 @@ impl<const D: usize> Network<'_, D> {
                 self.heap.push_or_decrease(s as u16, &tree);
             }
         }
-        // 3. Dijkstra restricted to the subtree.
+        // 4. Dijkstra restricted to the affected nodes.
         let skip = if root_blocked { root } else { usize::MAX };
         propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, Some((&*self.mark, epoch)), skip);
     }

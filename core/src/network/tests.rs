@@ -510,6 +510,53 @@ fn errors_display() {
     }
 }
 
+/// A diamond 0–1–3, 0–2–3 with a tail 3–4–5 (unit weights): node 3 has two equal-cost parents toward 0.
+/// Blocking or cutting its parent keeps its distance and only moves its hop (the Ramalingam–Reps
+/// shortcut); its tail keeps everything. Cutting both forces a real recomputation.
+#[test]
+fn equal_cost_alternatives_keep_distances() {
+    let mut tb = tables(6);
+    let mut net = Net::new(NetworkConfig::DEFAULT, 6, tb.storage()).unwrap();
+    net.add_edges([(0, 1, 1), (0, 2, 1), (1, 3, 1), (2, 3, 1), (3, 4, 1), (4, 5, 1)]).unwrap();
+    let first = net.route(3, 0).unwrap();
+    let other = 3 - first; // 1 ↔ 2
+    assert!(first == 1 || first == 2);
+    net.set_state(1, first, NodeState::Quarantined).unwrap();
+    assert_eq!(net.route(3, 0), Ok(other));
+    assert_eq!(net.route_cost(3, 0), Ok(2));
+    assert_eq!((net.route(5, 0), net.route_cost(5, 0)), (Ok(4), Ok(4)));
+    net.set_state(2, first, NodeState::Healthy).unwrap();
+    // Cut 3's current parent edge: same distance via the other parent.
+    let p = net.route(3, 0).unwrap();
+    net.remove_edge(3, p).unwrap();
+    assert_eq!(net.route(3, 0), Ok(3 - p));
+    assert_eq!((net.route_cost(3, 0), net.route_cost(5, 0)), (Ok(2), Ok(4)));
+    // Make the remaining parent edge costlier: no alternative any more, distances grow.
+    for _ in 0..40 {
+        net.observe_edge(3, 3 - p, 0).unwrap();
+    }
+    let c = net.edge(3, 3 - p).unwrap().unwrap().cost;
+    assert!(c > 1);
+    assert_eq!((net.route_cost(3, 0), net.route_cost(5, 0)), (Ok(1 + c), Ok(3 + c)));
+    assert_eq!(net.route(5, 0), Ok(4));
+}
+
+/// The trap of the shortcut: node 4 (depth 1 below 1 in tree 0) has an equal-cost neighbour 3 that is
+/// deeper in the same subtree and not yet classified when 4 is. Blocking 1 must not let 4 "keep" its
+/// distance through 3, whose own path went through 1: all three are recomputed, via 5.
+#[test]
+fn equal_cost_neighbour_inside_the_subtree_is_not_an_alternative() {
+    let mut tb = tables(6);
+    let mut net = Net::new(NetworkConfig::DEFAULT, 6, tb.storage()).unwrap();
+    net.add_edges([(0, 1, 1), (1, 4, 5), (1, 2, 1), (2, 3, 1), (3, 4, 3), (4, 5, 10), (5, 0, 10)]).unwrap();
+    assert_eq!((net.route(4, 0), net.route_cost(4, 0)), (Ok(1), Ok(6)), "strict relaxation keeps hop 1");
+    assert_eq!(net.route_cost(3, 0), Ok(3));
+    net.set_state(1, 1, NodeState::Quarantined).unwrap();
+    assert_eq!((net.route(4, 0), net.route_cost(4, 0)), (Ok(5), Ok(20)));
+    assert_eq!((net.route(3, 0), net.route_cost(3, 0)), (Ok(4), Ok(23)));
+    assert_eq!((net.route(2, 0), net.route_cost(2, 0)), (Ok(3), Ok(24)));
+}
+
 // ---- property tests against a naive oracle ----------------------------------------------------------
 
 /// Floyd–Warshall over unblocked nodes with the network's own edge costs.
@@ -841,5 +888,63 @@ proptest! {
         prop_assert_eq!(net.unblocked_count(), len32 - blocked);
         let words = net.blocked_bits();
         prop_assert_eq!(words.iter().map(|w| w.count_ones()).sum::<u32>(), blocked);
+    }
+
+    /// Unit-weight grids: nearly every node has several equal-cost parents in every tree, so repairs
+    /// mostly move hops without changing distances, skip whole sub-subtrees, and mix kept and
+    /// recomputed nodes in one subtree; trust observations break some ties.
+    #[test]
+    fn unit_grids_with_many_ties_match_oracle(
+        rows in 2..=4usize,
+        cols in 2..=4usize,
+        ops in proptest::collection::vec(
+            prop_oneof![
+                6 => (0..CAP as u32, prop_oneof![Just(0u8), Just(2), Just(3)]).prop_map(|(n, s)| Op::SetState(n, s)),
+                3 => (any::<usize>(), prop_oneof![Just(0), Just(ONE_Q16 / 2), Just(ONE_Q16)])
+                    .prop_map(|(e, o)| Op::Observe(e, o)),
+                2 => any::<usize>().prop_map(Op::RemoveEdge),
+                1 => (0..CAP as u32, 0..CAP as u32).prop_map(|(a, b)| Op::AddEdge(a, b, 1)),
+            ],
+            0..60,
+        ),
+    ) {
+        let len = rows * cols;
+        let mut tb = tables(len);
+        let mut net = Net::new(NetworkConfig::DEFAULT, len, tb.storage()).unwrap();
+        let id = |r: usize, c: usize| (r * cols + c) as NodeId;
+        let mut edges = Vec::new();
+        for r in 0..rows {
+            for c in 0..cols {
+                if c + 1 < cols { edges.push((id(r, c), id(r, c + 1), 1)); }
+                if r + 1 < rows { edges.push((id(r, c), id(r + 1, c), 1)); }
+            }
+        }
+        net.add_edges(edges).unwrap();
+        check_against_oracle(&net)?;
+        let len32 = len as u32;
+        for (k, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::SetState(n, st) => {
+                    net.set_state(k as u64, n % len32, NodeState::from_u8(st).unwrap()).unwrap();
+                }
+                Op::Observe(e, o) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        for _ in 0..8 {
+                            net.observe_edge(a, b, o).unwrap();
+                        }
+                    }
+                }
+                Op::AddEdge(a, b, w) => {
+                    let _ = net.add_edge(a % len32, b % len32, w);
+                }
+                Op::RemoveEdge(e) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        net.remove_edge(a, b).unwrap();
+                    }
+                }
+                _ => {}
+            }
+            check_against_oracle(&net)?;
+        }
     }
 }
