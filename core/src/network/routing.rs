@@ -187,6 +187,31 @@ fn propagate<const D: usize>(
     }
 }
 
+/// The cheapest way for `x` into `tree` through an unblocked neighbour whose distance is final (not
+/// marked `epoch`): its cost and that neighbour, or `(INF, NO_HOP)`.
+#[inline]
+fn best_final<const D: usize>(
+    graph: &Graph<'_, D>,
+    blocked: &[u64],
+    mark: &[u16],
+    tree: &Tree<'_>,
+    x: usize,
+    epoch: u16,
+) -> (u32, u16) {
+    let (mut best, mut hop) = (INF, NO_HOP);
+    for e in graph.edges(x) {
+        let u = usize::from(e.to);
+        if mark.get(u) != Some(&epoch) && !bit(blocked, u) {
+            let du = tree.d(u);
+            if du != INF && du.saturating_add(e.cost) < best {
+                best = du.saturating_add(e.cost);
+                hop = e.to;
+            }
+        }
+    }
+    (best, hop)
+}
+
 /// Iterates the set bits of one word `b` of a bitset, word index `w`.
 fn word_bits(w: usize, mut b: u64) -> impl Iterator<Item = usize> {
     core::iter::from_fn(move || {
@@ -333,7 +358,7 @@ impl<const D: usize> Network<'_, D> {
         //    per node. A node not yet classified counts as not final (marked): that can only miss an
         //    alternative, never accept a wrong one, and the node is then recomputed exactly below.
         //    Kept nodes are unmarked; the rest stay marked, are reset and recomputed.
-        let mut affected = 0;
+        let (mut affected, mut kept) = (0, 0);
         for j in 0..n {
             let x = usize::from(self.list[j]);
             if root_blocked && x == root {
@@ -345,49 +370,32 @@ impl<const D: usize> Network<'_, D> {
             if x != root && self.mark.get(usize::from(parent)).is_some_and(|&m| m != epoch) {
                 // Its parent (in the subtree) kept its distance, and the edge to it is unchanged.
                 self.mark[x] = 0;
+                kept += 1;
                 continue;
             }
-            let mut alt = NO_HOP;
-            if old != INF {
-                for e in self.graph.edges(x) {
-                    let u = usize::from(e.to);
-                    if self.mark[u] != epoch
-                        && !bit(self.blocked, u)
-                        && tree.d(u).saturating_add(e.cost) == old
-                    {
-                        alt = e.to;
-                        break;
-                    }
-                }
-            }
-            if alt != NO_HOP {
-                tree.set(x, old, alt);
+            // The best final neighbour: it offers exactly `old` iff the distance is kept (no final
+            // neighbour can offer less: the new distance is at least the old one); otherwise it is
+            // the node's seed for the restricted Dijkstra.
+            let (best, hop) = best_final(&self.graph, self.blocked, self.mark, &tree, x, epoch);
+            if best == old && old != INF {
+                tree.set(x, old, hop);
                 self.mark[x] = 0;
+                kept += 1;
             } else {
-                tree.set(x, INF, NO_HOP);
+                tree.set(x, best, hop);
                 self.list[affected] = x as u16;
                 affected += 1;
             }
         }
-        // 3. Seed each affected node with its best unblocked neighbour whose distance is final.
-        for &s in &self.list[..affected] {
-            let s = usize::from(s);
-            let (mut best, mut hop) = (INF, NO_HOP);
-            for e in self.graph.edges(s) {
-                let u = usize::from(e.to);
-                if self.mark[u] != epoch && !bit(self.blocked, u) {
-                    let du = tree.d(u);
-                    if du != INF {
-                        let c = du.saturating_add(e.cost);
-                        if c < best {
-                            best = c;
-                            hop = e.to;
-                        }
-                    }
-                }
-            }
-            if best != INF {
+        // 3. Seeds. Computed above from the nodes final at the time; only nodes kept later can
+        //    improve them, so they are recomputed only if something was kept in this tree.
+        for j in 0..affected {
+            let s = usize::from(self.list[j]);
+            if kept > 0 {
+                let (best, hop) = best_final(&self.graph, self.blocked, self.mark, &tree, s, epoch);
                 tree.set(s, best, hop);
+            }
+            if tree.d(s) != INF {
                 self.heap.push_or_decrease(s as u16, &tree);
             }
         }
