@@ -472,17 +472,17 @@ impl Default for NodeSlot {
     }
 }
 
-/// The adjacency of one node in a network's caller-provided storage: up to `D` edges of 12 bytes.
+/// The edges of one node in a network's caller-provided storage: up to `D` edges of 12 bytes (the
+/// degree is kept apart, in [`NetworkStorage::scratch`]).
 /// Opaque: allocate `[Adjacency::EMPTY; n]` (or a `Vec`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Adjacency<const D: usize> {
-    deg: u8,
     edges: [Edge; D],
 }
 
 impl<const D: usize> Adjacency<D> {
     /// No edges.
-    pub const EMPTY: Adjacency<D> = Adjacency { deg: 0, edges: [Edge::EMPTY; D] };
+    pub const EMPTY: Adjacency<D> = Adjacency { edges: [Edge::EMPTY; D] };
 }
 
 impl<const D: usize> Default for Adjacency<D> {
@@ -502,7 +502,7 @@ pub struct StorageLen {
     /// `u64` words of bitsets (quarantine bits, vote rounds, child index): `W·(1 + 3·len)` with
     /// `W = bitset_words(len)`.
     pub words: usize,
-    /// `u16` words of repair scratch (heap, marks, lists): `6·len`.
+    /// `u16` words: node degrees and repair scratch (heap, marks, lists): `7·len`.
     pub scratch: usize,
     /// [`RouteSlot`]s of the route table: `len²` ([`table_len`]).
     pub table: usize,
@@ -540,8 +540,9 @@ pub const fn storage_len(len: usize) -> StorageLen {
     }
 }
 
-/// Scratch arrays of `len` `u16`s: heap items, heap positions, marks, list, tags, sorted list.
-const SCRATCH_ARRAYS: usize = 6;
+/// Arrays of `len` `u16`s in [`NetworkStorage::scratch`]: degrees, then the repair's scratch (heap
+/// items, heap positions, marks, list, tags, sorted list).
+const SCRATCH_ARRAYS: usize = 7;
 
 /// Caller-provided storage of a [`Network`]: every array whose size grows with the number of nodes, so
 /// that the network object itself is small (a few slices and the configuration) and can be built
@@ -555,7 +556,7 @@ pub struct NetworkStorage<'t, const D: usize> {
     pub adjacency: &'t mut [Adjacency<D>],
     /// Bitsets.
     pub words: &'t mut [u64],
-    /// Repair scratch.
+    /// Node degrees and repair scratch.
     pub scratch: &'t mut [u16],
     /// The route table: `table[t·len + s]` is the next hop of `s` toward `t` and its cost.
     pub table: &'t mut [RouteSlot],
@@ -598,15 +599,19 @@ impl<const D: usize> NetworkBuffers<D> {
     }
 }
 
-/// Per-node adjacency, in caller storage.
-pub(crate) struct Graph<'t, const D: usize>(&'t mut [Adjacency<D>]);
+/// Per-node adjacency, in caller storage: the edges (`12·D` bytes per node) and, in a dense array of
+/// their own (2 KiB at 1,024 nodes, always cached), the degrees.
+pub(crate) struct Graph<'t, const D: usize> {
+    adj: &'t mut [Adjacency<D>],
+    deg: &'t mut [u16],
+}
 
 impl<const D: usize> Graph<'_, D> {
     #[inline]
     pub(crate) fn edges(&self, u: usize) -> &[Edge] {
-        match self.0.get(u) {
-            Some(a) => &a.edges[..usize::from(a.deg).min(D)],
-            None => &[],
+        match (self.adj.get(u), self.deg.get(u)) {
+            (Some(a), Some(&d)) => &a.edges[..usize::from(d).min(D)],
+            _ => &[],
         }
     }
     fn find(&self, u: usize, v: u16) -> Option<usize> {
@@ -699,7 +704,7 @@ impl<'t, const D: usize> Network<'t, D> {
             unblocked: 0,
             epoch: 0,
             nodes: nodes.split_at_mut(len).0,
-            graph: Graph(adjacency.split_at_mut(len).0),
+            graph: Graph { adj: adjacency.split_at_mut(len).0, deg: take(&mut scratch, len) },
             blocked: take(&mut words, w),
             ballots: take(&mut words, 2 * w * len),
             has_child: take(&mut words, w * len),
@@ -728,7 +733,8 @@ impl<'t, const D: usize> Network<'t, D> {
         self.unblocked = self.len as u32;
         self.epoch = 0;
         self.nodes.fill(NodeSlot::EMPTY);
-        self.graph.0.fill(Adjacency::EMPTY);
+        self.graph.adj.fill(Adjacency::EMPTY);
+        self.graph.deg.fill(0);
         self.blocked.fill(0);
         self.ballots.fill(0);
         self.mark.fill(0);
@@ -826,9 +832,9 @@ impl<'t, const D: usize> Network<'t, D> {
         let trust = self.cfg.initial_trust;
         let cost = edge_cost(weight, trust);
         for (u, v) in [(ai, bi), (bi, ai)] {
-            let a = &mut self.graph.0[u];
-            a.edges[usize::from(a.deg)] = Edge { to: v as u16, weight, trust, cost };
-            a.deg += 1;
+            let d = usize::from(self.graph.deg[u]);
+            self.graph.adj[u].edges[d] = Edge { to: v as u16, weight, trust, cost };
+            self.graph.deg[u] += 1;
         }
         Ok((ai, bi, cost))
     }
@@ -866,9 +872,9 @@ impl<'t, const D: usize> Network<'t, D> {
             return Err(NetworkError::NoSuchEdge);
         };
         for (u, k) in [(ai, i), (bi, j)] {
-            let a = &mut self.graph.0[u];
-            a.deg -= 1;
-            a.edges[k] = a.edges[usize::from(a.deg)];
+            self.graph.deg[u] -= 1;
+            let a = &mut self.graph.adj[u];
+            a.edges[k] = a.edges[usize::from(self.graph.deg[u])];
         }
         self.edge_increased(ai, bi);
         Ok(())
@@ -902,7 +908,7 @@ impl<'t, const D: usize> Network<'t, D> {
         let trust = trust_ewma(e.trust, obs, self.cfg.trust_alpha);
         let cost = edge_cost(e.weight, trust);
         for (u, k) in [(ai, i), (bi, j)] {
-            let e = &mut self.graph.0[u].edges[k];
+            let e = &mut self.graph.adj[u].edges[k];
             e.trust = trust;
             e.cost = cost;
         }
