@@ -439,31 +439,18 @@ impl Edge {
     const EMPTY: Edge = Edge { to: 0, weight: 0, trust: 0, cost: 0 };
 }
 
-/// The per-node record of a network's caller-provided storage (state, anomaly windows, vote counters;
-/// ≈ 200 bytes). Opaque: allocate `[NodeSlot::EMPTY; n]` (or a `Vec`), [`Network::new`] initialises it.
+/// The per-node record of a network's caller-provided storage (time of the last state change and the
+/// two anomaly windows; 184 bytes). Opaque: allocate `[NodeSlot::EMPTY; n]` (or a `Vec`), [`Network::new`] initialises it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeSlot {
-    state: NodeState,
     since: Micros,
     local: Window,
     peer: Window,
-    guilty: u16,
-    innocent: u16,
-    /// Rounds in which this node has a pending vote (so blocking a node that never voted costs nothing).
-    open_votes: u16,
 }
 
 impl NodeSlot {
     /// A healthy node with empty windows and no votes.
-    pub const EMPTY: NodeSlot = NodeSlot {
-        state: NodeState::Healthy,
-        since: 0,
-        local: Window::EMPTY,
-        peer: Window::EMPTY,
-        guilty: 0,
-        innocent: 0,
-        open_votes: 0,
-    };
+    pub const EMPTY: NodeSlot = NodeSlot { since: 0, local: Window::EMPTY, peer: Window::EMPTY };
 }
 
 impl Default for NodeSlot {
@@ -502,7 +489,8 @@ pub struct StorageLen {
     /// `u64` words of bitsets (quarantine bits, vote rounds, child index): `W·(1 + 3·len)` with
     /// `W = bitset_words(len)`.
     pub words: usize,
-    /// `u16` words: node degrees and repair scratch (heap, marks, lists): `7·len`.
+    /// `u16` words: dense per-node arrays (states, vote counters, degrees) and repair scratch (heap,
+    /// marks, lists): `11·len`.
     pub scratch: usize,
     /// [`RouteSlot`]s of the route table: `len²` ([`table_len`]).
     pub table: usize,
@@ -540,9 +528,10 @@ pub const fn storage_len(len: usize) -> StorageLen {
     }
 }
 
-/// Arrays of `len` `u16`s in [`NetworkStorage::scratch`]: degrees, then the repair's scratch (heap
-/// items, heap positions, marks, list, tags, sorted list).
-const SCRATCH_ARRAYS: usize = 7;
+/// Arrays of `len` `u16`s in [`NetworkStorage::scratch`]: states, vote counters (guilty, not guilty,
+/// open rounds), degrees, then the repair's scratch (heap items, heap positions, marks, list, tags,
+/// sorted list).
+const SCRATCH_ARRAYS: usize = 11;
 
 /// Caller-provided storage of a [`Network`]: every array whose size grows with the number of nodes, so
 /// that the network object itself is small (a few slices and the configuration) and can be built
@@ -556,7 +545,7 @@ pub struct NetworkStorage<'t, const D: usize> {
     pub adjacency: &'t mut [Adjacency<D>],
     /// Bitsets.
     pub words: &'t mut [u64],
-    /// Node degrees and repair scratch.
+    /// Dense per-node `u16` arrays (states, vote counters, degrees) and repair scratch.
     pub scratch: &'t mut [u16],
     /// The route table: `table[t·len + s]` is the next hop of `s` toward `t` and its cost.
     pub table: &'t mut [RouteSlot],
@@ -650,6 +639,13 @@ pub struct Network<'t, const D: usize> {
     unblocked: u32,
     epoch: u16,
     nodes: &'t mut [NodeSlot],
+    /// Dense per-node arrays (hot: the gate reads states, votes touch the counters): state codes,
+    /// guilty and not-guilty votes of the current round per accused, rounds with a pending vote per
+    /// voter (so blocking a node that never voted costs nothing).
+    state: &'t mut [u16],
+    guilty: &'t mut [u16],
+    innocent: &'t mut [u16],
+    open_votes: &'t mut [u16],
     graph: Graph<'t, D>,
     /// The quarantine bitset (`w` words).
     blocked: &'t mut [u64],
@@ -704,6 +700,10 @@ impl<'t, const D: usize> Network<'t, D> {
             unblocked: 0,
             epoch: 0,
             nodes: nodes.split_at_mut(len).0,
+            state: take(&mut scratch, len),
+            guilty: take(&mut scratch, len),
+            innocent: take(&mut scratch, len),
+            open_votes: take(&mut scratch, len),
             graph: Graph { adj: adjacency.split_at_mut(len).0, deg: take(&mut scratch, len) },
             blocked: take(&mut words, w),
             ballots: take(&mut words, 2 * w * len),
@@ -733,6 +733,10 @@ impl<'t, const D: usize> Network<'t, D> {
         self.unblocked = self.len as u32;
         self.epoch = 0;
         self.nodes.fill(NodeSlot::EMPTY);
+        self.state.fill(NodeState::Healthy as u16);
+        self.guilty.fill(0);
+        self.innocent.fill(0);
+        self.open_votes.fill(0);
         self.graph.adj.fill(Adjacency::EMPTY);
         self.graph.deg.fill(0);
         self.blocked.fill(0);
@@ -757,6 +761,15 @@ impl<'t, const D: usize> Network<'t, D> {
         self.len == 0
     }
 
+    /// The state of node `i` (`i < len`); an impossible code reads as isolated (fails closed).
+    #[inline]
+    fn state(&self, i: usize) -> NodeState {
+        match self.state.get(i) {
+            Some(&c) => u8::try_from(c).ok().and_then(NodeState::from_u8).unwrap_or(NodeState::Isolated),
+            None => NodeState::Isolated,
+        }
+    }
+
     fn check(&self, node: NodeId) -> Result<usize, NetworkError> {
         let i = node as usize;
         if i < self.len { Ok(i) } else { Err(NetworkError::OutOfRange { node }) }
@@ -765,7 +778,7 @@ impl<'t, const D: usize> Network<'t, D> {
     /// The state of `node`.
     pub fn node_state(&self, node: NodeId) -> Result<NodeState, NetworkError> {
         let i = self.check(node)?;
-        Ok(self.nodes[i].state)
+        Ok(self.state(i))
     }
 
     /// Whether `node` is quarantined or isolated: one bit test. Fails closed: an out-of-range id is
@@ -924,13 +937,12 @@ impl<'t, const D: usize> Network<'t, D> {
 
     /// Moves `v` to `to`, updating the bitset, votes and routes. `None` if it was already there.
     fn transition(&mut self, now: Micros, v: usize, to: NodeState) -> Option<StateChange> {
-        let node = &mut self.nodes[v];
-        let from = node.state;
+        let from = self.state(v);
         if from == to {
             return None;
         }
-        node.state = to;
-        node.since = now;
+        self.state[v] = to as u16;
+        self.nodes[v].since = now;
         match (from.is_blocked(), to.is_blocked()) {
             (false, true) => {
                 self.blocked[v / 64] |= 1 << (v % 64);
@@ -967,7 +979,7 @@ impl<'t, const D: usize> Network<'t, D> {
         let s = a.max(node.peer.mean(c.min_signals).unwrap_or(0));
         let h = c.hysteresis;
         let elapsed = now.saturating_sub(node.since);
-        let state = node.state;
+        let state = self.state(v);
         let to = if a >= c.isolate {
             NodeState::Isolated
         } else {
@@ -1033,10 +1045,8 @@ impl<'t, const D: usize> Network<'t, D> {
     pub fn tick(&mut self, now: Micros) -> u32 {
         let mut changed = 0;
         for v in 0..self.len {
-            if matches!(
-                self.nodes[v].state,
-                NodeState::Quarantined | NodeState::Isolated | NodeState::Recovering
-            ) && self.evaluate(now, v).is_some()
+            if matches!(self.state(v), NodeState::Quarantined | NodeState::Isolated | NodeState::Recovering)
+                && self.evaluate(now, v).is_some()
             {
                 changed += 1;
             }
@@ -1055,7 +1065,7 @@ impl<'t, const D: usize> Network<'t, D> {
     /// The current round on `accused`: (guilty, not guilty) votes of eligible voters.
     pub fn votes(&self, accused: NodeId) -> Result<(u32, u32), NetworkError> {
         let a = self.check(accused)?;
-        Ok((u32::from(self.nodes[a].guilty), u32::from(self.nodes[a].innocent)))
+        Ok((u32::from(self.guilty[a]), u32::from(self.innocent[a])))
     }
 
     /// `voter` votes on `accused`. Refused if the voter is blocked, is the accused, or already voted in
@@ -1083,17 +1093,17 @@ impl<'t, const D: usize> Network<'t, D> {
             return Err(NetworkError::AlreadyVoted);
         }
         self.ballots[b] |= m;
-        self.nodes[v].open_votes += 1;
+        self.open_votes[v] += 1;
         if guilty {
             self.ballots[b + 1] |= m;
-            self.nodes[a].guilty += 1;
+            self.guilty[a] += 1;
         } else {
-            self.nodes[a].innocent += 1;
+            self.innocent[a] += 1;
         }
         let n = u64::from(self.unblocked - u32::from(!bit(self.blocked, a)));
         let (num, den) = (u64::from(self.cfg.vote_num), u64::from(self.cfg.vote_den));
-        let g = u64::from(self.nodes[a].guilty);
-        let i = u64::from(self.nodes[a].innocent);
+        let g = u64::from(self.guilty[a]);
+        let i = u64::from(self.innocent[a]);
         if g * den > num * n {
             self.clear_round(a);
             return Ok(VoteOutcome::Convicted(self.transition(now, a, NodeState::Isolated)));
@@ -1119,20 +1129,20 @@ impl<'t, const D: usize> Network<'t, D> {
             while bits != 0 {
                 let v = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                self.nodes[v].open_votes -= 1;
+                self.open_votes[v] -= 1;
             }
         }
         self.ballots[round].fill(0);
-        self.nodes[a].guilty = 0;
-        self.nodes[a].innocent = 0;
+        self.guilty[a] = 0;
+        self.innocent[a] = 0;
     }
 
     /// A node that becomes blocked loses its pending votes: it is no longer an eligible voter.
     fn withdraw_votes(&mut self, v: usize) {
-        if self.nodes[v].open_votes == 0 {
+        if self.open_votes[v] == 0 {
             return;
         }
-        self.nodes[v].open_votes = 0;
+        self.open_votes[v] = 0;
         let (w, m) = (v / 64, 1u64 << (v % 64));
         for a in 0..self.len {
             let b = 2 * (a * self.w + w);
@@ -1140,9 +1150,9 @@ impl<'t, const D: usize> Network<'t, D> {
                 self.ballots[b] &= !m;
                 if self.ballots[b + 1] & m != 0 {
                     self.ballots[b + 1] &= !m;
-                    self.nodes[a].guilty -= 1;
+                    self.guilty[a] -= 1;
                 } else {
-                    self.nodes[a].innocent -= 1;
+                    self.innocent[a] -= 1;
                 }
             }
         }
