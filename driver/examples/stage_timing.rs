@@ -12,7 +12,7 @@ use std::time::Instant;
 use tcap_core::behavior::sketch::tick_of;
 use tcap_core::behavior::{AgentState, AgentStatus, Config, PopulationView, RiskClass};
 use tcap_core::gate::{Command, Gate, Lookup, NetworkView, Policy};
-use tcap_core::network::{Network, NetworkConfig, NodeState, RouteSlot, table_len};
+use tcap_core::network::{Network, NetworkBuffers, NetworkConfig, NodeState};
 use tcap_core::registry;
 use tcap_core::wire::Risk;
 use tcap_core::wire::record::{EventRepr, HEADER_LEN, parse_events};
@@ -83,12 +83,12 @@ fn main() {
         }
     });
 
-    let mut table = vec![RouteSlot::default(); table_len(1000)];
-    let mut net = Box::new(Network::<1024, 16, 8>::new(NetworkConfig::default(), 1000, &mut table).unwrap());
+    let mut bufs = NetworkBuffers::<8>::new(1000);
+    let mut net = Network::new(NetworkConfig::default(), 1000, bufs.storage()).unwrap();
     net.set_state(0, 7, NodeState::Quarantined).unwrap();
     let network = time(evs, |_| {
         for e in evs {
-            black_box(NetworkView::node_state(&*net, black_box(e.agent)));
+            black_box(NetworkView::node_state(&net, black_box(e.agent)));
         }
     });
 
@@ -119,7 +119,7 @@ fn main() {
     let whole_net = time(evs, |r| {
         for e in evs {
             match e.outcome {
-                None => drop(black_box(gate.check(at(r, e), e.agent, Command::Id(e.command), &*net))),
+                None => drop(black_box(gate.check(at(r, e), e.agent, Command::Id(e.command), &net))),
                 Some(o) => drop(black_box(gate.observe(at(r, e), e.agent, o))),
             }
         }

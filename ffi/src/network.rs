@@ -1,19 +1,21 @@
 //! The agent network on caller memory: node states, anomaly reports, peer votes and self-repairing
-//! routes, sized for the C build by [`TCAP_NETWORK_MAX_NODES`] and [`TCAP_NETWORK_MAX_DEGREE`].
+//! routes, for up to [`TCAP_NETWORK_MAX_NODES`] nodes of at most [`TCAP_NETWORK_MAX_DEGREE`] edges.
 //!
-//! Memory is `tcap_network_size(n_nodes)` bytes at [`TCAP_NETWORK_ALIGN`]: the fixed-capacity network
-//! object followed by the `n_nodes²` route table. Node ids are agent ids: an engine with a network
-//! attached (`tcap_engine_attach_network`) refuses every call of an agent whose node is quarantined or
-//! isolated.
+//! Memory is `tcap_network_size(n_nodes)` bytes at [`TCAP_NETWORK_ALIGN`]: a small object (header and
+//! the core `Network`, a few slices and the configuration) followed by the network's storage, carved
+//! from the same region: per-node records, adjacency, bitsets, repair scratch and the `n_nodes²` route
+//! table. Every part is initialised in place, so `tcap_network_init` needs no large stack whatever
+//! `n_nodes`. Node ids are agent ids: an engine with a network attached (`tcap_engine_attach_network`)
+//! refuses every call of an agent whose node is quarantined or isolated.
 
 use core::ffi::c_void;
-use core::mem::{align_of, size_of};
+use core::mem::{MaybeUninit, align_of, size_of};
 
 use tcap_core::Micros;
 use tcap_core::gate::NetworkView;
 use tcap_core::network::{
-    MAX_EDGE_WEIGHT, Network, NetworkConfig, NetworkError, NodeState, RouteError, RouteSlot, VoteOutcome,
-    bitset_words, table_len,
+    Adjacency, MAX_EDGE_WEIGHT, MAX_NODES, Network, NetworkConfig, NetworkError, NetworkStorage, NodeSlot,
+    NodeState, RouteError, RouteSlot, VoteOutcome, storage_len,
 };
 
 use crate::boundary::{self, Out};
@@ -21,8 +23,9 @@ use crate::enums::node_state_from_u32;
 use crate::mem::{CallerMem, Layout, Object, ObjectHeader, handle_mut, handle_ref};
 use crate::{tcap_node_state, tcap_result};
 
-/// Most nodes a network of the C build can hold (node ids `0..n_nodes`, `n_nodes ≤` this).
-pub const TCAP_NETWORK_MAX_NODES: u32 = 256;
+/// Most nodes a network of the C build can hold (node ids `0..n_nodes`, `n_nodes ≤` this). Memory grows
+/// with `n_nodes²` (the route table: 8 MiB at 1,024 nodes); `tcap_network_size` gives the exact figure.
+pub const TCAP_NETWORK_MAX_NODES: u32 = 32_767;
 /// Most edges per node in the C build.
 pub const TCAP_NETWORK_MAX_DEGREE: u32 = 16;
 /// Largest edge weight.
@@ -30,12 +33,11 @@ pub const TCAP_EDGE_WEIGHT_MAX: u32 = 4095;
 /// Alignment of the memory given to `tcap_network_init`.
 pub const TCAP_NETWORK_ALIGN: usize = 64;
 
-const N: usize = TCAP_NETWORK_MAX_NODES as usize;
-const W: usize = bitset_words(N);
 const D: usize = TCAP_NETWORK_MAX_DEGREE as usize;
+const _: () = assert!(TCAP_NETWORK_MAX_NODES as usize == MAX_NODES);
 
-/// The network type of the C build.
-pub(crate) type CNetwork = Network<'static, N, W, D>;
+/// The network type of the C build: its storage lives in the caller's region, after the object.
+pub(crate) type CNetwork = Network<'static, D>;
 
 /// An agent network living in caller memory. Opaque: reach it only through its handle.
 pub struct tcap_network {
@@ -55,6 +57,8 @@ unsafe impl Object for NetObj {
 }
 
 const _: () = assert!(align_of::<NetObj>() == TCAP_NETWORK_ALIGN);
+// The object is small: everything that grows with `n_nodes` is in the storage after it.
+const _: () = assert!(size_of::<NetObj>() <= 512);
 const _: () = assert!(TCAP_EDGE_WEIGHT_MAX == MAX_EDGE_WEIGHT as u32);
 
 /// How a vote ended (`tcap_network_vote`).
@@ -74,7 +78,7 @@ impl From<NetworkError> for tcap_result {
         match e {
             NetworkError::Config(_) => tcap_result::Internal,
             NetworkError::Capacity { .. } => tcap_result::NetworkCapacity,
-            NetworkError::TableTooSmall { .. } => tcap_result::BufferTooSmall,
+            NetworkError::StorageTooSmall { .. } => tcap_result::BufferTooSmall,
             NetworkError::OutOfRange { .. } => tcap_result::NodeOutOfRange,
             NetworkError::SelfLoop | NetworkError::BadWeight | NetworkError::NoSuchEdge => {
                 tcap_result::EdgeInvalid
@@ -116,10 +120,25 @@ fn layout(n_nodes: u32) -> Result<Layout, tcap_result> {
     if n_nodes > TCAP_NETWORK_MAX_NODES {
         return Err(tcap_result::NetworkCapacity);
     }
+    let s = storage_len(n_nodes as usize);
     let mut l = Layout::new();
     l.push::<NetObj>(1)?;
-    l.push::<RouteSlot>(table_len(n_nodes as usize))?;
+    l.push::<NodeSlot>(s.nodes)?;
+    l.push::<Adjacency<D>>(s.adjacency)?;
+    l.push::<u64>(s.words)?;
+    l.push::<u16>(s.scratch)?;
+    l.push::<RouteSlot>(s.table)?;
     Ok(l)
+}
+
+/// Fills `s` with `v` and returns it as an initialised slice.
+fn fill<T: Copy>(s: &'static mut [MaybeUninit<T>], v: T) -> &'static mut [T] {
+    for x in s.iter_mut() {
+        x.write(v);
+    }
+    // SAFETY: every element was just initialised; `MaybeUninit<T>` has the layout of `T`, and the
+    // exclusive borrow of the whole slice is handed over.
+    unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<T>(), s.len()) }
 }
 
 /// # Safety
@@ -136,8 +155,9 @@ unsafe fn net_mut<'a>(p: *mut tcap_network) -> Result<&'a mut CNetwork, tcap_res
     Ok(&mut unsafe { handle_mut(p.cast::<NetObj>()) }?.net)
 }
 
-/// Bytes of memory (at `TCAP_NETWORK_ALIGN`) a network of `n_nodes` nodes needs: the fixed-capacity
-/// object (sized for `TCAP_NETWORK_MAX_NODES`) plus `8·n_nodes²` bytes of route table.
+/// Bytes of memory (at `TCAP_NETWORK_ALIGN`) a network of `n_nodes` nodes needs: a 384-byte object,
+/// 398 bytes per node (record, adjacency, dense arrays, scratch), `24·⌈n_nodes/64⌉` bytes of bitsets per
+/// node and `8·n_nodes²` bytes of route table: 651,168 bytes at 256 nodes, 9,189,888 (8.8 MiB) at 1,024.
 ///
 /// Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED` (`out_size`),
 /// `TCAP_RESULT_INVALID_LENGTH` (`n_nodes` 0), `TCAP_RESULT_NETWORK_CAPACITY` (above the maximum).
@@ -162,8 +182,8 @@ pub unsafe extern "C" fn tcap_network_size(n_nodes: u32, out_size: *mut usize) -
 /// `TCAP_NETWORK_ALIGN`, or `out`), `TCAP_RESULT_BUFFER_TOO_SMALL` (`len` below `tcap_network_size`),
 /// `TCAP_RESULT_INVALID_LENGTH`, `TCAP_RESULT_NETWORK_CAPACITY`.
 ///
-/// Stack: the object is built on the stack before it is moved into `mem` (about
-/// `sizeof` network object ×2; see docs/C-API.md), so call it from a thread with a large stack.
+/// Stack: a few hundred bytes whatever `n_nodes` (everything large is initialised in place in `mem`);
+/// time: `O(n_nodes²)` to clear the route table.
 ///
 /// # Safety
 /// `mem` is NULL or valid for reads and writes of `len` bytes, owned by the network from this call until
@@ -181,16 +201,18 @@ pub unsafe extern "C" fn tcap_network_init(
         let l = layout(n_nodes)?;
         // SAFETY: NULL or `len` bytes owned by the network for the handle's life, per the contract.
         let mut arena = unsafe { CallerMem::new(mem, len, &l) }?.arena();
+        let s = storage_len(n_nodes as usize);
         let obj = arena.take::<NetObj>(1)?;
-        let table = arena.take::<RouteSlot>(table_len(n_nodes as usize))?;
-        for slot in table.iter_mut() {
-            slot.write(RouteSlot::EMPTY);
-        }
-        // SAFETY: every slot was just initialised; the slice is carved from the caller's region, which
-        // lives (the contract's 'static) and is reached only through this network's handle.
-        let table: &'static mut [RouteSlot] =
-            unsafe { core::slice::from_raw_parts_mut(table.as_mut_ptr().cast::<RouteSlot>(), table.len()) };
-        let net = CNetwork::new(NetworkConfig::DEFAULT, n_nodes as usize, table)?;
+        // The storage is carved from the caller's region, which lives for the handle's life (the
+        // contract's 'static) and is reached only through this network's handle.
+        let storage = NetworkStorage {
+            nodes: fill(arena.take::<NodeSlot>(s.nodes)?, NodeSlot::EMPTY),
+            adjacency: fill(arena.take::<Adjacency<D>>(s.adjacency)?, Adjacency::EMPTY),
+            words: fill(arena.take::<u64>(s.words)?, 0),
+            scratch: fill(arena.take::<u16>(s.scratch)?, 0),
+            table: fill(arena.take::<RouteSlot>(s.table)?, RouteSlot::EMPTY),
+        };
+        let net = CNetwork::new(NetworkConfig::DEFAULT, n_nodes as usize, storage)?;
         let obj = obj[0].write(NetObj { header: ObjectHeader::new::<NetObj>(), net });
         out.write((obj as *mut NetObj).cast::<tcap_network>());
         Ok(())
@@ -344,7 +366,7 @@ pub unsafe extern "C" fn tcap_network_node_state(
     })
 }
 
-/// Size of the network object of the C build (without the route table), for the docs and tests.
+/// Size of the network object of the C build (without its storage), for the docs and tests.
 pub const NETWORK_OBJECT_SIZE: usize = size_of::<NetObj>();
 
 #[cfg(test)]
@@ -385,7 +407,9 @@ mod tests {
                 tcap_result::NetworkCapacity
             );
             assert_eq!(tcap_network_size(4, &mut size), tcap_result::Ok);
-            assert_eq!(size, NETWORK_OBJECT_SIZE.next_multiple_of(8) + 16 * 8);
+            // The object, then the storage parts (a few bytes of padding between them at most).
+            let parts = NETWORK_OBJECT_SIZE + storage_len(4).bytes::<D>();
+            assert!((parts..parts + 32).contains(&size), "{size} vs {parts}");
             let mem = Mem::new(size + 64);
             let mut h: *mut tcap_network = core::ptr::null_mut();
             let mis = mem.ptr().cast::<u8>().add(8).cast::<c_void>();
@@ -431,5 +455,52 @@ mod tests {
             core::ptr::write_bytes(mem.ptr().cast::<u8>(), 0, 8);
             assert_eq!(tcap_network_node_state(mem.ptr().cast(), 0, &mut st), tcap_result::BadHandle);
         }
+    }
+
+    /// A 1,024-node network is initialised and used from a thread with a 64 KiB stack (the object is
+    /// small and all its storage is initialised in place in the caller's memory).
+    #[test]
+    fn thousand_nodes_on_a_small_stack() {
+        const NODES: u32 = 1024;
+        let mut size = 0usize;
+        // SAFETY: live local.
+        assert_eq!(unsafe { tcap_network_size(NODES, &mut size) }, tcap_result::Ok);
+        assert!(size > 8 << 20 && size < 9 << 20, "≈ 8.5 MiB: {size}");
+        let mem = Mem::new(size);
+        let addr = mem.ptr() as usize;
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let mem = addr as *mut c_void;
+                let mut h: *mut tcap_network = core::ptr::null_mut();
+                // SAFETY: `mem` is `size` bytes, alive until after the join, used by this thread only.
+                unsafe {
+                    assert_eq!(tcap_network_init(mem, size, NODES, &mut h), tcap_result::Ok);
+                    for i in 0..16 {
+                        assert_eq!(tcap_network_add_edge(h, i, i + 1, 1), tcap_result::Ok);
+                    }
+                    assert_eq!(tcap_network_add_edge(h, 0, NODES - 1, 3), tcap_result::Ok);
+                    assert_eq!(tcap_network_add_edge(h, NODES - 1, 16, 3), tcap_result::Ok);
+                    let mut hop = 0u32;
+                    assert_eq!(tcap_network_route(h, 0, 16, &mut hop), tcap_result::Ok);
+                    assert_eq!(hop, NODES - 1, "cost 6 beats 16 along the line");
+                    assert_eq!(tcap_network_route(h, 0, 8, &mut hop), tcap_result::Ok);
+                    assert_eq!(hop, 1);
+                    assert_eq!(tcap_network_route(h, 0, 500, &mut hop), tcap_result::NoRoute);
+                    let q = NodeState::Quarantined as u32;
+                    assert_eq!(tcap_network_set_state(h, 1, NODES - 1, q), tcap_result::Ok);
+                    assert_eq!(tcap_network_route(h, 0, 16, &mut hop), tcap_result::Ok);
+                    assert_eq!(hop, 1);
+                    assert_eq!(
+                        tcap_network_route(h, 0, NODES - 1, &mut hop),
+                        tcap_result::DestinationBlocked
+                    );
+                    assert_eq!(tcap_network_route(h, 0, NODES, &mut hop), tcap_result::NodeOutOfRange);
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        drop(mem);
     }
 }

@@ -436,7 +436,7 @@ static void test_descriptor(void) {
 /* ---- engine --------------------------------------------------------------------------------------- */
 
 static alignas(TCAP_ENGINE_ALIGN) uint8_t engine_mem[16384];
-static alignas(TCAP_NETWORK_ALIGN) uint8_t network_mem[160 * 1024];
+static alignas(TCAP_NETWORK_ALIGN) uint8_t network_mem[8 * 1024];
 
 static tcap_verdict verdict_of(tcap_engine *e, uint64_t now, uint32_t agent, const char *name, tcap_result *rc) {
     tcap_verdict v;
@@ -728,7 +728,7 @@ static void test_engine(void) {
     CHECK_RC(tcap_engine_detach_network(e), TCAP_RESULT_OK);
     CHECK_RC(tcap_engine_detach_network(NULL), TCAP_RESULT_NULL_ARGUMENT);
 
-    static alignas(TCAP_NETWORK_ALIGN) uint8_t star_mem[160 * 1024];
+    static alignas(TCAP_NETWORK_ALIGN) uint8_t star_mem[16 * 1024];
     size_t ssize = 0;
     uint32_t n_star = TCAP_NETWORK_MAX_DEGREE + 2;
     CHECK_RC(tcap_network_size(n_star, &ssize), TCAP_RESULT_OK);
@@ -742,6 +742,39 @@ static void test_engine(void) {
     CHECK_RC(tcap_network_route(star, n_star - 1, 0, &hop), TCAP_RESULT_NO_ROUTE);
 }
 
+/* A 1,024-node ring on heap memory: everything the network needs is in the caller's region, so
+ * tcap_network_init uses a few hundred bytes of stack whatever the size. */
+static void test_network_large(void) {
+    const uint32_t n = 1024;
+    size_t size = 0;
+    CHECK_RC(tcap_network_size(n, &size), TCAP_RESULT_OK);
+    CHECK(size > (size_t)8 * n * n && size < (size_t)9 * n * n);
+    size_t rounded = (size + TCAP_NETWORK_ALIGN - 1) / TCAP_NETWORK_ALIGN * TCAP_NETWORK_ALIGN;
+    void *mem = aligned_alloc(TCAP_NETWORK_ALIGN, rounded);
+    CHECK(mem != NULL);
+    if (mem == NULL) return;
+    tcap_network *net = NULL;
+    CHECK_RC(tcap_network_init(mem, size, n, &net), TCAP_RESULT_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        CHECK_RC(tcap_network_add_edge(net, i, (i + 1) % n, 1), TCAP_RESULT_OK);
+    }
+    uint32_t hop = 0;
+    CHECK_RC(tcap_network_route(net, 0, 3, &hop), TCAP_RESULT_OK);
+    CHECK(hop == 1);
+    CHECK_RC(tcap_network_route(net, 0, n - 3, &hop), TCAP_RESULT_OK);
+    CHECK(hop == n - 1);
+    CHECK_RC(tcap_network_set_state(net, 1, 1, TCAP_NODE_STATE_QUARANTINED), TCAP_RESULT_OK);
+    CHECK_RC(tcap_network_route(net, 0, 3, &hop), TCAP_RESULT_OK);
+    CHECK(hop == n - 1); /* the long way round */
+    CHECK_RC(tcap_network_route(net, 2, 0, &hop), TCAP_RESULT_OK);
+    CHECK(hop == 3);
+    CHECK_RC(tcap_network_set_state(net, 2, 1, TCAP_NODE_STATE_HEALTHY), TCAP_RESULT_OK);
+    CHECK_RC(tcap_network_route(net, 0, 3, &hop), TCAP_RESULT_OK);
+    CHECK(hop == 1);
+    CHECK_RC(tcap_network_route(net, 0, n, &hop), TCAP_RESULT_NODE_OUT_OF_RANGE);
+    free(mem);
+}
+
 int main(void) {
     test_version();
     test_result_str();
@@ -752,6 +785,7 @@ int main(void) {
     test_registry();
     test_descriptor();
     test_engine();
+    test_network_large();
     printf("tcap C11 client against library %s\n", tcap_version());
     printf("c11: %u passed, %u failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -37,7 +37,7 @@ impl Lookup for Registry<'_> {
     }
 }
 
-impl<const N: usize, const W: usize, const D: usize> NetworkView for Network<'_, N, W, D> {
+impl<const D: usize> NetworkView for Network<'_, D> {
     /// The agent's node state; agents outside the network's nodes are `Healthy` (not in the network).
     #[inline(always)]
     fn node_state(&self, agent: u32) -> NodeState {
@@ -111,7 +111,9 @@ mod tests {
     use super::*;
     use crate::behavior::Config;
     use crate::gate::{Command, Policy};
-    use crate::network::{NetworkConfig, RouteSlot, table_len};
+    use crate::network::{
+        Adjacency, NetworkConfig, NetworkStorage, NodeSlot, RouteSlot, StorageLen, storage_len,
+    };
     use crate::registry::builtin;
     use crate::wire::command_id;
 
@@ -132,9 +134,18 @@ mod tests {
 
     #[test]
     fn network_view_in_and_out_of_range() {
-        let mut table = [RouteSlot::default(); 64];
-        assert!(table_len(4) <= table.len());
-        let mut net = Network::<8, 1, 4>::new(NetworkConfig::default(), 4, &mut table).unwrap();
+        // Firmware style: every part of the storage in a fixed-size array.
+        const L: StorageLen = storage_len(4);
+        let (mut nodes, mut adjacency) = ([NodeSlot::EMPTY; L.nodes], [Adjacency::<4>::EMPTY; L.adjacency]);
+        let (mut words, mut scratch, mut table) = ([0; L.words], [0; L.scratch], [RouteSlot::EMPTY; L.table]);
+        let storage = NetworkStorage {
+            nodes: &mut nodes,
+            adjacency: &mut adjacency,
+            words: &mut words,
+            scratch: &mut scratch,
+            table: &mut table,
+        };
+        let mut net = Network::new(NetworkConfig::default(), 4, storage).unwrap();
         net.set_state(0, 2, NodeState::Quarantined).unwrap();
         assert_eq!(NetworkView::node_state(&net, 2), NodeState::Quarantined);
         assert_eq!(NetworkView::node_state(&net, 1), NodeState::Healthy);

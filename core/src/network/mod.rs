@@ -85,12 +85,12 @@ pub const MAX_EDGE_WEIGHT: u16 = 4_095;
 /// The largest supported degree bound `D`.
 pub const MAX_DEGREE: usize = 255;
 
-/// The number of `u64` words of a bitset over `nodes` nodes: the `W` to pick for a capacity `N`.
+/// The number of `u64` words of a bitset over `nodes` nodes.
 pub const fn bitset_words(nodes: usize) -> usize {
     nodes.div_ceil(64)
 }
 
-/// The number of [`RouteSlot`]s the caller-provided route table needs for `len` nodes (`len²`).
+/// The number of [`RouteSlot`]s the route table needs for `len` nodes (`len²`; [`StorageLen::table`]).
 pub const fn table_len(len: usize) -> usize {
     len * len
 }
@@ -249,21 +249,51 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// A part of a [`NetworkStorage`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoragePart {
+    /// [`NetworkStorage::nodes`].
+    Nodes,
+    /// [`NetworkStorage::adjacency`].
+    Adjacency,
+    /// [`NetworkStorage::words`].
+    Words,
+    /// [`NetworkStorage::scratch`].
+    Scratch,
+    /// [`NetworkStorage::table`].
+    Table,
+}
+
+impl StoragePart {
+    /// The field's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StoragePart::Nodes => "nodes",
+            StoragePart::Adjacency => "adjacency",
+            StoragePart::Words => "words",
+            StoragePart::Scratch => "scratch",
+            StoragePart::Table => "table",
+        }
+    }
+}
+
 /// A refused operation on a [`Network`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NetworkError {
     /// The configuration was rejected.
     Config(ConfigError),
-    /// `len` exceeds the capacity `N`.
+    /// `len` exceeds [`MAX_NODES`].
     Capacity {
         /// The requested number of nodes.
         len: usize,
-        /// The capacity `N`.
+        /// The largest supported number of nodes ([`MAX_NODES`]).
         capacity: usize,
     },
-    /// The caller-provided route table is shorter than `len²`.
-    TableTooSmall {
-        /// Entries needed ([`table_len`]).
+    /// A slice of the caller-provided [`NetworkStorage`] is shorter than [`storage_len`] requires.
+    StorageTooSmall {
+        /// Which slice.
+        part: StoragePart,
+        /// Elements needed.
         needed: usize,
     },
     /// A node id is not below `len`.
@@ -305,7 +335,9 @@ impl fmt::Display for NetworkError {
             NetworkError::Capacity { len, capacity } => {
                 write!(f, "{len} nodes exceed the capacity of {capacity}")
             }
-            NetworkError::TableTooSmall { needed } => write!(f, "route table needs {needed} entries"),
+            NetworkError::StorageTooSmall { part, needed } => {
+                write!(f, "network storage: {} needs {needed} elements", part.as_str())
+            }
             NetworkError::OutOfRange { node } => write!(f, "node {node} is out of range"),
             NetworkError::SelfLoop => f.write_str("an edge cannot join a node to itself"),
             NetworkError::DuplicateEdge => f.write_str("edge already exists"),
@@ -407,17 +439,169 @@ impl Edge {
     const EMPTY: Edge = Edge { to: 0, weight: 0, trust: 0, cost: 0 };
 }
 
-/// Per-node adjacency, fixed capacity.
-pub(crate) struct Graph<const N: usize, const D: usize> {
-    pub(crate) deg: [u8; N],
-    pub(crate) adj: [[Edge; D]; N],
+/// The per-node record of a network's caller-provided storage (time of the last state change and the
+/// two anomaly windows; 184 bytes). Opaque: allocate `[NodeSlot::EMPTY; n]` (or a `Vec`), [`Network::new`] initialises it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeSlot {
+    since: Micros,
+    local: Window,
+    peer: Window,
 }
 
-impl<const N: usize, const D: usize> Graph<N, D> {
+impl NodeSlot {
+    /// A healthy node with empty windows and no votes.
+    pub const EMPTY: NodeSlot = NodeSlot { since: 0, local: Window::EMPTY, peer: Window::EMPTY };
+}
+
+impl Default for NodeSlot {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+/// The edges of one node in a network's caller-provided storage: up to `D` edges of 12 bytes (the
+/// degree is kept apart, in [`NetworkStorage::scratch`]).
+/// Opaque: allocate `[Adjacency::EMPTY; n]` (or a `Vec`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Adjacency<const D: usize> {
+    edges: [Edge; D],
+}
+
+impl<const D: usize> Adjacency<D> {
+    /// No edges.
+    pub const EMPTY: Adjacency<D> = Adjacency { edges: [Edge::EMPTY; D] };
+}
+
+impl<const D: usize> Default for Adjacency<D> {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+/// The lengths (in elements) of each part of the storage of a network of `len` nodes:
+/// [`storage_len`]. Each slice of a [`NetworkStorage`] must be at least this long (extra is unused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StorageLen {
+    /// [`NodeSlot`]s: `len`.
+    pub nodes: usize,
+    /// [`Adjacency`] records: `len`.
+    pub adjacency: usize,
+    /// `u64` words of bitsets (quarantine bits, vote rounds, child index): `W·(1 + 3·len)` with
+    /// `W = bitset_words(len)`.
+    pub words: usize,
+    /// `u16` words: dense per-node arrays (states, vote counters, degrees) and repair scratch (heap,
+    /// marks, lists): `11·len`.
+    pub scratch: usize,
+    /// [`RouteSlot`]s of the route table: `len²` ([`table_len`]).
+    pub table: usize,
+}
+
+impl StorageLen {
+    /// Total bytes of the five parts for degree bound `D` (saturating).
+    pub const fn bytes<const D: usize>(&self) -> usize {
+        let parts = [
+            self.nodes.saturating_mul(core::mem::size_of::<NodeSlot>()),
+            self.adjacency.saturating_mul(core::mem::size_of::<Adjacency<D>>()),
+            self.words.saturating_mul(8),
+            self.scratch.saturating_mul(2),
+            self.table.saturating_mul(core::mem::size_of::<RouteSlot>()),
+        ];
+        let mut total = 0usize;
+        let mut i = 0;
+        while i < parts.len() {
+            total = total.saturating_add(parts[i]);
+            i += 1;
+        }
+        total
+    }
+}
+
+/// The storage a network of `len` nodes needs, part by part (saturating for absurd `len`).
+pub const fn storage_len(len: usize) -> StorageLen {
+    let w = bitset_words(len);
+    StorageLen {
+        nodes: len,
+        adjacency: len,
+        words: w.saturating_mul(len.saturating_mul(3).saturating_add(1)),
+        scratch: len.saturating_mul(SCRATCH_ARRAYS),
+        table: len.saturating_mul(len),
+    }
+}
+
+/// Arrays of `len` `u16`s in [`NetworkStorage::scratch`]: states, vote counters (guilty, not guilty,
+/// open rounds), degrees, then the repair's scratch (heap items, heap positions, marks, list, tags,
+/// sorted list).
+const SCRATCH_ARRAYS: usize = 11;
+
+/// Caller-provided storage of a [`Network`]: every array whose size grows with the number of nodes, so
+/// that the network object itself is small (a few slices and the configuration) and can be built
+/// anywhere — on a 64 KiB thread stack, in an interrupt handler, in a `static` — whatever `len`.
+/// Size each slice with [`storage_len`]; the previous contents are overwritten by [`Network::new`].
+#[derive(Debug)]
+pub struct NetworkStorage<'t, const D: usize> {
+    /// Per-node records.
+    pub nodes: &'t mut [NodeSlot],
+    /// Per-node adjacency.
+    pub adjacency: &'t mut [Adjacency<D>],
+    /// Bitsets.
+    pub words: &'t mut [u64],
+    /// Dense per-node `u16` arrays (states, vote counters, degrees) and repair scratch.
+    pub scratch: &'t mut [u16],
+    /// The route table: `table[t·len + s]` is the next hop of `s` toward `t` and its cost.
+    pub table: &'t mut [RouteSlot],
+}
+
+/// Owned storage for a [`Network`] (with the `alloc` feature): five `Vec`s sized by [`storage_len`].
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug)]
+pub struct NetworkBuffers<const D: usize> {
+    nodes: alloc::vec::Vec<NodeSlot>,
+    adjacency: alloc::vec::Vec<Adjacency<D>>,
+    words: alloc::vec::Vec<u64>,
+    scratch: alloc::vec::Vec<u16>,
+    table: alloc::vec::Vec<RouteSlot>,
+}
+
+#[cfg(feature = "alloc")]
+impl<const D: usize> NetworkBuffers<D> {
+    /// Buffers for a network of `len` nodes (on the heap: nothing large touches the stack).
+    pub fn new(len: usize) -> Self {
+        let l = storage_len(len);
+        NetworkBuffers {
+            nodes: alloc::vec![NodeSlot::EMPTY; l.nodes],
+            adjacency: alloc::vec![Adjacency::EMPTY; l.adjacency],
+            words: alloc::vec![0; l.words],
+            scratch: alloc::vec![0; l.scratch],
+            table: alloc::vec![RouteSlot::EMPTY; l.table],
+        }
+    }
+
+    /// The buffers as a [`NetworkStorage`] for [`Network::new`].
+    pub fn storage(&mut self) -> NetworkStorage<'_, D> {
+        NetworkStorage {
+            nodes: &mut self.nodes,
+            adjacency: &mut self.adjacency,
+            words: &mut self.words,
+            scratch: &mut self.scratch,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Per-node adjacency, in caller storage: the edges (`12·D` bytes per node) and, in a dense array of
+/// their own (2 KiB at 1,024 nodes, always cached), the degrees.
+pub(crate) struct Graph<'t, const D: usize> {
+    adj: &'t mut [Adjacency<D>],
+    deg: &'t mut [u16],
+}
+
+impl<const D: usize> Graph<'_, D> {
     #[inline]
     pub(crate) fn edges(&self, u: usize) -> &[Edge] {
-        let d = usize::from(self.deg[u]).min(D);
-        &self.adj[u][..d]
+        match (self.adj.get(u), self.deg.get(u)) {
+            (Some(a), Some(&d)) => &a.edges[..usize::from(d).min(D)],
+            _ => &[],
+        }
     }
     fn find(&self, u: usize, v: u16) -> Option<usize> {
         self.edges(u).iter().position(|e| e.to == v)
@@ -432,86 +616,134 @@ pub(crate) fn bit(words: &[u64], i: usize) -> bool {
     }
 }
 
-/// A trust graph of up to `N` nodes with at most `D` edges each, `W = bitset_words(N)` words per bitset,
-/// and route tables in caller-provided slices of lifetime `'t`.
-///
-/// Memory: the struct holds `O(N·(D·12 + 24·W + 200))` bytes (≈ 0.68 MiB at `N = 1024, D = 8`: vote
-/// bitsets `16·W·N`, the child index `8·W·N`), plus the caller's route table: `len²` 8-byte
-/// [`RouteSlot`]s (8 MiB at `len = 1024`).
-pub struct Network<'t, const N: usize, const W: usize, const D: usize> {
-    cfg: NetworkConfig,
-    len: usize,
-    state: [NodeState; N],
-    since: [Micros; N],
-    blocked: [u64; W],
-    unblocked: u32,
-    graph: Graph<N, D>,
-    local: [Window; N],
-    peer: [Window; N],
-    /// Per accused and word: `[voted, guilty]` bits of the current round (one cache line for both).
-    ballots: [[[u64; 2]; W]; N],
-    guilty_count: [u16; N],
-    innocent_count: [u16; N],
-    /// Rounds in which each node has a pending vote (so blocking a node that never voted costs nothing).
-    open_votes: [u16; N],
-    /// `table[t·len + s]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
-    table: &'t mut [RouteSlot],
-    /// `has_child[v]`: bit `t` set if `v` may have a child in tree `t` (a superset, see `routing`).
-    has_child: [[u64; W]; N],
-    heap: Heap<N>,
-    mark: [u32; N],
-    epoch: u32,
-    list: [u16; N],
-    /// Scratch of a batched repair: the tree (index in its chunk) of each `list` entry.
-    tag: [u8; N],
-    /// Scratch of a batched repair: `list` grouped by tree.
-    sorted: [u16; N],
+/// Takes the first `n` elements of `s` (which has at least `n`).
+fn take<'t, T>(s: &mut &'t mut [T], n: usize) -> &'t mut [T] {
+    let all = core::mem::take(s);
+    let n = n.min(all.len());
+    let (head, tail) = all.split_at_mut(n);
+    *s = tail;
+    head
 }
 
-impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
+/// A trust graph of `len` nodes with at most `D` edges each, all of whose per-node arrays and route table
+/// live in a caller-provided [`NetworkStorage`] of lifetime `'t`.
+///
+/// The object itself is small (≈ 200 bytes: slices, counters and the configuration), so it can be built
+/// and moved on any stack; the storage is [`storage_len`]`(len)`: at `len = 1024, D = 8` ≈ 0.6 MiB of
+/// node data and bitsets plus the 8 MiB route table (`len²` 8-byte [`RouteSlot`]s).
+pub struct Network<'t, const D: usize> {
+    cfg: NetworkConfig,
+    len: usize,
+    /// Words of a node bitset: `bitset_words(len)`.
+    w: usize,
+    unblocked: u32,
+    epoch: u16,
+    nodes: &'t mut [NodeSlot],
+    /// Dense per-node arrays (hot: the gate reads states, votes touch the counters): state codes,
+    /// guilty and not-guilty votes of the current round per accused, rounds with a pending vote per
+    /// voter (so blocking a node that never voted costs nothing).
+    state: &'t mut [u16],
+    guilty: &'t mut [u16],
+    innocent: &'t mut [u16],
+    open_votes: &'t mut [u16],
+    graph: Graph<'t, D>,
+    /// The quarantine bitset (`w` words).
+    blocked: &'t mut [u64],
+    /// Per accused `a` and word `i`: `[voted, guilty]` at `2·(a·w + i)` (one cache line for both).
+    ballots: &'t mut [u64],
+    /// `has_child[v·w ..][..w]`: bit `t` set if `v` may have a child in tree `t` (a superset, see
+    /// `routing`).
+    has_child: &'t mut [u64],
+    /// `table[t·len + s]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
+    table: &'t mut [RouteSlot],
+    heap: Heap<'t>,
+    mark: &'t mut [u16],
+    list: &'t mut [u16],
+    /// Scratch of a batched repair: the tree (index in its chunk) of each `list` entry.
+    tag: &'t mut [u16],
+    /// Scratch of a batched repair: `list` grouped by tree.
+    sorted: &'t mut [u16],
+}
+
+impl<'t, const D: usize> Network<'t, D> {
     const CHECK: () = {
-        assert!(N > 0 && N <= MAX_NODES, "N must be in 1..=MAX_NODES");
-        assert!(W == bitset_words(N), "W must be bitset_words(N)");
         assert!(D > 0 && D <= MAX_DEGREE, "D must be in 1..=255");
     };
 
-    /// A network of `len` nodes (all healthy, no edges) with its route table in `table`, of at least
-    /// [`table_len`]`(len)` entries (the previous contents are overwritten).
-    pub fn new(cfg: NetworkConfig, len: usize, table: &'t mut [RouteSlot]) -> Result<Self, NetworkError> {
+    /// A network of `len` nodes (all healthy, no edges; `len ≤` [`MAX_NODES`]) in `storage`, each of
+    /// whose slices holds at least [`storage_len`]`(len)` elements (the previous contents are
+    /// overwritten). Nothing large is built on the stack.
+    pub fn new(cfg: NetworkConfig, len: usize, storage: NetworkStorage<'t, D>) -> Result<Self, NetworkError> {
         let () = Self::CHECK;
         cfg.validate()?;
-        if len > N {
-            return Err(NetworkError::Capacity { len, capacity: N });
+        if len > MAX_NODES {
+            return Err(NetworkError::Capacity { len, capacity: MAX_NODES });
         }
-        let needed = table_len(len);
-        if table.len() < needed {
-            return Err(NetworkError::TableTooSmall { needed });
+        let need = storage_len(len);
+        let NetworkStorage { nodes, adjacency, mut words, mut scratch, table } = storage;
+        for (part, have, needed) in [
+            (StoragePart::Nodes, nodes.len(), need.nodes),
+            (StoragePart::Adjacency, adjacency.len(), need.adjacency),
+            (StoragePart::Words, words.len(), need.words),
+            (StoragePart::Scratch, scratch.len(), need.scratch),
+            (StoragePart::Table, table.len(), need.table),
+        ] {
+            if have < needed {
+                return Err(NetworkError::StorageTooSmall { part, needed });
+            }
         }
+        let w = bitset_words(len);
         let mut net = Network {
             cfg,
             len,
-            state: [NodeState::Healthy; N],
-            since: [0; N],
-            blocked: [0; W],
-            unblocked: len as u32,
-            graph: Graph { deg: [0; N], adj: [[Edge::EMPTY; D]; N] },
-            local: [Window::EMPTY; N],
-            peer: [Window::EMPTY; N],
-            ballots: [[[0; 2]; W]; N],
-            guilty_count: [0; N],
-            innocent_count: [0; N],
-            open_votes: [0; N],
-            table,
-            has_child: [[0; W]; N],
-            heap: Heap::new(),
-            mark: [0; N],
+            w,
+            unblocked: 0,
             epoch: 0,
-            list: [0; N],
-            tag: [0; N],
-            sorted: [0; N],
+            nodes: nodes.split_at_mut(len).0,
+            state: take(&mut scratch, len),
+            guilty: take(&mut scratch, len),
+            innocent: take(&mut scratch, len),
+            open_votes: take(&mut scratch, len),
+            graph: Graph { adj: adjacency.split_at_mut(len).0, deg: take(&mut scratch, len) },
+            blocked: take(&mut words, w),
+            ballots: take(&mut words, 2 * w * len),
+            has_child: take(&mut words, w * len),
+            table: table.split_at_mut(need.table).0,
+            heap: Heap::new(take(&mut scratch, len), take(&mut scratch, len)),
+            mark: take(&mut scratch, len),
+            list: take(&mut scratch, len),
+            tag: take(&mut scratch, len),
+            sorted: take(&mut scratch, len),
         };
-        net.rebuild_routes();
+        net.clear();
         Ok(net)
+    }
+
+    /// Returns the network to the state [`Network::new`] leaves it in (all nodes healthy, no edges, no
+    /// votes), with configuration `cfg`, in place: no allocation, no large stack. On an invalid `cfg`
+    /// nothing changes.
+    pub fn reset(&mut self, cfg: NetworkConfig) -> Result<(), NetworkError> {
+        cfg.validate()?;
+        self.cfg = cfg;
+        self.clear();
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        self.unblocked = self.len as u32;
+        self.epoch = 0;
+        self.nodes.fill(NodeSlot::EMPTY);
+        self.state.fill(NodeState::Healthy as u16);
+        self.guilty.fill(0);
+        self.innocent.fill(0);
+        self.open_votes.fill(0);
+        self.graph.adj.fill(Adjacency::EMPTY);
+        self.graph.deg.fill(0);
+        self.blocked.fill(0);
+        self.ballots.fill(0);
+        self.mark.fill(0);
+        self.heap.clear();
+        self.rebuild_routes();
     }
 
     /// The configuration.
@@ -529,9 +761,13 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         self.len == 0
     }
 
-    /// The capacity `N`.
-    pub const fn capacity(&self) -> usize {
-        N
+    /// The state of node `i` (`i < len`); an impossible code reads as isolated (fails closed).
+    #[inline]
+    fn state(&self, i: usize) -> NodeState {
+        match self.state.get(i) {
+            Some(&c) => u8::try_from(c).ok().and_then(NodeState::from_u8).unwrap_or(NodeState::Isolated),
+            None => NodeState::Isolated,
+        }
     }
 
     fn check(&self, node: NodeId) -> Result<usize, NetworkError> {
@@ -542,7 +778,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     /// The state of `node`.
     pub fn node_state(&self, node: NodeId) -> Result<NodeState, NetworkError> {
         let i = self.check(node)?;
-        Ok(self.state[i])
+        Ok(self.state(i))
     }
 
     /// Whether `node` is quarantined or isolated: one bit test. Fails closed: an out-of-range id is
@@ -550,12 +786,12 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     #[inline]
     pub fn is_blocked(&self, node: NodeId) -> bool {
         let i = node as usize;
-        i >= self.len || bit(&self.blocked, i)
+        i >= self.len || bit(self.blocked, i)
     }
 
     /// The quarantine bitset: bit `i % 64` of word `i / 64` is set iff node `i` is blocked.
-    pub fn blocked_bits(&self) -> &[u64; W] {
-        &self.blocked
+    pub fn blocked_bits(&self) -> &[u64] {
+        self.blocked
     }
 
     /// Number of nodes not blocked.
@@ -566,19 +802,19 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     /// When `node` entered its current state.
     pub fn state_since(&self, node: NodeId) -> Result<Micros, NetworkError> {
         let i = self.check(node)?;
-        Ok(self.since[i])
+        Ok(self.nodes[i].since)
     }
 
     /// The mean of `node`'s local anomaly window, `None` with fewer than `min_signals` signals.
     pub fn local_anomaly(&self, node: NodeId) -> Result<Option<Q16>, NetworkError> {
         let i = self.check(node)?;
-        Ok(self.local[i].mean(self.cfg.min_signals))
+        Ok(self.nodes[i].local.mean(self.cfg.min_signals))
     }
 
     /// The mean of `node`'s peer-report window, `None` with fewer than `min_signals` reports.
     pub fn peer_anomaly(&self, node: NodeId) -> Result<Option<Q16>, NetworkError> {
         let i = self.check(node)?;
-        Ok(self.peer[i].mean(self.cfg.min_signals))
+        Ok(self.nodes[i].peer.mean(self.cfg.min_signals))
     }
 
     // ---- edges ------------------------------------------------------------------------------------
@@ -602,7 +838,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
             return Err(NetworkError::DuplicateEdge);
         }
         for (i, id) in [(ai, a), (bi, b)] {
-            if usize::from(self.graph.deg[i]) >= D {
+            if self.graph.edges(i).len() >= D {
                 return Err(NetworkError::DegreeFull { node: id });
             }
         }
@@ -610,7 +846,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         let cost = edge_cost(weight, trust);
         for (u, v) in [(ai, bi), (bi, ai)] {
             let d = usize::from(self.graph.deg[u]);
-            self.graph.adj[u][d] = Edge { to: v as u16, weight, trust, cost };
+            self.graph.adj[u].edges[d] = Edge { to: v as u16, weight, trust, cost };
             self.graph.deg[u] += 1;
         }
         Ok((ai, bi, cost))
@@ -649,9 +885,9 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
             return Err(NetworkError::NoSuchEdge);
         };
         for (u, k) in [(ai, i), (bi, j)] {
-            let last = usize::from(self.graph.deg[u]) - 1;
-            self.graph.adj[u][k] = self.graph.adj[u][last];
             self.graph.deg[u] -= 1;
+            let a = &mut self.graph.adj[u];
+            a.edges[k] = a.edges[usize::from(self.graph.deg[u])];
         }
         self.edge_increased(ai, bi);
         Ok(())
@@ -660,7 +896,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     /// The edge between `a` and `b`, if any.
     pub fn edge(&self, a: NodeId, b: NodeId) -> Result<Option<EdgeInfo>, NetworkError> {
         let (ai, bi) = self.check_pair(a, b)?;
-        Ok(self.graph.find(ai, bi as u16).map(|k| Self::info(&self.graph.adj[ai][k])))
+        Ok(self.graph.find(ai, bi as u16).map(|k| Self::info(&self.graph.edges(ai)[k])))
     }
 
     fn info(e: &Edge) -> EdgeInfo {
@@ -681,12 +917,13 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         let (Some(i), Some(j)) = (self.graph.find(ai, bi as u16), self.graph.find(bi, ai as u16)) else {
             return Err(NetworkError::NoSuchEdge);
         };
-        let e = self.graph.adj[ai][i];
+        let e = self.graph.edges(ai)[i];
         let trust = trust_ewma(e.trust, obs, self.cfg.trust_alpha);
         let cost = edge_cost(e.weight, trust);
         for (u, k) in [(ai, i), (bi, j)] {
-            self.graph.adj[u][k].trust = trust;
-            self.graph.adj[u][k].cost = cost;
+            let e = &mut self.graph.adj[u].edges[k];
+            e.trust = trust;
+            e.cost = cost;
         }
         if cost > e.cost {
             self.edge_increased(ai, bi);
@@ -700,12 +937,12 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
 
     /// Moves `v` to `to`, updating the bitset, votes and routes. `None` if it was already there.
     fn transition(&mut self, now: Micros, v: usize, to: NodeState) -> Option<StateChange> {
-        let from = self.state[v];
+        let from = self.state(v);
         if from == to {
             return None;
         }
-        self.state[v] = to;
-        self.since[v] = now;
+        self.state[v] = to as u16;
+        self.nodes[v].since = now;
         match (from.is_blocked(), to.is_blocked()) {
             (false, true) => {
                 self.blocked[v / 64] |= 1 << (v % 64);
@@ -737,11 +974,12 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     /// Applies the state rules to `v` at `now`.
     fn evaluate(&mut self, now: Micros, v: usize) -> Option<StateChange> {
         let c = &self.cfg;
-        let a = self.local[v].mean(c.min_signals).unwrap_or(0);
-        let s = a.max(self.peer[v].mean(c.min_signals).unwrap_or(0));
+        let node = &self.nodes[v];
+        let a = node.local.mean(c.min_signals).unwrap_or(0);
+        let s = a.max(node.peer.mean(c.min_signals).unwrap_or(0));
         let h = c.hysteresis;
-        let elapsed = now.saturating_sub(self.since[v]);
-        let state = self.state[v];
+        let elapsed = now.saturating_sub(node.since);
+        let state = self.state(v);
         let to = if a >= c.isolate {
             NodeState::Isolated
         } else {
@@ -777,7 +1015,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         level: Q16,
     ) -> Result<Option<StateChange>, NetworkError> {
         let v = self.check(node)?;
-        self.local[v].push(level);
+        self.nodes[v].local.push(level);
         Ok(self.evaluate(now, v))
     }
 
@@ -795,10 +1033,10 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         if r == v {
             return Err(NetworkError::SelfVote);
         }
-        if bit(&self.blocked, r) {
+        if bit(self.blocked, r) {
             return Err(NetworkError::VoterBlocked);
         }
-        self.peer[v].push(level);
+        self.nodes[v].peer.push(level);
         Ok(self.evaluate(now, v))
     }
 
@@ -807,7 +1045,7 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     pub fn tick(&mut self, now: Micros) -> u32 {
         let mut changed = 0;
         for v in 0..self.len {
-            if matches!(self.state[v], NodeState::Quarantined | NodeState::Isolated | NodeState::Recovering)
+            if matches!(self.state(v), NodeState::Quarantined | NodeState::Isolated | NodeState::Recovering)
                 && self.evaluate(now, v).is_some()
             {
                 changed += 1;
@@ -821,13 +1059,13 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     /// Eligible voters on `accused`: unblocked nodes other than the accused.
     pub fn eligible_voters(&self, accused: NodeId) -> Result<u32, NetworkError> {
         let a = self.check(accused)?;
-        Ok(self.unblocked - u32::from(!bit(&self.blocked, a)))
+        Ok(self.unblocked - u32::from(!bit(self.blocked, a)))
     }
 
     /// The current round on `accused`: (guilty, not guilty) votes of eligible voters.
     pub fn votes(&self, accused: NodeId) -> Result<(u32, u32), NetworkError> {
         let a = self.check(accused)?;
-        Ok((u32::from(self.guilty_count[a]), u32::from(self.innocent_count[a])))
+        Ok((u32::from(self.guilty[a]), u32::from(self.innocent[a])))
     }
 
     /// `voter` votes on `accused`. Refused if the voter is blocked, is the accused, or already voted in
@@ -850,21 +1088,22 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         if self.blocked[w] & m != 0 {
             return Err(NetworkError::VoterBlocked);
         }
-        if self.ballots[a][w][0] & m != 0 {
+        let b = 2 * (a * self.w + w);
+        if self.ballots[b] & m != 0 {
             return Err(NetworkError::AlreadyVoted);
         }
-        self.ballots[a][w][0] |= m;
+        self.ballots[b] |= m;
         self.open_votes[v] += 1;
         if guilty {
-            self.ballots[a][w][1] |= m;
-            self.guilty_count[a] += 1;
+            self.ballots[b + 1] |= m;
+            self.guilty[a] += 1;
         } else {
-            self.innocent_count[a] += 1;
+            self.innocent[a] += 1;
         }
-        let n = u64::from(self.unblocked - u32::from(!bit(&self.blocked, a)));
+        let n = u64::from(self.unblocked - u32::from(!bit(self.blocked, a)));
         let (num, den) = (u64::from(self.cfg.vote_num), u64::from(self.cfg.vote_den));
-        let g = u64::from(self.guilty_count[a]);
-        let i = u64::from(self.innocent_count[a]);
+        let g = u64::from(self.guilty[a]);
+        let i = u64::from(self.innocent[a]);
         if g * den > num * n {
             self.clear_round(a);
             return Ok(VoteOutcome::Convicted(self.transition(now, a, NodeState::Isolated)));
@@ -884,17 +1123,18 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
     }
 
     fn clear_round(&mut self, a: usize) {
-        for w in 0..W {
-            let mut bits = self.ballots[a][w][0];
+        let round = 2 * a * self.w..2 * (a + 1) * self.w;
+        for (w, pair) in self.ballots[round.clone()].chunks_exact(2).enumerate() {
+            let mut bits = pair[0];
             while bits != 0 {
                 let v = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 self.open_votes[v] -= 1;
             }
         }
-        self.ballots[a] = [[0; 2]; W];
-        self.guilty_count[a] = 0;
-        self.innocent_count[a] = 0;
+        self.ballots[round].fill(0);
+        self.guilty[a] = 0;
+        self.innocent[a] = 0;
     }
 
     /// A node that becomes blocked loses its pending votes: it is no longer an eligible voter.
@@ -905,13 +1145,14 @@ impl<'t, const N: usize, const W: usize, const D: usize> Network<'t, N, W, D> {
         self.open_votes[v] = 0;
         let (w, m) = (v / 64, 1u64 << (v % 64));
         for a in 0..self.len {
-            if self.ballots[a][w][0] & m != 0 {
-                self.ballots[a][w][0] &= !m;
-                if self.ballots[a][w][1] & m != 0 {
-                    self.ballots[a][w][1] &= !m;
-                    self.guilty_count[a] -= 1;
+            let b = 2 * (a * self.w + w);
+            if self.ballots[b] & m != 0 {
+                self.ballots[b] &= !m;
+                if self.ballots[b + 1] & m != 0 {
+                    self.ballots[b + 1] &= !m;
+                    self.guilty[a] -= 1;
                 } else {
-                    self.innocent_count[a] -= 1;
+                    self.innocent[a] -= 1;
                 }
             }
         }

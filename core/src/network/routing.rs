@@ -26,13 +26,15 @@ pub(crate) trait Keys {
 
 /// Tree `t`: the contiguous block of slots `t·len .. (t + 1)·len`, and the child index it keeps up to
 /// date.
-struct Tree<'a, const W: usize> {
+struct Tree<'a> {
     slots: &'a mut [RouteSlot],
     t: usize,
-    has_child: &'a mut [[u64; W]],
+    /// The child index: `w` words per node.
+    has_child: &'a mut [u64],
+    w: usize,
 }
 
-impl<const W: usize> Tree<'_, W> {
+impl Tree<'_> {
     #[inline]
     fn d(&self, s: usize) -> u32 {
         self.slots.get(s).map_or(INF, |e| e.dist())
@@ -42,15 +44,15 @@ impl<const W: usize> Tree<'_, W> {
         if let Some(e) = self.slots.get_mut(s) {
             *e = RouteSlot::new(d, hop);
         }
-        if let Some(w) = self.has_child.get_mut(usize::from(hop))
-            && usize::from(hop) != s
+        if usize::from(hop) != s
+            && let Some(w) = self.has_child.get_mut(usize::from(hop) * self.w + self.t / 64)
         {
-            w[self.t / 64] |= 1 << (self.t % 64);
+            *w |= 1 << (self.t % 64);
         }
     }
 }
 
-impl<const W: usize> Keys for Tree<'_, W> {
+impl Keys for Tree<'_> {
     #[inline]
     fn key(&self, x: usize) -> u32 {
         self.d(x)
@@ -58,15 +60,22 @@ impl<const W: usize> Keys for Tree<'_, W> {
 }
 
 /// An indexed binary min-heap of node ids with decrease-key, ordered by a [`Keys`].
-pub(crate) struct Heap<const N: usize> {
-    items: [u16; N],
-    pos: [u16; N],
+pub(crate) struct Heap<'t> {
+    items: &'t mut [u16],
+    pos: &'t mut [u16],
     len: usize,
 }
 
-impl<const N: usize> Heap<N> {
-    pub(crate) const fn new() -> Self {
-        Heap { items: [0; N], pos: [NO_HOP; N], len: 0 }
+impl<'t> Heap<'t> {
+    /// A heap over node ids below `pos.len()`, with room for `items.len()` of them.
+    pub(crate) fn new(items: &'t mut [u16], pos: &'t mut [u16]) -> Self {
+        Heap { items, pos, len: 0 }
+    }
+
+    /// Empties the heap.
+    pub(crate) fn clear(&mut self) {
+        self.pos.fill(NO_HOP);
+        self.len = 0;
     }
 
     /// Inserts `x`, or restores the heap order after its key decreased.
@@ -149,12 +158,12 @@ impl<const N: usize> Heap<N> {
 /// Settles the heap's nodes in order and relaxes their unblocked neighbours in `tree` (a Dijkstra that
 /// only lowers distances). With `only = Some((mark, epoch))`, relaxes only nodes marked `epoch`, and
 /// never `skip`.
-fn propagate<const N: usize, const W: usize, const D: usize>(
-    graph: &Graph<N, D>,
-    blocked: &[u64; W],
-    heap: &mut Heap<N>,
-    tree: &mut Tree<'_, W>,
-    only: Option<(&[u32; N], u32)>,
+fn propagate<const D: usize>(
+    graph: &Graph<'_, D>,
+    blocked: &[u64],
+    heap: &mut Heap<'_>,
+    tree: &mut Tree<'_>,
+    only: Option<(&[u16], u16)>,
     skip: usize,
 ) {
     while let Some(y) = heap.pop(tree) {
@@ -165,7 +174,7 @@ fn propagate<const N: usize, const W: usize, const D: usize>(
                 continue;
             }
             if let Some((mark, epoch)) = only
-                && mark[z] != epoch
+                && mark.get(z) != Some(&epoch)
             {
                 continue;
             }
@@ -178,21 +187,44 @@ fn propagate<const N: usize, const W: usize, const D: usize>(
     }
 }
 
-/// Iterates the set bits of a bitset copy.
-fn bits<const W: usize>(words: [u64; W]) -> impl Iterator<Item = usize> {
-    words.into_iter().enumerate().flat_map(|(w, mut b)| {
-        core::iter::from_fn(move || {
-            if b == 0 {
-                return None;
+/// The cheapest way for `x` into `tree` through an unblocked neighbour whose distance is final (not
+/// marked `epoch`): its cost and that neighbour, or `(INF, NO_HOP)`.
+#[inline]
+fn best_final<const D: usize>(
+    graph: &Graph<'_, D>,
+    blocked: &[u64],
+    mark: &[u16],
+    tree: &Tree<'_>,
+    x: usize,
+    epoch: u16,
+) -> (u32, u16) {
+    let (mut best, mut hop) = (INF, NO_HOP);
+    for e in graph.edges(x) {
+        let u = usize::from(e.to);
+        if mark.get(u) != Some(&epoch) && !bit(blocked, u) {
+            let du = tree.d(u);
+            if du != INF && du.saturating_add(e.cost) < best {
+                best = du.saturating_add(e.cost);
+                hop = e.to;
             }
-            let i = b.trailing_zeros() as usize;
-            b &= b - 1;
-            Some(w * 64 + i)
-        })
+        }
+    }
+    (best, hop)
+}
+
+/// Iterates the set bits of one word `b` of a bitset, word index `w`.
+fn word_bits(w: usize, mut b: u64) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        if b == 0 {
+            return None;
+        }
+        let i = b.trailing_zeros() as usize;
+        b &= b - 1;
+        Some(w * 64 + i)
     })
 }
 
-impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
+impl<const D: usize> Network<'_, D> {
     /// The next hop from `src` toward `dst`: `dst` itself when `src == dst`. A bit test per end and one
     /// table read.
     #[inline]
@@ -201,10 +233,10 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
         if s >= self.len || d >= self.len {
             return Err(RouteError::OutOfRange);
         }
-        if bit(&self.blocked, s) {
+        if bit(self.blocked, s) {
             return Err(RouteError::SourceBlocked);
         }
-        if bit(&self.blocked, d) {
+        if bit(self.blocked, d) {
             return Err(RouteError::DestinationBlocked);
         }
         match self.table.get(d * self.len + s) {
@@ -227,19 +259,20 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     #[inline]
     fn tree<'a>(
         table: &'a mut [RouteSlot],
-        has_child: &'a mut [[u64; W]; N],
+        has_child: &'a mut [u64],
+        w: usize,
         len: usize,
         t: usize,
-    ) -> Tree<'a, W> {
+    ) -> Tree<'a> {
         let slots = table.get_mut(t * len..(t + 1) * len).unwrap_or_default();
-        Tree { slots, t, has_child: &mut has_child[..] }
+        Tree { slots, t, has_child, w }
     }
 
     /// Recomputes every route from scratch: one Dijkstra per unblocked destination `t`, rooted at `t`
     /// and writing its tree (edges are undirected, so the Dijkstra parent of `s` is its next hop toward
     /// `t`), `O(len·(len + E)·log len)`. The naive reference the incremental repair is measured against.
     pub fn rebuild_routes(&mut self) {
-        self.has_child = [[0; W]; N];
+        self.has_child.fill(0);
         for t in 0..self.len {
             self.rebuild_column(t);
         }
@@ -247,28 +280,28 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
 
     /// Recomputes tree `t` with one Dijkstra rooted at `t`.
     fn rebuild_column(&mut self, t: usize) {
-        let mut tree = Self::tree(&mut *self.table, &mut self.has_child, self.len, t);
+        let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
         tree.slots.fill(RouteSlot::EMPTY);
-        if bit(&self.blocked, t) {
+        if bit(self.blocked, t) {
             return;
         }
         tree.set(t, 0, t as u16);
         self.heap.push_or_decrease(t as u16, &tree);
-        propagate(&self.graph, &self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
+        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
     }
 
     /// In tree `t`, `x` can now reach `t` at cost `d` via `hop`: record it and propagate the improvement.
     fn improve(&mut self, t: usize, x: usize, d: u32, hop: usize) {
-        let mut tree = Self::tree(&mut *self.table, &mut self.has_child, self.len, t);
+        let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
         tree.set(x, d, hop as u16);
         self.heap.push_or_decrease(x as u16, &tree);
-        propagate(&self.graph, &self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
+        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
     }
 
-    fn next_epoch(&mut self) -> u32 {
+    fn next_epoch(&mut self) -> u16 {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
-            self.mark = [0; N];
+            self.mark.fill(0);
             self.epoch = 1;
         }
         self.epoch
@@ -297,7 +330,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             }
             for (e, &h) in edges.iter().zip(&hops) {
                 let x = usize::from(e.to);
-                if usize::from(h) == u && self.mark[x] != epoch && x != t && !bit(&self.blocked, x) {
+                if usize::from(h) == u && self.mark[x] != epoch && x != t && !bit(self.blocked, x) {
                     self.mark[x] = epoch;
                     self.list[n] = e.to;
                     n += 1;
@@ -310,60 +343,86 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// Steps 2–3 of [`Network::repair_subtree`]: `self.list[..n]` holds the subtree of `root` in tree
     /// `t`, each node marked `epoch`. Resets it, seeds each node from its best neighbour outside, and
     /// runs a Dijkstra restricted to it.
-    fn repair_collected(&mut self, t: usize, root: usize, root_blocked: bool, n: usize, epoch: u32) {
+    fn repair_collected(&mut self, t: usize, root: usize, root_blocked: bool, n: usize, epoch: u16) {
         if root_blocked && n == 1 {
             // `root` has no child here (a stale bit of the child index): nothing routes through it.
             return;
         }
-        let mut tree = Self::tree(&mut *self.table, &mut self.has_child, self.len, t);
-        for &s in &self.list[..n] {
-            tree.set(usize::from(s), INF, NO_HOP);
-        }
-        // 2. Seed each subtree node with its best unblocked neighbour outside the subtree.
-        for &s in &self.list[..n] {
-            let s = usize::from(s);
-            if root_blocked && s == root {
+        let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
+        // 2. Keep what does not change (Ramalingam–Reps): a node of the subtree keeps its distance if it
+        //    has an unblocked neighbour whose distance is final at exactly its old distance minus the
+        //    edge. Final: outside the subtree (removing a node or making an edge costlier only removes
+        //    paths, so nobody else's distance changes), or already found to keep its distance. The list
+        //    is in collection order, parents before children, so a node whose parent kept its distance
+        //    keeps its distance and its hop with no look at all: whole sub-subtrees are skipped in O(1)
+        //    per node. A node not yet classified counts as not final (marked): that can only miss an
+        //    alternative, never accept a wrong one, and the node is then recomputed exactly below.
+        //    Kept nodes are unmarked; the rest stay marked, are reset and recomputed.
+        let (mut affected, mut kept) = (0, 0);
+        for j in 0..n {
+            let x = usize::from(self.list[j]);
+            if root_blocked && x == root {
+                tree.set(x, INF, NO_HOP);
                 continue;
             }
-            let (mut best, mut hop) = (INF, NO_HOP);
-            for e in self.graph.edges(s) {
-                let u = usize::from(e.to);
-                if self.mark[u] != epoch && !bit(&self.blocked, u) {
-                    let du = tree.d(u);
-                    if du != INF {
-                        let c = du.saturating_add(e.cost);
-                        if c < best {
-                            best = c;
-                            hop = e.to;
-                        }
-                    }
-                }
+            let old = tree.d(x);
+            let parent = tree.slots.get(x).map_or(NO_HOP, |e| e.hop());
+            if x != root && self.mark.get(usize::from(parent)).is_some_and(|&m| m != epoch) {
+                // Its parent (in the subtree) kept its distance, and the edge to it is unchanged.
+                self.mark[x] = 0;
+                kept += 1;
+                continue;
             }
-            if best != INF {
+            // The best final neighbour: it offers exactly `old` iff the distance is kept (no final
+            // neighbour can offer less: the new distance is at least the old one); otherwise it is
+            // the node's seed for the restricted Dijkstra.
+            let (best, hop) = best_final(&self.graph, self.blocked, self.mark, &tree, x, epoch);
+            if best == old && old != INF {
+                tree.set(x, old, hop);
+                self.mark[x] = 0;
+                kept += 1;
+            } else {
+                tree.set(x, best, hop);
+                self.list[affected] = x as u16;
+                affected += 1;
+            }
+        }
+        // 3. Seeds. Computed above from the nodes final at the time; only nodes kept later can
+        //    improve them, so they are recomputed only if something was kept in this tree.
+        for j in 0..affected {
+            let s = usize::from(self.list[j]);
+            if kept > 0 {
+                let (best, hop) = best_final(&self.graph, self.blocked, self.mark, &tree, s, epoch);
                 tree.set(s, best, hop);
+            }
+            if tree.d(s) != INF {
                 self.heap.push_or_decrease(s as u16, &tree);
             }
         }
-        // 3. Dijkstra restricted to the subtree.
+        // 4. Dijkstra restricted to the affected nodes.
         let skip = if root_blocked { root } else { usize::MAX };
-        propagate(&self.graph, &self.blocked, &mut self.heap, &mut tree, Some((&self.mark, epoch)), skip);
+        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, Some((&*self.mark, epoch)), skip);
     }
 
     /// Routes after `v` became blocked (its bit is already set): only the trees in which the child index
     /// says `v` may have a child are visited, and in each only `v`'s subtree is recomputed. Afterwards
     /// `v` has no child anywhere, so its index is cleared.
     pub(crate) fn block_routes(&mut self, v: usize) {
-        let trees = self.has_child[v];
-        self.has_child[v] = [0; W];
         let mut chunk = [0u16; CHUNK];
         let mut k = 0;
-        for t in bits(trees) {
-            if t < self.len && t != v && !bit(&self.blocked, t) {
-                chunk[k] = t as u16;
-                k += 1;
-                if k == CHUNK {
-                    self.block_chunk(v, &chunk);
-                    k = 0;
+        for w in 0..self.w {
+            // `v` is nobody's next hop from now on: its word can be read and cleared before the
+            // repairs (which never set bits of `v`).
+            let Some(word) = self.has_child.get_mut(v * self.w + w) else { break };
+            let bits = core::mem::take(word);
+            for t in word_bits(w, bits) {
+                if t < self.len && t != v && !bit(self.blocked, t) {
+                    chunk[k] = t as u16;
+                    k += 1;
+                    if k == CHUNK {
+                        self.block_chunk(v, &chunk);
+                        k = 0;
+                    }
                 }
             }
         }
@@ -383,7 +442,7 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
         let mut n = 0;
         for k in 0..trees.len() {
             self.list[n] = v as u16;
-            self.tag[n] = k as u8;
+            self.tag[n] = k as u16;
             n += 1;
         }
         let mut i = 0;
@@ -399,8 +458,8 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             }
             for (e, &h) in edges.iter().zip(&hops) {
                 let x = usize::from(e.to);
-                if usize::from(h) == u && x != t && !bit(&self.blocked, x) {
-                    if n == N {
+                if usize::from(h) == u && x != t && !bit(self.blocked, x) {
+                    if n >= self.list.len() {
                         // Nothing was written yet: split the chunk and start again. A single tree
                         // cannot overflow (each node is found at most once), so this terminates.
                         if trees.len() == 1 {
@@ -453,14 +512,14 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     pub(crate) fn unblock_routes(&mut self, v: usize) {
         let len = self.len;
         for t in 0..len {
-            if t == v || bit(&self.blocked, t) {
+            if t == v || bit(self.blocked, t) {
                 continue;
             }
-            let mut tree = Self::tree(&mut *self.table, &mut self.has_child, len, t);
+            let mut tree = Self::tree(self.table, self.has_child, self.w, len, t);
             let edges = self.graph.edges(v);
             let mut ds = [INF; D];
             for (d, e) in ds.iter_mut().zip(edges) {
-                if !bit(&self.blocked, usize::from(e.to)) {
+                if !bit(self.blocked, usize::from(e.to)) {
                     *d = tree.d(usize::from(e.to));
                 }
             }
@@ -478,11 +537,11 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
             }
             // A strict gain for anyone implies a strict gain for a neighbour of v.
             let gains = |(e, &d): (&super::Edge, &u32)| {
-                !bit(&self.blocked, usize::from(e.to)) && best.saturating_add(e.cost) < d
+                !bit(self.blocked, usize::from(e.to)) && best.saturating_add(e.cost) < d
             };
             if edges.iter().zip(&ds).any(gains) {
                 self.heap.push_or_decrease(v as u16, &tree);
-                propagate(&self.graph, &self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
+                propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
             }
         }
         self.rebuild_column(v);
@@ -490,12 +549,12 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
 
     /// Routes after edge `a`–`b` appeared or became cheaper (new cost `cost`).
     pub(crate) fn edge_decreased(&mut self, a: usize, b: usize, cost: u32) {
-        if bit(&self.blocked, a) || bit(&self.blocked, b) {
+        if bit(self.blocked, a) || bit(self.blocked, b) {
             return;
         }
         let len = self.len;
         for t in 0..len {
-            if bit(&self.blocked, t) {
+            if bit(self.blocked, t) {
                 continue;
             }
             let (da, db) = (self.table[t * len + a].dist(), self.table[t * len + b].dist());
@@ -510,22 +569,22 @@ impl<const N: usize, const W: usize, const D: usize> Network<'_, N, W, D> {
     /// Routes after edge `a`–`b` became costlier or disappeared: only trees in which `a` or `b` may have
     /// a child (the child index) can use the edge.
     pub(crate) fn edge_increased(&mut self, a: usize, b: usize) {
-        if bit(&self.blocked, a) || bit(&self.blocked, b) {
+        if bit(self.blocked, a) || bit(self.blocked, b) {
             return;
         }
         let len = self.len;
-        let mut trees = self.has_child[a];
-        for (w, x) in trees.iter_mut().zip(&self.has_child[b]) {
-            *w |= x;
-        }
-        for t in bits(trees) {
-            if t >= len || bit(&self.blocked, t) {
-                continue;
-            }
-            if a != t && usize::from(self.table[t * len + a].hop()) == b {
-                self.repair_subtree(t, a, false);
-            } else if b != t && usize::from(self.table[t * len + b].hop()) == a {
-                self.repair_subtree(t, b, false);
+        // Word by word: the repair of tree `t` only sets bit `t`, in the word already read.
+        for w in 0..self.w {
+            let word = self.has_child[a * self.w + w] | self.has_child[b * self.w + w];
+            for t in word_bits(w, word) {
+                if t >= len || bit(self.blocked, t) {
+                    continue;
+                }
+                if a != t && usize::from(self.table[t * len + a].hop()) == b {
+                    self.repair_subtree(t, a, false);
+                } else if b != t && usize::from(self.table[t * len + b].hop()) == a {
+                    self.repair_subtree(t, b, false);
+                }
             }
         }
     }
