@@ -17,7 +17,7 @@ use std::process::Command as Proc;
 use tcap_benches::{Rng, gate_commands, gate_events};
 use tcap_core::behavior::{AgentState, Config};
 use tcap_core::gate::{Command, Gate, Policy, SliceLookup};
-use tcap_core::network::{Network, NetworkConfig, NodeId, RouteSlot, bitset_words, table_len};
+use tcap_core::network::{Network, NetworkBuffers, NetworkConfig, NodeId};
 use tcap_core::registry::builtin;
 use tcap_core::wire::{DescriptorRepr, Flags, Flavour, command_id, decode};
 
@@ -32,7 +32,7 @@ const OPS: [&str; 6] =
     ["decode-spec", "decode-kb", "lookup-id", "lookup-name", "gate-check-observe", "route"];
 
 const NODES: usize = 256;
-type Net<'t> = Network<'t, NODES, { bitset_words(NODES) }, 16>;
+type Net<'t> = Network<'t, 16>;
 
 fn descriptors(flavour: Flavour) -> Vec<[u8; 24]> {
     let mut r = Rng(5);
@@ -53,8 +53,8 @@ fn descriptors(flavour: Flavour) -> Vec<[u8; 24]> {
         .collect()
 }
 
-fn network(table: &mut [RouteSlot]) -> Net<'_> {
-    let mut net = Net::new(NetworkConfig::DEFAULT, NODES, table).expect("network");
+fn network(bufs: &mut NetworkBuffers<16>) -> Net<'_> {
+    let mut net = Net::new(NetworkConfig::DEFAULT, NODES, bufs.storage()).expect("network");
     let mut r = Rng(7);
     let mut edges = Vec::new();
     for i in 0..NODES {
@@ -129,8 +129,8 @@ fn run(op: &str, k: u64, reps: u32) -> u64 {
             }
         }
         "route" => {
-            let mut table = vec![RouteSlot::EMPTY; table_len(NODES)];
-            let net = network(&mut table);
+            let mut bufs = NetworkBuffers::<16>::new(NODES);
+            let net = network(&mut bufs);
             let mut r = Rng(11);
             let pairs: Vec<(NodeId, NodeId)> = (0..BATCH)
                 .map(|_| ((r.next_u64() % NODES as u64) as NodeId, (r.next_u64() % NODES as u64) as NodeId))

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::*;
-use tcap_driver::engine::TestEngine;
+use tcap_driver::gate_engine::{GateEngine, GateOptions};
 use tcap_driver::snapshot;
 
 /// Small agent table: a state file is 32 + 4 + 1000 × 24 = 24,036 bytes (six pages).
@@ -62,7 +62,8 @@ fn previous_snapshot_survives(state_dir: &Path, limit_fsize: Option<u64>, os_err
     let state = state_dir.join("agents.state");
     let w1 = workload(300, 4000, 31);
     let w2 = workload(300, 6000, 32);
-    let mut oracle_engine = TestEngine::with_builtin_names(AGENTS);
+    let mut oracle_engine =
+        GateEngine::builtin(&GateOptions { max_agents: AGENTS, ..GateOptions::default() }).unwrap();
     let (want1, e1) = oracle_with(&w1, &mut oracle_engine);
     assert!(e1.is_none());
     let after1 = snapshot::encode(&oracle_engine);
@@ -86,7 +87,7 @@ fn previous_snapshot_survives(state_dir: &Path, limit_fsize: Option<u64>, os_err
     assert_eq!(std::fs::read(&state).unwrap(), good, "the previous snapshot is untouched");
     let names: Vec<_> = std::fs::read_dir(state_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["agents.state"], "no temporary file left behind");
-    let mut e = TestEngine::with_builtin_names(AGENTS);
+    let mut e = GateEngine::builtin(&GateOptions { max_agents: AGENTS, ..GateOptions::default() }).unwrap();
     assert!(snapshot::load(&state, &mut e).unwrap(), "the previous snapshot loads");
     assert_eq!(snapshot::encode(&e), after1);
 }
