@@ -58,6 +58,19 @@ fn cycles() -> u64 {
     }
 }
 
+/// A fixed run of taken/not-taken branches, so that the branch history the measured call starts with
+/// is the same for both classes (the preparation above branches differently per class).
+#[inline(never)]
+fn flush_history() {
+    let mut x = 0u32;
+    for i in 0..256u32 {
+        if black_box(i) & 1 == 0 {
+            x = x.wrapping_add(i);
+        }
+    }
+    black_box(x);
+}
+
 /// Online mean and variance (Welford) of one class.
 #[derive(Clone, Copy, Default)]
 struct Moments {
@@ -214,6 +227,8 @@ enum Path {
 
 #[derive(Clone, Copy)]
 enum Pair {
+    /// A/A control: class 1 goes through the same random pool picks but gets the fixed inputs.
+    Control,
     Score,
     Known,
     Policy,
@@ -226,6 +241,8 @@ struct Inputs<'a> {
     pop: Population,
     view: PopulationView,
     policies: &'a [Policy],
+    same_states: &'a [AgentState],
+    same_policies: &'a [Policy],
 }
 
 fn run(inp: &Inputs<'_>, pair: Pair, path: Path, per_class: usize, seed: u64) -> Tests {
@@ -242,6 +259,12 @@ fn run(inp: &Inputs<'_>, pair: Pair, path: Path, per_class: usize, seed: u64) ->
         n[class] += 1;
         // Prepare this measurement's inputs (untimed).
         let (state, id, policy) = match (pair, class) {
+            (Pair::Control, 0) => (inp.fixed_state, known_id, Policy::DEFAULT),
+            (Pair::Control, _) => (
+                inp.same_states[r.below(inp.same_states.len())],
+                known_id,
+                inp.same_policies[r.below(inp.same_policies.len())],
+            ),
             (Pair::Score, 0) => (inp.fixed_state, known_id, Policy::DEFAULT),
             (Pair::Score, _) => (inp.states[r.below(inp.states.len())], known_id, Policy::DEFAULT),
             (Pair::Known, 0) => (inp.fixed_state, known_id, Policy::DEFAULT),
@@ -252,6 +275,7 @@ fn run(inp: &Inputs<'_>, pair: Pair, path: Path, per_class: usize, seed: u64) ->
         g.restore(&[state], inp.pop, inp.view).unwrap();
         g.set_policy(policy);
         let cmd = black_box(Command::Id(id));
+        flush_history();
         let t0 = cycles();
         let v = match path {
             Path::Ct => g.check_ct(now, 0, cmd, &(), 0),
@@ -312,7 +336,17 @@ fn main() {
         states.iter().map(|s| s.score).max().unwrap()
     );
     let policies: Vec<Policy> = (0..256).map(|_| random_policy(&mut r)).collect();
-    let inp = Inputs { cmds: &cmds, fixed_state, states: &states, pop, view, policies: &policies };
+    let (same_states, same_policies) = (vec![fixed_state; 256], vec![Policy::DEFAULT; 256]);
+    let inp = Inputs {
+        cmds: &cmds,
+        fixed_state,
+        states: &states,
+        pop,
+        view,
+        policies: &policies,
+        same_states: &same_states,
+        same_policies: &same_policies,
+    };
     println!(
         "{per_class} measurements per class; max |t| over the uncropped test and {CROPS} crops; pass < 4.5"
     );
@@ -320,7 +354,9 @@ fn main() {
         "{:<8} {:<7} {:>9} {:>6} {:>12} {:>12}  verdict",
         "pair", "path", "max|t|", "test", "cyc fixed", "cyc random"
     );
-    for (name, pair) in [("score", Pair::Score), ("known", Pair::Known), ("policy", Pair::Policy)] {
+    for (name, pair) in
+        [("control", Pair::Control), ("score", Pair::Score), ("known", Pair::Known), ("policy", Pair::Policy)]
+    {
         for (pname, path) in [("ct", Path::Ct), ("check", Path::Normal)] {
             let t0 = Instant::now();
             let tests = run(&inp, pair, path, per_class, 0xd0de ^ name.len() as u64);
