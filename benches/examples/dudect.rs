@@ -10,7 +10,7 @@
 //! at random, so drifts of the machine hit both classes alike. Before every measurement the agent state,
 //! the population statistics and the policy are copied in (`Gate::restore`, `Gate::set_policy`, outside
 //! the timed region), so both classes do the same work but for the secret. One measurement = the cycles
-//! of one call, read with `lfence; rdtsc; lfence` on both sides. Welch's t is computed online (Welford
+//! of one call, read with `mfence; lfence; rdtsc; lfence` on both sides. Welch's t is computed online (Welford
 //! mean/variance per class) on all measurements and, as separate tests, on those below each of 32
 //! percentiles of the first 10,000 (dudect's cropping of the heavy upper tail); the report is the
 //! largest |t| of each pair. |t| < 4.5 passes.
@@ -47,10 +47,11 @@ impl Rng {
 /// Cycles, with the reads serialised so that the measured call neither starts early nor ends late.
 #[inline(always)]
 fn cycles() -> u64 {
-    use core::arch::x86_64::{_mm_lfence, _rdtsc};
-    // SAFETY: `lfence` (SSE2) and `rdtsc` exist on every x86_64 CPU, take no pointers and only read the
+    use core::arch::x86_64::{_mm_lfence, _mm_mfence, _rdtsc};
+    // SAFETY: `mfence` and `lfence` (SSE2) and `rdtsc` exist on every x86_64 CPU, take no pointers and only read the
     // time-stamp counter; nothing else is touched.
     unsafe {
+        _mm_mfence(); // drain the stores of the preparation (the copied-in state) first
         _mm_lfence();
         let t = _rdtsc();
         _mm_lfence();
@@ -241,37 +242,41 @@ struct Inputs<'a> {
     pop: Population,
     view: PopulationView,
     policies: &'a [Policy],
-    same_states: &'a [AgentState],
-    same_policies: &'a [Policy],
+}
+
+/// The inputs of one measurement: the agent's state, the command id and the policy.
+type Input = (AgentState, u32, Policy);
+
+/// 256 inputs per class; class 0 repeats the fixed input, so both classes run the same preparation
+/// code (a random pick from a pool) and differ only in the data.
+fn pools(inp: &Inputs<'_>, pair: Pair, r: &mut Rng) -> [Vec<Input>; 2] {
+    let known = inp.cmds[inp.cmds.len() / 2].id;
+    let fixed = (inp.fixed_state, known, Policy::DEFAULT);
+    let random: Vec<Input> = (0..256)
+        .map(|i| match pair {
+            Pair::Control => fixed,
+            Pair::Score => (inp.states[i % inp.states.len()], known, Policy::DEFAULT),
+            Pair::Known => (inp.fixed_state, r.next() as u32, Policy::DEFAULT),
+            Pair::Policy => (inp.fixed_state, known, inp.policies[i % inp.policies.len()]),
+        })
+        .collect();
+    [vec![fixed; 256], random]
 }
 
 fn run(inp: &Inputs<'_>, pair: Pair, path: Path, per_class: usize, seed: u64) -> Tests {
     let mut r = Rng(seed);
+    let pools = pools(inp, pair, &mut r);
     let mut slot = [inp.fixed_state];
     let lookup = SliceLookup::new(inp.cmds).unwrap();
     let mut g = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut slot).unwrap();
     let now = (HISTORY as u64 + 1) * CALL_GAP;
-    let known_id = inp.cmds[inp.cmds.len() / 2].id;
     let mut tests = Tests::new();
     let mut n = [0usize; 2];
     while n[0] < per_class || n[1] < per_class {
         let class = (r.next() & 1) as usize;
         n[class] += 1;
         // Prepare this measurement's inputs (untimed).
-        let (state, id, policy) = match (pair, class) {
-            (Pair::Control, 0) => (inp.fixed_state, known_id, Policy::DEFAULT),
-            (Pair::Control, _) => (
-                inp.same_states[r.below(inp.same_states.len())],
-                known_id,
-                inp.same_policies[r.below(inp.same_policies.len())],
-            ),
-            (Pair::Score, 0) => (inp.fixed_state, known_id, Policy::DEFAULT),
-            (Pair::Score, _) => (inp.states[r.below(inp.states.len())], known_id, Policy::DEFAULT),
-            (Pair::Known, 0) => (inp.fixed_state, known_id, Policy::DEFAULT),
-            (Pair::Known, _) => (inp.fixed_state, r.next() as u32, Policy::DEFAULT),
-            (Pair::Policy, 0) => (inp.fixed_state, known_id, Policy::DEFAULT),
-            (Pair::Policy, _) => (inp.fixed_state, known_id, inp.policies[r.below(inp.policies.len())]),
-        };
+        let (state, id, policy) = pools[class][r.below(256)];
         g.restore(&[state], inp.pop, inp.view).unwrap();
         g.set_policy(policy);
         let cmd = black_box(Command::Id(id));
@@ -336,17 +341,7 @@ fn main() {
         states.iter().map(|s| s.score).max().unwrap()
     );
     let policies: Vec<Policy> = (0..256).map(|_| random_policy(&mut r)).collect();
-    let (same_states, same_policies) = (vec![fixed_state; 256], vec![Policy::DEFAULT; 256]);
-    let inp = Inputs {
-        cmds: &cmds,
-        fixed_state,
-        states: &states,
-        pop,
-        view,
-        policies: &policies,
-        same_states: &same_states,
-        same_policies: &same_policies,
-    };
+    let inp = Inputs { cmds: &cmds, fixed_state, states: &states, pop, view, policies: &policies };
     println!(
         "{per_class} measurements per class; max |t| over the uncropped test and {CROPS} crops; pass < 4.5"
     );
