@@ -6,6 +6,7 @@ export CARGO_TERM_COLOR ?= never
 .DEFAULT_GOAL := help
 include mk/ffi.mk
 include mk/harden.mk
+include mk/ct.mk
 
 .PHONY: help all build demo test lint fmt bench clean
 
