@@ -182,7 +182,7 @@ fn random_policy(r: &mut Rng) -> Policy {
     for risk in Risk::ALL {
         for s in AgentStatus::ALL {
             let lo = if risk == Risk::Unknown { 1 } else { 0 };
-            p.set(risk, s, Decision::from_u8_saturating((lo + r.below(5 - lo as usize)) as u8));
+            p.set(risk, s, Decision::from_u8_saturating((lo + r.below(5 - lo)) as u8));
         }
     }
     p
