@@ -7,6 +7,7 @@ export CARGO_TERM_COLOR ?= never
 include mk/ffi.mk
 include mk/harden.mk
 include mk/insn.mk
+include mk/ct.mk
 
 .PHONY: help all build demo test lint fmt bench clean
 

@@ -44,10 +44,18 @@ pub const fn bitlen(v: u32) -> u32 {
     32 - v.leading_zeros()
 }
 
-/// All ones if `c`, else zero.
+/// All ones if `c`, else zero, behind an optimisation barrier (`black_box`): without it LLVM turns
+/// `x & mask32(a == b)` in the constant-time scans back into a branch on the secret comparison (found
+/// by `benches/examples/dudect.rs` in `SliceLookup::by_id_ct`; see docs/RELIABILITY.md).
 #[inline(always)]
 pub const fn mask32(c: bool) -> u32 {
-    0u32.wrapping_sub(c as u32)
+    core::hint::black_box(0u32.wrapping_sub(c as u32))
+}
+
+/// [`mask32`] for `u64`.
+#[inline(always)]
+pub const fn mask64(c: bool) -> u64 {
+    core::hint::black_box(0u64.wrapping_sub(c as u64))
 }
 
 /// `if c { a } else { b }` without a branch on `c` (for the constant-time paths).
@@ -67,7 +75,7 @@ pub const fn sel_u32(c: bool, a: u32, b: u32) -> u32 {
 /// `if c { a } else { b }` without a branch on `c`.
 #[inline(always)]
 pub const fn sel_u64(c: bool, a: u64, b: u64) -> u64 {
-    let m = 0u64.wrapping_sub(c as u64);
+    let m = mask64(c);
     (a & m) | (b & !m)
 }
 

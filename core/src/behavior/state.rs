@@ -603,7 +603,7 @@ fn pick64<const K: usize, const CT: bool>(a: &[u64; K], i: u32) -> u64 {
     if CT {
         let mut v = 0u64;
         for (k, &x) in a.iter().enumerate() {
-            v |= x & 0u64.wrapping_sub((k as u32 == i) as u64);
+            v |= x & super::fixed::mask64(k as u32 == i);
         }
         v
     } else {

@@ -382,10 +382,12 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let risk_code = sel_u32(found != 0, info.risk as u32, Risk::Unknown as u32);
         let risk = Risk::from_u8(risk_code as u8).unwrap_or(Risk::Unknown);
         let flags = Flags(info.flags.0 & found);
-        let class = RiskClass::of(risk, flags);
+        // `black_box`: without it LLVM switches on the class and on the status after the update and
+        // specialises the code that follows per value (a jump table on the secret; dudect finding).
+        let class = core::hint::black_box(RiskClass::of(risk, flags));
         let cfg = &self.config;
         let s = slot_in(self.states, agent)?;
-        let u = s.record_call_ct_with(&self.tables, now, class, anomaly_q16);
+        let u = core::hint::black_box(s.record_call_ct_with(&self.tables, now, class, anomaly_q16));
         let (hi, warm) = (s.hi_recent, s.calls > cfg.warmup_calls);
         self.push_population(class, hi, warm);
 
