@@ -14,12 +14,10 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use tcap_core::Micros;
 use tcap_core::network::{
-    Network, NetworkConfig, NodeId, NodeState, ONE_Q16, RouteError, RouteSlot, VoteOutcome, bitset_words,
-    table_len,
+    Network, NetworkBuffers, NetworkConfig, NodeId, NodeState, ONE_Q16, RouteError, VoteOutcome,
 };
 
 const N: usize = 72;
-const W: usize = bitset_words(N);
 const D: usize = 4;
 /// Networks up to this size are checked against the oracle on every pair after every operation.
 const FULL_CHECK_LEN: usize = 10;
@@ -52,7 +50,7 @@ struct Input {
     ops: Vec<Op>,
 }
 
-type Net<'t> = Network<'t, N, W, D>;
+type Net<'t> = Network<'t, D>;
 
 /// Shortest distances from `s` over unblocked nodes (`None`: unreachable): textbook Dijkstra with a
 /// binary heap, independent of the network's own incremental repair.
@@ -166,8 +164,8 @@ fuzz_target!(|input: Input| {
             vote_den,
         },
     };
-    let mut table = vec![RouteSlot::EMPTY; table_len(len)];
-    let Ok(mut net) = Net::new(cfg, len, &mut table) else {
+    let mut bufs = NetworkBuffers::<D>::new(len);
+    let Ok(mut net) = Net::new(cfg, len, bufs.storage()) else {
         assert!(cfg.validate().is_err(), "a valid config and a fitting table are accepted");
         return;
     };
