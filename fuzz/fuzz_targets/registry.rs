@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     for bytes in [data, image] {
         let Ok(reg) = Registry::load(bytes) else { continue };
         assert_eq!(reg.as_bytes(), bytes);
-        assert_eq!(reg.is_empty(), reg.len() == 0);
+        assert_eq!(reg.is_empty(), reg.iter().next().is_none());
         let mut n = 0usize;
         let mut prev: Option<&[u8]> = None;
         let mut ids = [0u32; 32];
@@ -92,10 +92,8 @@ fuzz_target!(|data: &[u8]| {
             check_entry(&reg, r.entry.id(), r.entry.name());
             let mut spelled = [0u8; 1024];
             let mut len = 0;
-            for (i, w) in line[..r.matched_len]
-                .split(|c| c.is_ascii_whitespace())
-                .filter(|w| !w.is_empty())
-                .enumerate()
+            for (i, w) in
+                line[..r.matched_len].split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty()).enumerate()
             {
                 let sep = usize::from(i > 0);
                 let dst = &mut spelled[len..len + sep + w.len()];
