@@ -135,6 +135,31 @@ def synthetic():
     put("network", "seed-larger", bytes([70, 0]) + bytes((i * 37) % 256 for i in range(400)))
     # sketch: arbitrary-derived too.
     put("sketch", "seed-burst", bytes(range(0, 40)) + bytes([1, 0, 0, 3, 0, 4, 0]) * 60)
+    # gate: arbitrary-derived operation sequences (checks, outcomes, time steps, policy/net changes).
+    put("gate", "seed-mixed", bytes([0, 0]) + bytes((i * 53 + 7) % 256 for i in range(300)))
+    put("gate", "seed-checks", bytes([1, 5]) + bytes([0, 1, 2, 3, 0, 0, 0, 9, 0, 0, 0, 0]) * 40)
+    # registry: the built-in image as compiled by core/build.rs (a build output, so at run time and
+    # never committed), found in the fuzz build or the main workspace's target directory.
+    builtin = builtin_registry_image()
+    if builtin:
+        put("registry", "data-builtin", builtin)
+        # The same image followed by probe lines for `resolve` and their length (the target's split).
+        probe = b"git clone https://x\nrm -rf /\n  ls\t-la\nsudo  apt install\n"
+        put("registry", "data-builtin-probes", builtin + probe + bytes([len(probe)]))
+    else:
+        print("seeds: no built builtin_registry.bin yet (run after a build), registry unseeded",
+              file=sys.stderr)
+
+
+def builtin_registry_image():
+    import glob
+    pats = [os.path.join(HERE, "target", "*", "*", "build", "tcap-core-*", "out", "builtin_registry.bin"),
+            os.path.join(HERE, "..", "target", "*", "build", "tcap-core-*", "out", "builtin_registry.bin")]
+    found = sorted((p for pat in pats for p in glob.glob(pat)), key=os.path.getmtime)
+    if not found:
+        return None
+    with open(found[-1], "rb") as f:
+        return f.read()
 
 
 def from_data(data_dir, tcapd):

@@ -1,7 +1,7 @@
 # Hardening: fuzzing (cargo-fuzz, nightly), Miri, driver fault injection. Included by the top Makefile.
 # docs/RELIABILITY.md says what each target runs, what it costs and what it found.
 
-FUZZ_TARGETS   := descriptor tcpdb records stream snapshot network sketch
+FUZZ_TARGETS   := descriptor tcpdb records stream snapshot network sketch registry gate
 # Sanitizer for the fuzz builds: `none` by default (every target is safe Rust end to end; see
 # docs/RELIABILITY.md), `address` for an ASan run: `make fuzz FUZZ_SANITIZER=address`.
 FUZZ_SANITIZER ?= none
@@ -33,6 +33,7 @@ fuzz-seeds: ## Seed corpora from ../shared/data and `tcapd gen` (not committed; 
 	python3 fuzz/make_seeds.py --tcapd target/debug/tcapd
 
 fuzz-smoke: fuzz-build ## Each fuzz target for FUZZ_SMOKE_SECS (20 s), two at a time; fails on any finding
+	@python3 fuzz/make_seeds.py --synthetic-only
 	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P 2 -I{} fuzz/run.sh {} $(FUZZ_SMOKE_SECS) -1 $(FUZZ_SANITIZER)
 
 fuzz: fuzz-seeds fuzz-build ## Long runs: each target to FUZZ_RUNS (10 M) execs or FUZZ_SECS, two at a time
