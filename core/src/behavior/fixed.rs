@@ -121,12 +121,13 @@ mod tests {
             assert_eq!(log2_q16(2 * v), l + ONE);
             v = v + v / 7 + 1;
         }
-        // Known values: log2(3) = 1.58496, log2(10) = 3.32193; allowed error 0.0075 bits.
-        let err = |v: u32, truth: f64| ((log2_q16(v) as f64 / 65536.0) - truth).abs();
-        assert!(err(3, 1.584_962_5) < 0.0075);
-        assert!(err(10, core::f64::consts::LOG2_10) < 0.0075);
-        assert!(err(1_000_000, 19.931_568) < 0.0075);
-        assert!(err(46341, 15.500_016) < 0.0075);
+        // Known values in Q16 (round(log2(v)·65536)): log2(3) = 1.58496, log2(10) = 3.32193,
+        // log2(10⁶) = 19.93157, log2(46341) = 15.50002; allowed error 0.0075 bits = 491 in Q16.
+        let err = |v: u32, truth_q16: i64| (i64::from(log2_q16(v)) - truth_q16).abs();
+        assert!(err(3, 103872) < 491);
+        assert!(err(10, 217706) < 491);
+        assert!(err(1_000_000, 1306235) < 491);
+        assert!(err(46341, 1015808) < 491);
     }
 
     #[test]
