@@ -20,42 +20,12 @@ use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass
 use tcap_core::gate::{
     Call, Command, CommandInfo, Decision, Gate, Observation, Policy, SliceLookup, Verdict,
 };
-use tcap_core::wire::{Flags, Risk, command_id};
+use tcap_core::wire::Risk;
 
 const EVENTS: usize = 1 << 16;
 const BATCH: usize = 64;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-/// 32 synthetic commands with a realistic risk mix.
-fn commands() -> Vec<CommandInfo> {
-    let risks = [
-        (Flags::SAFE, 10),
-        (Flags::LOW_RISK, 8),
-        (Flags(Flags::MEDIUM_RISK.0 | Flags::FILE_MODIFICATION.0), 7),
-        (Flags(Flags::HIGH_RISK.0 | Flags::SYSTEM_MODIFICATION.0), 4),
-        (Flags(Flags::CRITICAL.0 | Flags::DESTRUCTIVE.0), 3),
-    ];
-    let mut v = Vec::new();
-    let mut i = 0;
-    for (flags, n) in risks {
-        for _ in 0..n {
-            v.push(CommandInfo::new(command_id(format!("cmd{i}").as_bytes()), flags));
-            i += 1;
-        }
-    }
-    v.sort_by_key(|e| e.id);
-    v
-}
+use tcap_benches::{Rng, gate_commands as commands};
 
 struct Events {
     calls: Vec<Call>,
@@ -68,14 +38,14 @@ fn events(agents: u32, cmds: &[CommandInfo]) -> Events {
     let mut calls = Vec::with_capacity(EVENTS);
     let mut obs = Vec::with_capacity(EVENTS);
     for _ in 0..EVENTS {
-        now += r.next() % 2000;
-        let agent = (r.next() % agents as u64) as u32;
+        now += r.next_u64() % 2000;
+        let agent = (r.next_u64() % agents as u64) as u32;
         // Skewed tool popularity: the low-risk commands come first in `risks` order, by id they mix.
-        let k =
-            ((r.next() % cmds.len() as u64) * (r.next() % cmds.len() as u64) / cmds.len() as u64) as usize;
-        let command = if r.next().is_multiple_of(100) { 0x0bad_c0de } else { cmds[k].id };
+        let k = ((r.next_u64() % cmds.len() as u64) * (r.next_u64() % cmds.len() as u64) / cmds.len() as u64)
+            as usize;
+        let command = if r.next_u64().is_multiple_of(100) { 0x0bad_c0de } else { cmds[k].id };
         calls.push(Call { now, agent, command });
-        let outcome = if r.next().is_multiple_of(20) { Outcome::Error } else { Outcome::Success };
+        let outcome = if r.next_u64().is_multiple_of(20) { Outcome::Error } else { Outcome::Success };
         obs.push(Observation { now: now + 1, agent, outcome });
     }
     Events { calls, obs }

@@ -13,7 +13,7 @@
 //! * [`sketch`] — decaying count-min sketches that score bursts and novelty of (agent, tool) pairs and of
 //!   endpoints, MIDAS-style, in integers; their anomaly feeds the evidence as one term.
 //!
-//! No floats, no allocation, no panics, no `unsafe`. The maths is in docs/SCORING.md.
+//! No floats, no allocation, no panics; unsafe code is forbidden (`#![deny(unsafe_code)]`). The maths is in docs/SCORING.md.
 
 mod config;
 pub mod fixed;

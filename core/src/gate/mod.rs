@@ -437,7 +437,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
     /// For agent tables larger than the cache it works in groups of [`PREFETCH_GROUP`] calls: first it
     /// reads one word of each agent state of the group, back to back, so the cache misses are in flight
     /// together instead of one after another (a software prefetch in safe Rust: there is no prefetch
-    /// instruction without `unsafe`, and a plain load inside the long update would stall the reorder
+    /// instruction in safe Rust (unsafe code is forbidden in this crate), and a plain load inside the long update would stall the reorder
     /// buffer), then it processes the group from the cache.
     pub fn check_batch(
         &mut self,
