@@ -757,6 +757,17 @@ typedef struct tcap_config {
    * allow `TCAP_RISK_UNKNOWN` at any status.
    */
   uint8_t policy[TCAP_POLICY_LEN];
+  /**
+   * Calls evaluated together, 1..=15 (docs/SCORING.md §3.0): an agent's calls are counted and their
+   * evidence evaluated every `window` calls (the policy still judges every call's risk at once). 1
+   * evaluates each call on its own; larger is cheaper per call and delays the agent's status by at
+   * most `window − 1` calls.
+   */
+  uint32_t window;
+  /**
+   * Must be 0.
+   */
+  uint32_t reserved;
 } tcap_config;
 
 /**

@@ -78,9 +78,16 @@ pub struct tcap_config {
     /// Policy: the `tcap_decision` for each (risk, agent status), index `risk·4 + status`. Must not
     /// allow `TCAP_RISK_UNKNOWN` at any status.
     pub policy: [u8; TCAP_POLICY_LEN],
+    /// Calls evaluated together, 1..=15 (docs/SCORING.md §3.0): an agent's calls are counted and their
+    /// evidence evaluated every `window` calls (the policy still judges every call's risk at once). 1
+    /// evaluates each call on its own; larger is cheaper per call and delays the agent's status by at
+    /// most `window − 1` calls.
+    pub window: u32,
+    /// Must be 0.
+    pub reserved: u32,
 }
 
-const _: () = assert!(size_of::<tcap_config>() == 80);
+const _: () = assert!(size_of::<tcap_config>() == 88);
 
 impl tcap_config {
     fn from_core(c: &Config, p: &Policy) -> tcap_config {
@@ -94,6 +101,8 @@ impl tcap_config {
             up_q16: c.up,
             down_q16: c.down,
             policy: p.codes(),
+            window: u32::from(c.window),
+            reserved: 0,
         }
     }
 
@@ -113,6 +122,10 @@ impl tcap_config {
         c.cooldown_us = self.cooldown_us;
         c.up = self.up_q16;
         c.down = self.down_q16;
+        c.window = u8::try_from(self.window).map_err(|_| tcap_result::ConfigInvalid)?;
+        if self.reserved != 0 {
+            return Err(tcap_result::ConfigInvalid);
+        }
         let c = c.validate().map_err(|_| tcap_result::ConfigInvalid)?;
         Ok((c, policy(self.policy)?))
     }
@@ -249,7 +262,7 @@ fn encode_state(s: &AgentState) -> [u8; TCAP_AGENT_STATE_SIZE] {
     b[56] = s.pending;
     b[57] = s.peak;
     b[58..60].copy_from_slice(&s.success_llr.to_le_bytes());
-    b[60..64].copy_from_slice(&s.reserved);
+    b[60..64].copy_from_slice(&s.window.to_le_bytes());
     b
 }
 
@@ -283,7 +296,8 @@ fn decode_state(b: &[u8; TCAP_AGENT_STATE_SIZE]) -> Option<AgentState> {
     s.pending = b[56];
     s.peak = b[57];
     s.success_llr = i16::from_le_bytes([b[58], b[59]]);
-    s.reserved.copy_from_slice(&b[60..64]);
+    w4.copy_from_slice(&b[60..64]);
+    s.window = u32::from_le_bytes(w4);
     // Beyond tcap-core's own check: the peak status is never below the current one, and a fresh
     // (version 0) state carries no history.
     let fresh_ok = s.version != 0 || s == AgentState::FRESH;

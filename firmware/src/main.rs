@@ -405,6 +405,8 @@ fn gate(reg: &tcap_registry, t: &mut Tally) {
     cfg.warmup_outcomes = 2;
     cfg.up_q16 = [2 << 16, 4 << 16, 6 << 16];
     cfg.down_q16 = [1 << 16, 3 << 16, 5 << 16];
+    // Every call's behaviour judged at once: the script follows the status call by call.
+    cfg.window = 1;
 
     let mut size = 0usize;
     let mut engine: *mut tcap_engine = core::ptr::null_mut();

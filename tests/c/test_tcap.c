@@ -479,6 +479,15 @@ static void test_engine_init_errors(const tcap_registry *reg) {
     c.down_q16[1] = c.up_q16[1];
     CHECK_RC(tcap_engine_init(engine_mem, size, 4, reg, &c, &e), TCAP_RESULT_CONFIG_INVALID);
     c = cfg;
+    c.window = 0;
+    CHECK_RC(tcap_engine_init(engine_mem, size, 4, reg, &c, &e), TCAP_RESULT_CONFIG_INVALID);
+    c = cfg;
+    c.window = 16;
+    CHECK_RC(tcap_engine_init(engine_mem, size, 4, reg, &c, &e), TCAP_RESULT_CONFIG_INVALID);
+    c = cfg;
+    c.reserved = 1;
+    CHECK_RC(tcap_engine_init(engine_mem, size, 4, reg, &c, &e), TCAP_RESULT_CONFIG_INVALID);
+    c = cfg;
     c.release_quarantine = 7;
     CHECK_RC(tcap_engine_init(engine_mem, size, 4, reg, &c, &e), TCAP_RESULT_INVALID_ENUM);
     c = cfg;
@@ -522,6 +531,7 @@ static void test_engine(void) {
     cfg.warmup_outcomes = 2;
     cfg.up_q16[0] = 2 << 16, cfg.up_q16[1] = 4 << 16, cfg.up_q16[2] = 6 << 16;
     cfg.down_q16[0] = 1 << 16, cfg.down_q16[1] = 3 << 16, cfg.down_q16[2] = 5 << 16;
+    cfg.window = 1; /* every call's behaviour judged at once: the script follows the status call by call */
     size_t size = 0;
     CHECK_RC(tcap_engine_size(4, &size), TCAP_RESULT_OK);
     tcap_engine *e = NULL;

@@ -63,7 +63,7 @@ static_assert(TCAP_RESULT_DESCRIPTOR_CHECKSUM == 204 && TCAP_RESULT_IMAGE_CORRUP
 static_assert(std::is_same_v<std::underlying_type_t<tcap_agent_status>, uint32_t>);
 static_assert(std::is_same_v<std::underlying_type_t<tcap_flavour>, uint32_t>);
 static_assert(std::is_same_v<std::underlying_type_t<tcap_vote_outcome>, uint32_t>);
-static_assert(sizeof(tcap_verdict) == 24 && sizeof(tcap_config) == 80 && std::is_trivially_copyable_v<tcap_registry>);
+static_assert(sizeof(tcap_verdict) == 24 && sizeof(tcap_config) == 88 && std::is_trivially_copyable_v<tcap_registry>);
 
 template <typename T>
 T *misaligned(T *aligned) {
@@ -186,6 +186,7 @@ void test_engine_and_network() {
     cfg.warmup_outcomes = 2;
     cfg.up_q16[0] = 2 << 16, cfg.up_q16[1] = 4 << 16, cfg.up_q16[2] = 6 << 16;
     cfg.down_q16[0] = 1 << 16, cfg.down_q16[1] = 3 << 16, cfg.down_q16[2] = 5 << 16;
+    cfg.window = 1; // every call's behaviour judged at once: the script follows the status call by call
     std::size_t size = 0;
     CHECK(tcap_engine_size(3, &size) == TCAP_RESULT_OK);
     CHECK(tcap_engine_size(0, &size) == TCAP_RESULT_INVALID_LENGTH);

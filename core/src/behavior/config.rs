@@ -13,6 +13,10 @@ use crate::Micros;
 /// The maths is in docs/SCORING.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
+    /// Calls evaluated together (the micro-window, docs/SCORING.md §3.0), `1..=15`: an agent's calls
+    /// are counted and evaluated every `window` calls, or at once when a call is High, Critical or
+    /// Unknown or carries sketch evidence. 1 evaluates every call on its own.
+    pub window: u8,
     /// Calls an agent must make before its own-baseline evidence (risk profile, timing) counts.
     pub warmup_calls: u32,
     /// Outcomes an agent must report before outcome evidence counts.
@@ -96,6 +100,7 @@ const fn q16(bits: i32, frac_256: i32) -> i32 {
 impl Config {
     /// The default, tuned on the stealth simulation (docs/SCORING.md, "Defaults").
     pub const DEFAULT: Config = Config {
+        window: 8,
         warmup_calls: 64,
         warmup_outcomes: 32,
         baseline_log2: 10,
@@ -134,6 +139,8 @@ impl Config {
             || self.eps_log2 < 1
             || self.eps_log2 > 8
             || self.sketch_shift > 16
+            || self.window < 1
+            || self.window > super::state::MAX_WINDOW
         {
             return Err(ConfigError::ShiftOutOfRange);
         }

@@ -23,7 +23,8 @@ mod state;
 
 pub use config::{Config, ConfigError};
 pub use population::{Moments, MomentsView, Population, PopulationView};
-pub use state::{AgentState, AgentStatus, Outcome, Tables, Update, decay};
+pub(crate) use state::WIN_CLASS_MASK;
+pub use state::{AgentState, AgentStatus, MAX_WINDOW, Outcome, Tables, Update, decay};
 
 use crate::wire::{Flags, Risk};
 

@@ -128,6 +128,21 @@ impl Population {
         }
     }
 
+    /// Records a micro-window of calls (docs/SCORING.md §3.0): `counts[c]` calls of class `c`, and one
+    /// sample of the agent's recent high-risk fraction when `sample`. Branch-free in its inputs (the
+    /// gate's constant-time path uses it with zero counts and no sample for a call that did not close
+    /// a window). O(1).
+    #[inline(always)]
+    pub fn push_window(&mut self, counts: [u32; 6], hi_recent: u16, sample: bool) {
+        for (c, &n) in self.classes.iter_mut().zip(&counts) {
+            *c = c.saturating_add(n as u64);
+        }
+        let x = (hi_recent as u64) * sample as u64;
+        self.hi.count = self.hi.count.saturating_add(sample as u64);
+        self.hi.sum = self.hi.sum.saturating_add(x as u128);
+        self.hi.sum_sq = self.hi.sum_sq.saturating_add((x * x) as u128);
+    }
+
     /// The statistics of the union of two shards.
     pub const fn merge(self, other: Population) -> Population {
         let mut classes = self.classes;

@@ -5,7 +5,9 @@ use core::fmt;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::config::Config;
-use super::fixed::{bitlen, clamp_i32, ewma_u16, log2_q8_u64, log2_q16, sel_i32, sel_u32, sel_u64};
+use super::fixed::{
+    bitlen, clamp_i32, ewma_u16, log2_q8_u64, log2_q16, mask32, mask64, sel_i32, sel_u32, sel_u64,
+};
 use super::population::PopulationView;
 use super::{EVIDENCE_MAX, Evidence, RiskClass, SCORE_MAX};
 use crate::Micros;
@@ -176,8 +178,11 @@ pub struct AgentState {
     /// `±2` bits), refreshed after every other outcome and whenever it is 0 (= not cached); see
     /// docs/SCORING.md §3.3.
     pub success_llr: i16,
-    /// Zero.
-    pub reserved: [u8; 4],
+    /// The open micro-window (docs/SCORING.md §3.0): calls counted but not yet evaluated — per-class
+    /// counts in nibbles (bits `4c..4c+4` for class `c`), their total at bits 24..28 (at most
+    /// `MAX_WINDOW − 1`) — and successes not yet applied (bits 28..32). 0 = empty; layouts before
+    /// version 2 had zero here.
+    pub window: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<AgentState>() == 64);
@@ -199,9 +204,65 @@ const IA_BASE_MAX_SHIFT: u32 = 8;
 /// Deviation floor for the population sigma (Q0.16).
 const POP_SIGMA_FLOOR: u32 = 1024;
 
+/// The largest micro-window ([`Config::window`]): calls counted before they are evaluated together.
+pub const MAX_WINDOW: u8 = 15;
+/// `AgentState::window`: per-class call counts in nibbles 0..6 (bits 0..24), the window's call count
+/// at bits 24..28 (below `MAX_WINDOW` at rest), deferred successes at bits 28..32.
+pub(crate) const WIN_CLASS_MASK: u32 = 0x00ff_ffff;
+const WIN_COUNT_SHIFT: u32 = 24;
+/// Successes deferred to the window ([`AgentState::fold_successes`]), bits 28..32.
+const WIN_SUCC_SHIFT: u32 = 28;
+/// `log2(n)` in Q8.8 for `n` = 0..16 (0 for 0 and 1): the mean gap of a window of `n` calls.
+const LOG2_Q8: [u16; 16] = {
+    let mut t = [0u16; 16];
+    let mut i = 0;
+    while i < 16 {
+        t[i] = log2_q8_exact(i as u32);
+        i += 1;
+    }
+    t
+};
+/// `256 / √n` for `n` = 1..16 (index 0 unused), rounded: scales a deviation learned from window means
+/// of `n` calls back to one call's.
+const RSQRT_Q8: [u16; 16] = [0, 256, 181, 148, 128, 114, 105, 97, 91, 85, 81, 77, 74, 71, 68, 66];
+/// `0xffff·2^16 / n` for `n` = 1..16 (index 0 unused): a fraction of the window's calls in Q0.16 by a
+/// multiply (exactly `0xffff` for `n = 1`).
+const RECIP_Q16: [u32; 16] = {
+    let mut t = [0u32; 16];
+    let mut i = 1;
+    while i < 16 {
+        t[i] = (0xffff << 16) / i as u32;
+        i += 1;
+    }
+    t
+};
+
+/// `log2(n)` in Q8.8, rounded to nearest, for small `n` (by bisection on `n^256` in integers would be
+/// overkill: squaring refinement of the mantissa, 8 steps).
+const fn log2_q8_exact(n: u32) -> u16 {
+    if n <= 1 {
+        return 0;
+    }
+    let int = 31 - n.leading_zeros();
+    // Mantissa m = n / 2^int in Q1.30; each squaring yields one more fraction bit.
+    let mut m: u64 = (n as u64) << (30 - int);
+    let mut frac = 0u32;
+    let mut i = 0;
+    while i < 8 {
+        m = (m * m) >> 30;
+        frac <<= 1;
+        if m >= 2 << 30 {
+            m >>= 1;
+            frac |= 1;
+        }
+        i += 1;
+    }
+    ((int << 8) | frac) as u16
+}
+
 impl AgentState {
     /// The layout version written by this code.
-    pub const VERSION: u8 = 1;
+    pub const VERSION: u8 = 2;
     /// A fresh agent (all zeros).
     pub const FRESH: AgentState = AgentState {
         last_us: 0,
@@ -220,17 +281,17 @@ impl AgentState {
         pending: 0,
         peak: 0,
         success_llr: 0,
-        reserved: [0; 4],
+        window: 0,
     };
 
     /// Whether the bytes are a state this code understands (e.g. after loading a snapshot).
     pub const fn is_valid(&self) -> bool {
-        (self.version == 0 || self.version == Self::VERSION)
+        self.version <= Self::VERSION
             && self.status < 4
             && self.peak < 4
             && self.score >= 0
             && self.score <= SCORE_MAX
-            && u32::from_le_bytes(self.reserved) == 0
+            && window_is_valid(self.window, self.version)
     }
 
     /// The current status.
@@ -326,6 +387,9 @@ impl AgentState {
         self.record_outcome_impl::<true>(t, now, outcome)
     }
 
+    /// A call: counted into the agent's open micro-window (docs/SCORING.md §3.0), which is evaluated
+    /// ([`AgentState::close_window`]) when it holds `window` calls, or at once for a call of class High
+    /// or above, a call with sketch evidence, or the first call of a fresh (or older-layout) state.
     #[inline(always)]
     fn record_call_impl<const CT: bool>(
         &mut self,
@@ -334,9 +398,69 @@ impl AgentState {
         class: RiskClass,
         anomaly_q16: u32,
     ) -> Update {
+        let c = (class as u32).min(5);
+        let pending_n = (self.window >> WIN_COUNT_SHIFT) & 0xf;
+        // The deferred successes (top nibble) stay; the count is replaced, the class nibble bumped.
+        let acc = (self.window & !(0xf << WIN_COUNT_SHIFT)).wrapping_add(1 << (4 * c))
+            | ((pending_n + 1) << WIN_COUNT_SHIFT);
+        let close = (pending_n + 1 >= cfg.window)
+            | (anomaly_q16 as i64 > cfg.sketch_offset)
+            | (self.version != Self::VERSION)
+            | (self.score as u32 > SCORE_MAX as u32)
+            | ((self.status | self.peak) >= 4);
+        if CT {
+            // Both outcomes computed, one kept by masks: no branch on the class or on the state.
+            let mut open = *self;
+            let status = open.status();
+            open.window = acc;
+            let evidence = Evidence(open.pending);
+            open.pending = 0;
+            let kept = Update { score: open.score, previous: status, status, evidence };
+            let mut closed = *self;
+            let u = closed.close_window::<true>(cfg, now, acc, anomaly_q16);
+            *self = select_state(close, &closed, &open);
+            Update {
+                score: sel_i32(close, u.score, kept.score),
+                previous: AgentStatus::from_u8_saturating(sel_u32(
+                    close,
+                    u.previous as u32,
+                    kept.previous as u32,
+                ) as u8),
+                status: AgentStatus::from_u8_saturating(
+                    sel_u32(close, u.status as u32, kept.status as u32) as u8
+                ),
+                evidence: Evidence(sel_u32(close, u.evidence.0 as u32, kept.evidence.0 as u32) as u8),
+            }
+        } else if close {
+            self.close_window::<false>(cfg, now, acc, anomaly_q16)
+        } else {
+            self.window = acc;
+            let status = self.status();
+            let evidence = Evidence(self.pending);
+            self.pending = 0;
+            Update { score: self.score, previous: status, status, evidence }
+        }
+    }
+
+    /// Evaluates a micro-window: `acc` holds its calls (the count at [`WIN_COUNT_SHIFT`], per-class
+    /// counts in nibbles), the last of them made at `now` with anomaly score `anomaly_q16`. Each term
+    /// is the per-call term of docs/SCORING.md §3 times the calls it covers, computed against the
+    /// counts and baselines as they were when the window opened; with one call it is exactly the
+    /// per-call update.
+    #[inline(always)]
+    fn close_window<const CT: bool>(
+        &mut self,
+        cfg: &Tables,
+        now: Micros,
+        acc: u32,
+        anomaly_q16: u32,
+    ) -> Update {
+        self.fold_successes::<CT>(cfg);
         let previous = self.status();
         let fresh = self.version == 0;
         self.version = Self::VERSION;
+        let n = ((acc >> WIN_COUNT_SHIFT) & 0xf).max(1);
+        let lgn = bitlen(n) - 1;
         let dt = now.saturating_sub(self.last_us);
         let has_prev = (self.calls > 0) & !fresh;
         let warm = self.calls >= cfg.warmup_calls;
@@ -345,30 +469,60 @@ impl AgentState {
         // 1. Decay (time is public: branches on it are fine, but none are needed).
         let score = decay_hl(self.score, dt, cfg.hl, cfg.hl_mask, cfg.hl_frac_shift);
 
-        // 2. Risk-profile evidence: LLR of this class under (1-ε)·p + ε·alt against p, before learning.
-        let c = class as u32;
-        let wprior = pick64::<6, CT>(&cfg.risk_wprior, c);
-        let alt = pick64::<6, CT>(&cfg.risk_alt, c);
-        let n_c = pick::<6, CT>(&self.risk_n, c) as u64;
+        // 2. Risk-profile evidence: per class present in the window, its calls times the LLR of the
+        //    class under (1-ε)·p + ε·alt against p, p as learned before the window.
+        //    The counts move during the window (each call is learned before the next one), so each
+        //    class's calls are charged the LLR at the midpoint of that movement: counts `n_c + (w−1)/2`
+        //    of `N + (n−1)/2` (half-units below). A window of one call is the per-call LLR exactly.
         let total: u32 = self.risk_n.iter().map(|&x| x as u32).sum();
-        let e_profile = seli::<CT>(warm, profile_llr(n_c, total, wprior, alt, cfg), 0);
-        learn_counts::<6, CT>(&mut self.risk_n, total, c, cfg.window_cap, learn);
+        let mut e_profile = 0i32;
+        for k in 0..6 {
+            let w = (acc >> (4 * k)) & 0xf;
+            if CT || w != 0 {
+                let nk = self.risk_n[k] as u64;
+                let llr = if CT || n > 1 {
+                    let mid = profile_llr(
+                        2 * nk + w.saturating_sub(1) as u64,
+                        2 * total + n - 1,
+                        2 * cfg.risk_wprior[k],
+                        cfg.risk_alt[k],
+                        &cfg.doubled(),
+                    );
+                    if CT {
+                        let one = profile_llr(nk, total, cfg.risk_wprior[k], cfg.risk_alt[k], cfg);
+                        seli::<CT>(n > 1, mid, one)
+                    } else {
+                        mid
+                    }
+                } else {
+                    profile_llr(nk, total, cfg.risk_wprior[k], cfg.risk_alt[k], cfg)
+                };
+                e_profile =
+                    e_profile.saturating_add(clampi::<CT>(llr, -EVIDENCE_MAX, EVIDENCE_MAX) * w as i32);
+            }
+        }
+        let e_profile = seli::<CT>(warm, e_profile, 0);
+        learn_window::<CT>(&mut self.risk_n, total, acc, cfg.window_cap, learn);
 
-        // 3. Timing: log2 of the inter-arrival time; burst evidence when the recent mean is shorter
-        // than the baseline by more than the allowance.
-        let l = log2_q8_u64(dt);
+        // 3. Timing: log2 of the mean inter-arrival time over the window; burst evidence when the recent
+        //    mean is shorter than the baseline by more than the allowance. EWMA weights per window are
+        //    the per-call weights times the window's calls (shifts less by floor(log2 n)).
+        let l = log2_q8_u64(dt).saturating_sub(LOG2_Q8[n as usize & 15]);
+        let recent_shift = IA_RECENT_SHIFT.saturating_sub(lgn).max(1);
         let ia_recent =
-            sel32::<CT>(self.calls > 1, ewma_u16(self.ia_recent, l, IA_RECENT_SHIFT) as u32, l as u32) as u16;
+            sel32::<CT>(self.calls > 1, ewma_u16(self.ia_recent, l, recent_shift) as u32, l as u32) as u16;
         let delta = self.ia_base as i32 - ia_recent as i32;
         let dev = self.ia_dev.max(IA_DEV_FLOOR) as u32;
-        let z = (((delta as i64) << 18) >> bitlen(dev)) as i32;
+        // z ≈ Δ / σ_recent, σ_recent ≈ σ_call / 4 (the recent mean spans ~16 calls). The deviation is
+        // learned from window means, σ_window ≈ σ_call / √n, hence the factor 1/√n (exactly 1 for n = 1).
+        let z = (((((delta as i64) << 18) >> bitlen(dev)) * RSQRT_Q8[n as usize & 15] as i64) >> 8) as i32;
         let e_burst = seli::<CT>(
             warm & has_prev,
             clampi::<CT>(z.saturating_sub(cfg.burst_allowance), 0, cfg.burst_cap),
             0,
         );
         let n_ia = self.calls.saturating_sub(1);
-        let ia_shift = bitlen(n_ia).min(cfg.ia_max_shift);
+        let ia_shift = bitlen(n_ia).min(cfg.ia_max_shift).saturating_sub(lgn);
         let abs_dev = sel32::<CT>(n_ia == 0, 0, (l as i32 - self.ia_base as i32).unsigned_abs()).min(0xffff);
         let learn_ia = learn & has_prev;
         self.ia_base =
@@ -379,8 +533,9 @@ impl AgentState {
         self.ia_recent = sel32::<CT>(has_prev, ia_recent as u32, 0) as u16;
 
         // 4. Population: the agent's recent high-risk fraction against the population's.
-        let hi = class as u8 >= RiskClass::High as u8;
-        self.hi_recent = ewma_u16(self.hi_recent, sel32::<CT>(hi, 0xffff, 0) as u16, HI_RECENT_SHIFT);
+        let hi_n = ((acc >> 12) & 0xf) + ((acc >> 16) & 0xf) + ((acc >> 20) & 0xf);
+        let hi_frac = ((hi_n as u64 * RECIP_Q16[n as usize & 15] as u64) >> 16).min(0xffff) as u16;
+        self.hi_recent = ewma_u16(self.hi_recent, hi_frac, HI_RECENT_SHIFT.saturating_sub(lgn).max(1));
         let pop_on = warm & cfg.pop_ready;
         let e_pop = if CT || pop_on {
             let zp = ((((self.hi_recent as i64) - cfg.pop_mean) << 16) >> cfg.pop_shift)
@@ -390,23 +545,29 @@ impl AgentState {
             0
         };
 
-        // 5. External (sketch) anomaly. Off the constant-time path, a score at or below the offset
-        // (always the case for `Gate::check`, which passes 0) skips the arithmetic: the term is then
-        // `clamp(≤ 0, 0, EVIDENCE_MAX).min(cap)`.
+        // 5. External (sketch) anomaly of the closing call (a call with one always closes its window).
+        //    Off the constant-time path, a score at or below the offset (always the case for
+        //    `Gate::check`, which passes 0) skips the arithmetic: the term is then
+        //    `clamp(≤ 0, 0, EVIDENCE_MAX).min(cap)`.
         let e_sketch = if !CT && anomaly_q16 as i64 <= cfg.sketch_offset {
             cfg.sketch_cap.min(0)
         } else {
             sketch_evidence(anomaly_q16, cfg)
         };
 
-        // Combine: each term is within [-EVIDENCE_MAX, EVIDENCE_MAX], the score within [0, SCORE_MAX];
-        // the sum of four terms and a score fits an i32 with room to spare, saturating anyway.
-        let e_profile = clampi::<CT>(e_profile, -EVIDENCE_MAX, EVIDENCE_MAX);
-        let total = e_profile.saturating_add(e_burst).saturating_add(e_pop).saturating_add(e_sketch);
+        // Combine: each per-call term is within [-EVIDENCE_MAX, EVIDENCE_MAX] and a window holds at most
+        // 15 calls, so the sum of the terms and a score stays below 2^24 + 2^22 (docs/SCORING.md §3.7);
+        // saturating anyway.
+        let nn = n as i32;
+        let total = e_profile
+            .saturating_add(e_burst.saturating_mul(nn))
+            .saturating_add(e_pop.saturating_mul(nn))
+            .saturating_add(e_sketch);
         let score = clampi::<CT>(score.saturating_add(total), 0, SCORE_MAX);
         self.score = score;
-        self.calls = self.calls.saturating_add(1);
+        self.calls = self.calls.saturating_add(n);
         self.last_us = self.last_us.max(now);
+        self.window = 0;
 
         let evidence = Evidence(
             self.pending
@@ -432,8 +593,73 @@ impl AgentState {
         self.record_outcome_impl::<true>(&Tables::new(cfg, &PopulationView::NONE), now, outcome)
     }
 
+    /// An outcome. A warm `Success` with its evidence cached is deferred to the open window (counted
+    /// in its top nibble, [`AgentState::fold_successes`]) when windows hold more than one call; any
+    /// other outcome folds the deferred successes first and is evaluated at once.
     #[inline(always)]
     fn record_outcome_impl<const CT: bool>(&mut self, cfg: &Tables, now: Micros, outcome: Outcome) -> Update {
+        let defer = (outcome as u32 == Outcome::Success as u32)
+            & (self.outcomes as u32 >= cfg.warmup_outcomes)
+            & (self.success_llr != 0)
+            & (self.window >> WIN_SUCC_SHIFT < 15)
+            & (cfg.window > 1)
+            & (self.version == Self::VERSION)
+            & (self.score as u32 <= SCORE_MAX as u32)
+            & ((self.status | self.peak) < 4);
+        if CT {
+            let mut open = *self;
+            open.window = open.window.wrapping_add(1 << WIN_SUCC_SHIFT);
+            let status = open.status();
+            let mut full = *self;
+            full.fold_successes::<true>(cfg);
+            let u = full.outcome_now::<true>(cfg, now, outcome);
+            *self = select_state(defer, &open, &full);
+            Update {
+                score: sel_i32(defer, open.score, u.score),
+                previous: AgentStatus::from_u8_saturating(
+                    sel_u32(defer, status as u32, u.previous as u32) as u8
+                ),
+                status: AgentStatus::from_u8_saturating(sel_u32(defer, status as u32, u.status as u32) as u8),
+                evidence: Evidence(sel_u32(defer, 0, u.evidence.0 as u32) as u8),
+            }
+        } else if defer {
+            self.window += 1 << WIN_SUCC_SHIFT;
+            let status = self.status();
+            Update { score: self.score, previous: status, status, evidence: Evidence(0) }
+        } else {
+            self.fold_successes::<false>(cfg);
+            self.outcome_now::<false>(cfg, now, outcome)
+        }
+    }
+
+    /// Applies the successes deferred in the window's top nibble: each adds the cached Success
+    /// evidence (what it would have added at once, docs/SCORING.md §3.3) and is learned and counted.
+    /// The status is left to the caller's next step (a window close or an outcome). No-op when none.
+    #[inline(always)]
+    fn fold_successes<const CT: bool>(&mut self, cfg: &Tables) {
+        let k = self.window >> WIN_SUCC_SHIFT;
+        if !CT && k == 0 {
+            return;
+        }
+        let any = k != 0;
+        let learn = (self.status <= AgentStatus::Monitored as u8) & any;
+        let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
+        let succ = Outcome::Success as usize;
+        let halve = ((total >= cfg.window_cap) & learn) as u32;
+        let add = k & mask32(learn);
+        for (i, nk) in self.outcome_n.iter_mut().enumerate() {
+            let plus = sel32::<CT>(i == succ, add, 0);
+            *nk = (((*nk as u32) >> halve) + plus).min(0xffff) as u16;
+        }
+        let e = ((self.success_llr as i32) << 2) * k as i32;
+        self.outcomes = self.outcomes.saturating_add(k as u16);
+        self.score = seli::<CT>(any, clampi::<CT>(self.score.saturating_add(e), 0, SCORE_MAX), self.score);
+        self.pending |= sel32::<CT>(e > 0, Evidence::OUTCOMES.0 as u32, 0) as u8;
+        self.window &= (1 << WIN_SUCC_SHIFT) - 1;
+    }
+
+    #[inline(always)]
+    fn outcome_now<const CT: bool>(&mut self, cfg: &Tables, now: Micros, outcome: Outcome) -> Update {
         let previous = self.status();
         self.version = Self::VERSION;
         let warm = self.outcomes as u32 >= cfg.warmup_outcomes;
@@ -545,6 +771,23 @@ impl AgentState {
         self.peak = sel32::<CT>(new > peak, new, peak) as u8;
         AgentStatus::from_u8_saturating(new as u8)
     }
+}
+
+/// A well-formed open window: empty before layout version 2; otherwise a call count below
+/// [`MAX_WINDOW`] equal to the sum of the per-class nibbles (the top nibble, deferred successes, may
+/// hold any count).
+const fn window_is_valid(w: u32, version: u8) -> bool {
+    if version < AgentState::VERSION {
+        return w == 0;
+    }
+    let mut sum = 0;
+    let mut k = 0;
+    while k < 6 {
+        sum += (w >> (4 * k)) & 0xf;
+        k += 1;
+    }
+    let count = (w >> WIN_COUNT_SHIFT) & 0xf;
+    count < MAX_WINDOW as u32 && sum == count
 }
 
 impl Default for AgentState {
@@ -673,6 +916,36 @@ fn learn_counts<const K: usize, const CT: bool>(
     }
 }
 
+/// [`learn_counts`] for a whole window: when `learn`, halves every count first if their `total` has
+/// reached `cap`, then adds each class's calls from the window's nibbles (`acc`). `CT`: masks only.
+#[inline(always)]
+fn learn_window<const CT: bool>(n: &mut [u16; 6], total: u32, acc: u32, cap: u32, learn: bool) {
+    if CT {
+        let halve = ((total >= cap) & learn) as u32;
+        let on = mask32(learn);
+        for (k, nk) in n.iter_mut().enumerate() {
+            let add = (acc >> (4 * k)) & 0xf & on;
+            *nk = (((*nk as u32) >> halve) + add).min(0xffff) as u16;
+        }
+    } else if learn {
+        let halve = (total >= cap) as u32;
+        for (k, nk) in n.iter_mut().enumerate() {
+            *nk = (*nk >> halve).saturating_add(((acc >> (4 * k)) & 0xf) as u16);
+        }
+    }
+}
+
+/// Keeps `a` if `c`, else `b`, word by word with masks (the constant-time path's select of a whole
+/// state).
+#[inline(always)]
+fn select_state(c: bool, a: &AgentState, b: &AgentState) -> AgentState {
+    let m = mask64(c);
+    let (wa, wb) = (<[u64; 8]>::read_from_bytes(a.as_bytes()), <[u64; 8]>::read_from_bytes(b.as_bytes()));
+    let (Ok(wa), Ok(wb)) = (wa, wb) else { return *b };
+    let w: [u64; 8] = core::array::from_fn(|i| (wa[i] & m) | (wb[i] & !m));
+    AgentState::read_from_bytes(w.as_bytes()).unwrap_or(*b)
+}
+
 /// `if c { a } else { b }`: masks on the constant-time path (`CT`), a plain select (cmov or branch)
 /// otherwise. Same value either way.
 #[inline(always)]
@@ -726,6 +999,8 @@ pub struct Tables {
     w: u64,
     /// Count window `2^baseline_log2`, `baseline_log2` clamped to `1..=14`.
     window_cap: u32,
+    /// Calls per micro-window, `Config::window` clamped to `1..=MAX_WINDOW`.
+    window: u32,
     /// Largest timing baseline shift.
     ia_max_shift: u32,
     burst_allowance: i32,
@@ -815,6 +1090,13 @@ impl Tables {
             floor: if cfg.p_floor == 0 { 1 } else { cfg.p_floor as u64 },
             w,
             window_cap: 1 << window_log2,
+            window: if cfg.window < 1 {
+                1
+            } else if cfg.window > MAX_WINDOW {
+                MAX_WINDOW as u32
+            } else {
+                cfg.window as u32
+            },
             ia_max_shift: if (cfg.baseline_log2 as u32) < IA_BASE_MAX_SHIFT {
                 cfg.baseline_log2 as u32
             } else {
@@ -841,6 +1123,17 @@ impl Tables {
             cooldown_us: cfg.cooldown_us,
             release_quarantine: cfg.release_quarantine,
         }
+    }
+}
+
+impl Tables {
+    /// The same tables for counts in half-units ([`profile_llr`] on doubled counts and totals): the
+    /// prior weight doubled, everything else equal.
+    #[inline(always)]
+    const fn doubled(&self) -> Tables {
+        let mut t = *self;
+        t.w = 2 * self.w;
+        t
     }
 }
 

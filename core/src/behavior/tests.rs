@@ -46,9 +46,22 @@ fn all_zero_bytes_are_a_valid_fresh_agent_and_bytes_round_trip() {
     let mut bad = back;
     bad.status = 4;
     assert!(!bad.is_valid());
-    let mut bad = back;
-    bad.reserved[3] = 1;
-    assert!(!bad.is_valid());
+    // The open window: a count at the maximum, a count that disagrees with the class
+    // nibbles, or a non-empty window in an older layout.
+    for w in [(15 << 24) | 15, (2 << 24) | 1, 0x0100_0000, 0x1100_0000] {
+        let mut bad = back;
+        bad.window = w;
+        assert!(!bad.is_valid(), "window {w:#x}");
+    }
+    let mut ok = back;
+    ok.version = AgentState::VERSION;
+    ok.window = (3 << 24) | 0x0000_0201;
+    assert!(ok.is_valid());
+    let mut old = ok;
+    old.version = 1;
+    assert!(!old.is_valid());
+    old.window = 0;
+    assert!(old.is_valid(), "a version-1 state (empty window) is still understood");
     let mut bad = back;
     bad.score = -1;
     assert!(!bad.is_valid());
@@ -101,6 +114,9 @@ fn decay_halves_per_half_life_and_is_monotone() {
 /// A configuration in which every evidence term can reach the hard cap.
 fn max_evidence_config() -> Config {
     let mut c = Config::DEFAULT;
+    // Per-call evaluation, so that every call's evidence and decay show at once (the windowed path
+    // is bounded by the same argument: `windowed_calls_evaluate_together`).
+    c.window = 1;
     c.warmup_calls = 0;
     c.warmup_outcomes = 0;
     c.burst_cap = EVIDENCE_MAX;
@@ -176,6 +192,7 @@ fn hysteresis_does_not_flap_and_cools_down() {
     // Only the score drives the status here: no own-baseline evidence (never warm), no sketch input,
     // and a half-life so long that a few microseconds decay nothing.
     let mut cfg = Config::DEFAULT;
+    cfg.window = 1;
     cfg.warmup_calls = u32::MAX;
     cfg.half_life_log2 = 40;
     cfg.cooldown_us = 1_000_000;
@@ -282,6 +299,16 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             mix_ready: xorshift(&mut seed) & 1 == 1,
         };
         cfg.prior_weight = xorshift(&mut seed) as u16;
+        // With one call per window the update is the per-call model of the reference, bit for bit;
+        // otherwise (any window, even an out-of-range one) it must still not panic, stay bounded and
+        // agree with its constant-time twin.
+        let per_call = xorshift(&mut seed).is_multiple_of(2);
+        if per_call {
+            cfg.window = 1;
+            s.window = 0;
+        } else {
+            cfg.window = xorshift(&mut seed) as u8;
+        }
         for _ in 0..4 {
             let now = xorshift(&mut seed);
             let c = classes[(xorshift(&mut seed) % 6) as usize];
@@ -303,9 +330,11 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             assert_eq!(t.record_outcome_ct(&cfg, now, o), v);
             assert_eq!(t, s);
             // And the same as the implementation before the hot-path rewrite, bit for bit.
-            assert_eq!(r.ref_record_call(&cfg, &pop, now, c, a), u);
-            assert_eq!(r.ref_record_outcome(&cfg, now, o), v);
-            assert_eq!(r, s);
+            if per_call {
+                assert_eq!(r.ref_record_call(&cfg, &pop, now, c, a), u);
+                assert_eq!(r.ref_record_outcome(&cfg, now, o), v);
+                assert_eq!(r, s);
+            }
             // And through tables folded once, as the gate does.
             let tables = Tables::new(&cfg, &pop);
             assert_eq!(w.record_call_with(&tables, now, c, a), u);
@@ -314,6 +343,86 @@ fn arbitrary_bytes_and_inputs_never_panic_and_stay_bounded() {
             assert!(s.status < 4 && s.peak < 4);
         }
     }
+}
+
+#[test]
+fn windowed_calls_evaluate_together() {
+    let cfg = Config::DEFAULT;
+    let w = cfg.window as u32;
+    assert!(w > 1);
+    let pop = PopulationView::NONE;
+    let mut s = AgentState::FRESH;
+    let mut now = 1_000_000u64;
+    // The first call of a fresh agent is evaluated at once.
+    s.record_call(&cfg, &pop, now, RiskClass::Low, 0);
+    assert_eq!((s.calls, s.window), (1, 0));
+    // Then Safe/Low/Medium calls are counted, not evaluated, until the window is full.
+    for i in 1..w {
+        now += 1_000_000;
+        let before = s.score;
+        let u =
+            s.record_call(&cfg, &pop, now, if i % 2 == 0 { RiskClass::Safe } else { RiskClass::Medium }, 0);
+        assert_eq!(u.score, before);
+        assert_eq!(s.calls, 1);
+        assert_eq!(s.window >> 24, i);
+        assert!(s.is_valid());
+    }
+    let last_us = s.last_us;
+    now += 1_000_000;
+    s.record_call(&cfg, &pop, now, RiskClass::Safe, 0);
+    assert_eq!((s.calls, s.window, s.last_us), (1 + w, 0, now));
+    assert!(last_us < now);
+    // The counts learned the whole window: Safe and Medium calls, one Low before.
+    assert_eq!(s.risk_n.iter().map(|&n| n as u32).sum::<u32>(), 1 + w);
+    assert_eq!(s.risk_n[RiskClass::Low as usize], 1);
+    assert_eq!(u32::from(s.risk_n[RiskClass::Medium as usize]), (1..w).filter(|i| i % 2 == 1).count() as u32);
+    // A High call is counted like any other (the policy judges its risk at once; its evidence comes
+    // with the window).
+    now += 1_000_000;
+    s.record_call(&cfg, &pop, now, RiskClass::Safe, 0);
+    now += 1_000_000;
+    s.record_call(&cfg, &pop, now, RiskClass::High, 0);
+    assert_eq!((s.calls, s.window >> 24, (s.window >> 12) & 0xf), (1 + w, 2, 1));
+    // A call with sketch evidence closes its window at once.
+    now += 1_000_000;
+    s.record_call(&cfg, &pop, now, RiskClass::Safe, 0);
+    s.record_call(&cfg, &pop, now + 1, RiskClass::Safe, cfg.sketch_offset + 1);
+    assert_eq!((s.calls, s.window), (5 + w, 0));
+}
+
+#[test]
+fn deferred_successes_survive_open_windows_and_count_once() {
+    // Regression: a call that did not close its window once dropped the successes deferred in it, so
+    // benign agents lost their habitual (negative) outcome evidence and drifted up (stealth FP ×4).
+    let mut cfg = Config::DEFAULT;
+    cfg.warmup_calls = 4;
+    cfg.warmup_outcomes = 4;
+    let cfg = cfg.validate().unwrap();
+    let pop = PopulationView::NONE;
+    let mut windowed = AgentState::FRESH;
+    let mut per_call = AgentState::FRESH;
+    let one = Config { window: 1, ..cfg };
+    let mut now = 1_000_000u64;
+    for i in 0..2_000u32 {
+        now += 1_000_000;
+        let class = if i % 7 == 0 { RiskClass::Medium } else { RiskClass::Safe };
+        let o = if i % 31 == 0 { Outcome::Error } else { Outcome::Success };
+        windowed.record_call(&cfg, &pop, now, class, 0);
+        windowed.record_outcome(&cfg, now + 1, o);
+        per_call.record_call(&one, &pop, now, class, 0);
+        per_call.record_outcome(&one, now + 1, o);
+        let deferred = windowed.window >> 28;
+        assert!(u32::from(windowed.outcomes) + deferred == (i + 1).min(u16::MAX as u32));
+    }
+    // Every outcome was counted once (applied or still deferred), and both models learned the same
+    // outcome mix up to the deferred ones.
+    let deferred = windowed.window >> 28;
+    let w_succ = u32::from(windowed.outcome_n[Outcome::Success as usize]) + deferred;
+    let p_succ = u32::from(per_call.outcome_n[Outcome::Success as usize]);
+    assert!(w_succ.abs_diff(p_succ) <= 16, "{w_succ} vs {p_succ}");
+    // A steady benign agent stays at the bottom either way.
+    assert_eq!(windowed.status(), AgentStatus::Trusted);
+    assert!(windowed.score <= per_call.score + ONE, "{} vs {}", windowed.score, per_call.score);
 }
 
 /// A small agent model for the detection tests: categorical risk mix, exponential-ish timing.

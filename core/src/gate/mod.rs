@@ -289,10 +289,23 @@ impl<'s, L: Lookup> Gate<'s, L> {
         slot_in(self.states, agent)
     }
 
+    /// Feeds the population with a micro-window that just closed (`closed`): the calls it held
+    /// (`before`, the agent's open window before this call, plus this call of class `class`) and one
+    /// sample of the agent's recent high-risk fraction if it is warm. Branch-free up to the refresh of
+    /// the view, which happens whenever a class count passes a multiple of `POP_REFRESH_MASK + 1`.
     #[inline(always)]
-    fn push_population(&mut self, class: RiskClass, hi_recent: u16, warm: bool) {
-        self.population.push(class as usize, hi_recent, warm);
-        if self.population.classes[class as usize] & POP_REFRESH_MASK == 0 {
+    fn push_population(&mut self, closed: bool, before: u32, class: RiskClass, hi_recent: u16, warm: bool) {
+        let on = mask32(closed);
+        let acc =
+            (before & crate::behavior::WIN_CLASS_MASK).wrapping_add(1 << (4 * (class as u32).min(5))) & on;
+        let counts: [u32; 6] = core::array::from_fn(|k| (acc >> (4 * k)) & 0xf);
+        let old = self.population.classes;
+        self.population.push_window(counts, hi_recent, warm & closed);
+        let crossed = old
+            .iter()
+            .zip(&self.population.classes)
+            .any(|(&a, &b)| (a | POP_REFRESH_MASK) != (b | POP_REFRESH_MASK));
+        if crossed {
             self.refresh_view();
         }
     }
@@ -331,9 +344,12 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let class = RiskClass::of(info.risk, info.flags);
         let cfg = &self.config;
         let s = slot_in(self.states, agent)?;
+        let before = s.window;
         let u = s.record_call_with(&self.tables, now, class, anomaly_q16);
-        let (hi, warm) = (s.hi_recent, s.calls > cfg.warmup_calls);
-        self.push_population(class, hi, warm);
+        let (hi, warm, closed) = (s.hi_recent, s.calls > cfg.warmup_calls, s.window == 0);
+        if closed {
+            self.push_population(true, before, class, hi, warm);
+        }
 
         let net_state = net.node_state(agent);
         let mut decision = self.policy.get(info.risk, u.status);
@@ -387,9 +403,10 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let class = core::hint::black_box(RiskClass::of(risk, flags));
         let cfg = &self.config;
         let s = slot_in(self.states, agent)?;
+        let before = s.window;
         let u = core::hint::black_box(s.record_call_ct_with(&self.tables, now, class, anomaly_q16));
-        let (hi, warm) = (s.hi_recent, s.calls > cfg.warmup_calls);
-        self.push_population(class, hi, warm);
+        let (hi, warm, closed) = (s.hi_recent, s.calls > cfg.warmup_calls, s.window == 0);
+        self.push_population(closed, before, class, hi, warm);
 
         let net_state = net.node_state(agent);
         let status = u.status as u32;

@@ -291,6 +291,7 @@ fn population_merges_and_rebuilds() {
     let t = table();
     let mut states = [AgentState::FRESH; 8];
     let mut cfg = Config::DEFAULT;
+    cfg.window = 1;
     cfg.warmup_calls = 4;
     cfg.pop_min_samples = 1;
     let mut g = Gate::new(SliceLookup::new(&t).unwrap(), Policy::DEFAULT, cfg, &mut states).unwrap();

@@ -50,6 +50,8 @@ fn fast_config() -> tcap_config {
     c.warmup_outcomes = 2;
     c.up_q16 = [2 << 16, 4 << 16, 6 << 16];
     c.down_q16 = [1 << 16, 3 << 16, 5 << 16];
+    // Every call evaluated on its own: these tests follow the status call by call.
+    c.window = 1;
     c
 }
 
@@ -64,6 +66,8 @@ fn blank_config() -> tcap_config {
         up_q16: [0; 3],
         down_q16: [0; 3],
         policy: [0; 24],
+        window: 0,
+        reserved: 0,
     }
 }
 
@@ -154,6 +158,12 @@ fn size_and_init_errors() {
         let mut c = fast_config();
         c.half_life_log2 = 300;
         assert_eq!(tcap_engine_init(mem.ptr(), size, 4, &reg, &c, &mut h), tcap_result::ConfigInvalid);
+        for (window, reserved) in [(0, 0), (16, 0), (256, 0), (8, 1)] {
+            let mut c = fast_config();
+            c.window = window;
+            c.reserved = reserved;
+            assert_eq!(tcap_engine_init(mem.ptr(), size, 4, &reg, &c, &mut h), tcap_result::ConfigInvalid);
+        }
         let mut c = fast_config();
         c.release_quarantine = 2;
         assert_eq!(tcap_engine_init(mem.ptr(), size, 4, &reg, &c, &mut h), tcap_result::InvalidEnum);
@@ -267,7 +277,7 @@ fn export_import_round_trip_and_corrupt_refused() {
         assert_eq!(check(e, now + 5, 0, "mkfs").unwrap(), check(e, now + 5, 1, "mkfs").unwrap());
         // Corrupt snapshots: refused, nothing changes.
         assert_eq!(tcap_engine_agent_export(e, 1, snap.as_mut_ptr()), tcap_result::Ok);
-        for (at, val) in [(55usize, 4u8), (54, 2), (60, 1), (57, 4), (19, 0x80)] {
+        for (at, val) in [(55usize, 4u8), (54, AgentState::VERSION + 1), (63, 0x0f), (57, 4), (19, 0x80)] {
             let mut bad = snap;
             bad[at] = val;
             assert_eq!(
