@@ -55,6 +55,25 @@ fn main() {
                 }
             }
         }
+        "gatereg" => {
+            // The whole gate over the built-in registry (577 commands), events over its commands.
+            let cmds = tcap_benches::builtin_commands();
+            let (calls, obs) = gate_events(EVENTS, agents, &cmds);
+            let reg = tcap_core::registry::builtin();
+            let mut g = Gate::new(reg, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
+            for _ in 0..reps {
+                for (c, o) in calls.iter().zip(&obs) {
+                    let v = g.check(c.now, c.agent, Command::Id(c.command), &()).unwrap();
+                    acc += v.decision as u64;
+                    g.observe(o.now, o.agent, o.outcome).unwrap();
+                }
+            }
+        }
+        "peerreg" => {
+            let cmds = tcap_benches::builtin_commands();
+            let (calls, obs) = gate_events(EVENTS, agents, &cmds);
+            acc += run_peer(&cmds, &calls, &obs, agents, reps);
+        }
         "gate" => {
             let mut g = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
             for _ in 0..reps {
@@ -65,20 +84,7 @@ fn main() {
                 }
             }
         }
-        "peer" => {
-            let map: hashbrown::HashMap<u32, u8> = cmds.iter().map(|c| (c.id, c.risk as u8)).collect();
-            let rows: Vec<u8> = (0..24).map(|i| (i / 4 + i % 4) as u8).collect();
-            let mut ps = vec![PeerState::default(); agents as usize];
-            for _ in 0..reps {
-                for (c, o) in calls.iter().zip(&obs) {
-                    let risk = map.get(&c.command).copied().unwrap_or(5);
-                    let s = &mut ps[c.agent as usize];
-                    let status = s.call(c.now, risk);
-                    acc += rows[risk as usize * 4 + status.min(3) as usize] as u64;
-                    s.outcome(o.outcome);
-                }
-            }
-        }
+        "peer" => acc += run_peer(&cmds, &calls, &obs, agents, reps),
         _ => {
             let mut g = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
             let mut out: Vec<Result<Verdict, GateError>> =
@@ -97,6 +103,30 @@ fn main() {
     }
     let ns = t.elapsed().as_nanos() as f64 / (reps * EVENTS) as f64;
     println!("{mode} acc {acc} {ns:.2} ns/event");
+}
+
+/// The whole-gate peer: a hashbrown lookup, the f64 update and the policy table.
+fn run_peer(
+    cmds: &[tcap_core::gate::CommandInfo],
+    calls: &[tcap_core::gate::Call],
+    obs: &[tcap_core::gate::Observation],
+    agents: u32,
+    reps: usize,
+) -> u64 {
+    let mut acc = 0u64;
+    let map: hashbrown::HashMap<u32, u8> = cmds.iter().map(|c| (c.id, c.risk as u8)).collect();
+    let rows: Vec<u8> = (0..24).map(|i| (i / 4 + i % 4) as u8).collect();
+    let mut ps = vec![PeerState::default(); agents as usize];
+    for _ in 0..reps {
+        for (c, o) in calls.iter().zip(obs) {
+            let risk = map.get(&c.command).copied().unwrap_or(5);
+            let s = &mut ps[c.agent as usize];
+            let status = s.call(c.now, risk);
+            acc += rows[risk as usize * 4 + status.min(3) as usize] as u64;
+            s.outcome(o.outcome);
+        }
+    }
+    acc
 }
 
 /// The peer of `benches/gate.rs` (same code).

@@ -39,6 +39,15 @@ pub fn gate_commands() -> Vec<CommandInfo> {
     v
 }
 
+/// Every command of the built-in registry (577), as the gate sees them, in the registry's order
+/// (by name): the real workload's command set for the whole-gate benchmarks.
+pub fn builtin_commands() -> Vec<CommandInfo> {
+    tcap_core::registry::builtin()
+        .iter()
+        .map(|e| CommandInfo { id: e.id(), flags: e.flags(), risk: e.risk() })
+        .collect()
+}
+
 /// `n` calls and their outcomes from `agents` agents (seed 42): skewed towards the low-risk commands,
 /// 1% unknown commands, 5% errors.
 pub fn gate_events(n: usize, agents: u32, cmds: &[CommandInfo]) -> (Vec<Call>, Vec<Observation>) {

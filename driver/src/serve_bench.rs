@@ -3,12 +3,13 @@
 //! Two phases, each against a fresh server on its own thread: (1) throughput — every client streams
 //! its events as fast as it can while reading its decisions; (2) latency at a fixed offered load —
 //! clients send small paced batches and time each batch from `send` to the arrival of its last
-//! decision. Client threads share the machine with the server, as real clients would.
+//! decision. The throughput clients are threads; the latency clients are driven from one thread with
+//! `poll` (the machine has two cores: the server's and the clients').
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,7 @@ pub struct ServeReport {
     pub offered_events_per_sec: u64,
     /// Latency phase: batches timed.
     pub batches: u64,
-    /// Batch latency quantiles (upper bounds of log2 buckets), ns.
+    /// Batch latency quantiles (upper bounds of 1/8-octave buckets), ns.
     pub p50_ns: u64,
     /// p99.
     pub p99_ns: u64,
@@ -41,6 +42,127 @@ pub struct ServeReport {
     pub p999_ns: u64,
     /// Max.
     pub max_ns: u64,
+}
+
+fn err(message: String) -> CliError {
+    CliError { code: 1, message }
+}
+
+/// One client connection of the latency phase.
+struct Paced {
+    s: UnixStream,
+    data: Vec<u8>,
+    /// Bytes of `data` sent so far (the header first).
+    at: usize,
+    /// Decision bytes received and not yet parsed; the stream header is skipped first.
+    pending: Vec<u8>,
+    header_skipped: bool,
+    /// The sequence number of the last call of the batch in flight, and when the batch was sent.
+    waiting: Option<(u64, Instant)>,
+}
+
+/// The latency phase's clients, all driven from this one thread (so that the machine's two cores go
+/// to the server and to one client rather than to a crowd of client threads): every `period`, each
+/// client writes its next batch of `per_batch` events; the thread then waits in `poll` for each
+/// client's decision of that batch's last call and records the time from just before the write to
+/// the read that returned it.
+fn paced_clients(
+    sock: &Path,
+    clients: u32,
+    agents: u32,
+    per_batch: usize,
+    batches: usize,
+    period: Duration,
+    hist: &mut Histogram,
+) -> Result<(), CliError> {
+    let io = |what: &str, e: std::io::Error| err(format!("serve bench client: {what}: {e}"));
+    let mut conns = Vec::new();
+    for c in 0..clients {
+        let s = UnixStream::connect(sock).map_err(|e| io("connect", e))?;
+        let data = stream_for(c, agents, (per_batch * batches) as u64);
+        conns.push(Paced { s, data, at: 0, pending: Vec::new(), header_skipped: false, waiting: None });
+    }
+    for p in &mut conns {
+        p.s.write_all(&p.data[..HEADER_LEN]).map_err(|e| io("write", e))?;
+        p.at = HEADER_LEN;
+    }
+    let mut buf = vec![0u8; 64 << 10];
+    let start = Instant::now();
+    for b in 0..batches {
+        let due = start + period * b as u32;
+        let now = Instant::now();
+        if due > now {
+            thread::sleep(due - now);
+        }
+        for p in &mut conns {
+            let end = (p.at + per_batch * EVENT_LEN).min(p.data.len());
+            let batch = &p.data[p.at..end];
+            let last_call = batch
+                .chunks_exact(EVENT_LEN)
+                .rev()
+                .filter_map(|r| EventRepr::parse(r).ok())
+                .find(|e| e.outcome.is_none())
+                .map(|e| e.seq);
+            p.waiting = last_call.map(|seq| (seq, Instant::now()));
+            p.s.write_all(batch).map_err(|e| io("write", e))?;
+            p.at = end;
+        }
+        // Collect every client's decision of its batch's last call.
+        while conns.iter().any(|p| p.waiting.is_some()) {
+            let mut fds: Vec<libc::pollfd> = conns
+                .iter()
+                .map(|p| libc::pollfd {
+                    fd: if p.waiting.is_some() { p.s.as_raw_fd() } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: `fds` is a live, exclusively borrowed array of `fds.len()` pollfd structs.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10_000) };
+            if rc < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(io("poll", e));
+            }
+            if rc == 0 {
+                return Err(err("serve bench: no decision within 10 s".into()));
+            }
+            for (p, f) in conns.iter_mut().zip(&fds) {
+                if f.revents == 0 {
+                    continue;
+                }
+                let n = p.s.read(&mut buf).map_err(|e| io("read", e))?;
+                if n == 0 {
+                    return Err(err("serve bench: the server closed a connection early".into()));
+                }
+                let arrived = Instant::now();
+                p.pending.extend_from_slice(&buf[..n]);
+                if !p.header_skipped && p.pending.len() >= HEADER_LEN {
+                    p.pending.drain(..HEADER_LEN);
+                    p.header_skipped = true;
+                }
+                let whole = if p.header_skipped { p.pending.len() / DECISION_LEN * DECISION_LEN } else { 0 };
+                for d in p.pending[..whole].chunks_exact(DECISION_LEN) {
+                    let seq = u64::from_le_bytes(d[..8].try_into().unwrap_or([0; 8]));
+                    if let Some((last, t)) = p.waiting
+                        && seq >= last
+                    {
+                        hist.record(arrived.duration_since(t).as_nanos() as u64);
+                        p.waiting = None;
+                    }
+                }
+                p.pending.drain(..whole);
+            }
+        }
+    }
+    // Done: close our write sides and drain what remains until the server closes.
+    for p in &mut conns {
+        p.s.shutdown(std::net::Shutdown::Write).map_err(|e| io("shutdown", e))?;
+        while p.s.read(&mut buf).map_err(|e| io("read", e))? > 0 {}
+    }
+    Ok(())
 }
 
 fn stream_for(client: u32, agents: u32, events: u64) -> Vec<u8> {
@@ -81,7 +203,6 @@ fn join(h: thread::JoinHandle<Result<(), String>>) -> Result<(), CliError> {
 
 /// Runs both phases.
 pub fn run(dir: &Path, clients: u32, events: u64, rate: u64, agents: u32) -> Result<ServeReport, CliError> {
-    let err = |m: String| CliError { code: 1, message: m };
     let clients = clients.max(1);
     // Phase 1: throughput.
     let sock = dir.join("bench-serve.sock");
@@ -131,92 +252,9 @@ pub fn run(dir: &Path, clients: u32, events: u64, rate: u64, agents: u32) -> Res
     let per_batch = (per_client / 1000).max(1) as usize;
     let duration = Duration::from_secs(2);
     let total_batches = (duration.as_millis() as usize).max(1);
-    let (tx, rx) = mpsc::channel::<Histogram>();
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let data = stream_for(c, agents, (per_batch * total_batches) as u64);
-            let sock = sock.clone();
-            let tx = tx.clone();
-            thread::spawn(move || -> std::io::Result<()> {
-                let mut s = UnixStream::connect(&sock)?;
-                let mut r = s.try_clone()?;
-                let (btx, brx) = mpsc::channel::<(u64, Instant)>();
-                let reader = thread::spawn(move || {
-                    let mut h = Histogram::default();
-                    let mut buf = vec![0u8; 64 << 10];
-                    let mut pending: Vec<u8> = Vec::new();
-                    let mut header_skipped = false;
-                    let mut waiting: Option<(u64, Instant)> = None;
-                    loop {
-                        let n = match r.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        pending.extend_from_slice(&buf[..n]);
-                        if !header_skipped && pending.len() >= HEADER_LEN {
-                            pending.drain(..HEADER_LEN);
-                            header_skipped = true;
-                        }
-                        let whole = pending.len() / DECISION_LEN * DECISION_LEN;
-                        for d in pending[..whole].chunks_exact(DECISION_LEN) {
-                            let seq = u64::from_le_bytes(d[..8].try_into().unwrap_or([0; 8]));
-                            loop {
-                                if waiting.is_none() {
-                                    waiting = brx.try_recv().ok();
-                                }
-                                match waiting {
-                                    Some((last, t)) if seq >= last => {
-                                        h.record(t.elapsed().as_nanos() as u64);
-                                        waiting = None;
-                                    }
-                                    _ => break,
-                                }
-                            }
-                        }
-                        pending.drain(..whole);
-                    }
-                    h
-                });
-                s.write_all(&data[..HEADER_LEN])?;
-                let body = &data[HEADER_LEN..];
-                let start = Instant::now();
-                for (b, batch) in body.chunks(per_batch * EVENT_LEN).enumerate() {
-                    let due = start + period * b as u32;
-                    let now = Instant::now();
-                    if due > now {
-                        thread::sleep(due - now);
-                    }
-                    // The last call in the batch: its decision closes the batch.
-                    let last_call = batch
-                        .chunks_exact(EVENT_LEN)
-                        .rev()
-                        .filter_map(|r| EventRepr::parse(r).ok())
-                        .find(|e| e.outcome.is_none())
-                        .map(|e| e.seq);
-                    let t = Instant::now();
-                    s.write_all(batch)?;
-                    if let Some(seq) = last_call {
-                        let _ = btx.send((seq, t));
-                    }
-                }
-                drop(btx);
-                s.shutdown(std::net::Shutdown::Write)?;
-                if let Ok(h) = reader.join() {
-                    let _ = tx.send(h);
-                }
-                Ok(())
-            })
-        })
-        .collect();
-    drop(tx);
-    for h in handles {
-        h.join().map_err(|_| err("client panicked".into()))?.map_err(|e| err(format!("client: {e}")))?;
-    }
-    join(server)?;
     let mut all = Histogram::default();
-    for h in rx {
-        all.merge(&h);
-    }
+    paced_clients(&sock, clients, agents, per_batch, total_batches, period, &mut all)?;
+    join(server)?;
     let _ = std::fs::remove_file(&sock);
     Ok(ServeReport {
         clients,

@@ -646,7 +646,7 @@ impl AgentState {
         let total: u32 = self.outcome_n.iter().map(|&x| x as u32).sum();
         let succ = Outcome::Success as usize;
         let halve = ((total >= cfg.window_cap) & learn) as u32;
-        let add = k & mask32(learn);
+        let add = sel32::<CT>(learn, k, 0);
         for (i, nk) in self.outcome_n.iter_mut().enumerate() {
             let plus = sel32::<CT>(i == succ, add, 0);
             *nk = (((*nk as u32) >> halve) + plus).min(0xffff) as u16;

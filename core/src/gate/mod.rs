@@ -188,6 +188,26 @@ pub struct Gate<'s, L: Lookup> {
     view: PopulationView,
     /// `config` and `view` folded for the hot path; refreshed with `view`.
     tables: Tables,
+    /// The policy folded with its static reasons, per `risk·4 + status`: the decision code in bits 0..8,
+    /// the [`Reasons`] it implies (`RISK`, `AGENT_STATE`) above. Rebuilt with the policy.
+    rows: [u32; Policy::LEN],
+}
+
+/// [`Gate::rows`] for `policy`.
+fn policy_rows(policy: &Policy) -> [u32; Policy::LEN] {
+    core::array::from_fn(|i| {
+        let (risk, status) = (Risk::from_u8((i / AgentStatus::COUNT) as u8), i % AgentStatus::COUNT);
+        let risk = risk.unwrap_or(Risk::Unknown);
+        let status = AgentStatus::from_u8_saturating(status as u8);
+        let mut reasons = 0;
+        if policy.get(risk, AgentStatus::Trusted) != Decision::Allow {
+            reasons |= Reasons::RISK.0;
+        }
+        if status != AgentStatus::Trusted {
+            reasons |= Reasons::AGENT_STATE.0;
+        }
+        policy.get(risk, status) as u32 | reasons << 8
+    })
 }
 
 impl<L: Lookup> fmt::Debug for Gate<'_, L> {
@@ -218,6 +238,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
             population: Population::EMPTY,
             view: PopulationView::NONE,
             tables: Tables::new(&config, &PopulationView::NONE),
+            rows: policy_rows(&policy),
         };
         g.rebuild_population();
         Ok(g)
@@ -234,6 +255,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
     /// Replaces the policy.
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
+        self.rows = policy_rows(&policy);
     }
     /// The behaviour configuration.
     pub fn config(&self) -> &Config {
@@ -294,8 +316,15 @@ impl<'s, L: Lookup> Gate<'s, L> {
     /// sample of the agent's recent high-risk fraction if it is warm. Branch-free up to the refresh of
     /// the view, which happens whenever a class count passes a multiple of `POP_REFRESH_MASK + 1`.
     #[inline(always)]
-    fn push_population(&mut self, closed: bool, before: u32, class: RiskClass, hi_recent: u16, warm: bool) {
-        let on = mask32(closed);
+    fn push_population<const CT: bool>(
+        &mut self,
+        closed: bool,
+        before: u32,
+        class: RiskClass,
+        hi_recent: u16,
+        warm: bool,
+    ) {
+        let on = if CT { mask32(closed) } else { 0u32.wrapping_sub(closed as u32) };
         let acc =
             (before & crate::behavior::WIN_CLASS_MASK).wrapping_add(1 << (4 * (class as u32).min(5))) & on;
         let counts: [u32; 6] = core::array::from_fn(|k| (acc >> (4 * k)) & 0xf);
@@ -348,30 +377,24 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let u = s.record_call_with(&self.tables, now, class, anomaly_q16);
         let (hi, warm, closed) = (s.hi_recent, s.calls > cfg.warmup_calls, s.window == 0);
         if closed {
-            self.push_population(true, before, class, hi, warm);
+            self.push_population::<false>(true, before, class, hi, warm);
         }
 
         let net_state = net.node_state(agent);
-        let mut decision = self.policy.get(info.risk, u.status);
-        let mut reasons = Reasons::from_evidence(u.evidence);
-        if !known {
-            reasons = reasons.union(Reasons::UNKNOWN_COMMAND);
-        }
-        if self.policy.get(info.risk, AgentStatus::Trusted) != Decision::Allow {
-            reasons = reasons.union(Reasons::RISK);
-        }
-        if u.status != AgentStatus::Trusted {
-            reasons = reasons.union(Reasons::AGENT_STATE);
-        }
-        if u.status > u.previous {
-            reasons = reasons.union(Reasons::ESCALATED);
-        }
+        let row = self.rows.get(info.risk as usize * AgentStatus::COUNT + u.status as usize).copied();
+        let row = row.unwrap_or(Decision::Deny as u32);
+        let mut decision = Decision::from_u8_saturating(row as u8);
+        let mut reasons = (row >> 8)
+            | Reasons::from_evidence(u.evidence).0
+            | (!known as u32 * Reasons::UNKNOWN_COMMAND.0)
+            | ((u.status > u.previous) as u32 * Reasons::ESCALATED.0);
         if net_state.is_blocked() {
             decision = Decision::Quarantined;
-            reasons = reasons.union(Reasons::NETWORK);
+            reasons |= Reasons::NETWORK.0;
         } else if net_state != NodeState::Healthy {
-            reasons = reasons.union(Reasons::NETWORK_WATCH);
+            reasons |= Reasons::NETWORK_WATCH.0;
         }
+        let reasons = Reasons(reasons);
         Ok(Verdict { decision, risk: info.risk, agent_state: u.status, net_state, score: u.score, reasons })
     }
 
@@ -406,7 +429,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let before = s.window;
         let u = core::hint::black_box(s.record_call_ct_with(&self.tables, now, class, anomaly_q16));
         let (hi, warm, closed) = (s.hi_recent, s.calls > cfg.warmup_calls, s.window == 0);
-        self.push_population(closed, before, class, hi, warm);
+        self.push_population::<true>(closed, before, class, hi, warm);
 
         let net_state = net.node_state(agent);
         let status = u.status as u32;
