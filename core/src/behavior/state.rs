@@ -473,30 +473,21 @@ impl AgentState {
         //    class under (1-ε)·p + ε·alt against p, p as learned before the window.
         //    The counts move during the window (each call is learned before the next one), so each
         //    class's calls are charged the LLR at the midpoint of that movement: counts `n_c + (w−1)/2`
-        //    of `N + (n−1)/2` (half-units below). A window of one call is the per-call LLR exactly.
+        //    of `N + (n−1)/2` ([`profile_llr_mid`]). A window of one call is the per-call LLR exactly.
         let total: u32 = self.risk_n.iter().map(|&x| x as u32).sum();
         let mut e_profile = 0i32;
         for k in 0..6 {
             let w = (acc >> (4 * k)) & 0xf;
             if CT || w != 0 {
-                let nk = self.risk_n[k] as u64;
-                let llr = if CT || n > 1 {
-                    let mid = profile_llr(
-                        2 * nk + w.saturating_sub(1) as u64,
-                        2 * total + n - 1,
-                        2 * cfg.risk_wprior[k],
-                        cfg.risk_alt[k],
-                        &cfg.doubled(),
-                    );
-                    if CT {
-                        let one = profile_llr(nk, total, cfg.risk_wprior[k], cfg.risk_alt[k], cfg);
-                        seli::<CT>(n > 1, mid, one)
-                    } else {
-                        mid
-                    }
-                } else {
-                    profile_llr(nk, total, cfg.risk_wprior[k], cfg.risk_alt[k], cfg)
-                };
+                let llr = profile_llr_mid(
+                    self.risk_n[k] as u64,
+                    w.saturating_sub(1) as u64,
+                    total,
+                    (n - 1) as u64,
+                    cfg.risk_wprior[k],
+                    cfg.risk_alt[k],
+                    cfg,
+                );
                 e_profile =
                     e_profile.saturating_add(clampi::<CT>(llr, -EVIDENCE_MAX, EVIDENCE_MAX) * w as i32);
             }
@@ -873,6 +864,29 @@ const fn profile_llr(n_i: u64, total: u32, wprior_i: u64, alt_i: u64, t: &Tables
     log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
 }
 
+/// [`profile_llr`] at the midpoint of a window: the category's count raised by `extra_i / 2` and the
+/// total by `extra_t / 2` (half-counts, added as `x·2^15` and `(y·extra_t) >> 1` to the `2^16`-scaled
+/// quantities). With `extra_i = extra_t = 0` every intermediate value is the one of [`profile_llr`], so
+/// the result is the same bits.
+#[inline(always)]
+const fn profile_llr_mid(
+    n_i: u64,
+    extra_i: u64,
+    total: u32,
+    extra_t: u64,
+    wprior_i: u64,
+    alt_i: u64,
+    t: &Tables,
+) -> i32 {
+    // total < 2^19, w < 2^16, extra < 16: every product stays under 2^37.
+    let tw = max_u64(total as u64 + t.w, 1);
+    let p = max_u64((n_i << 16) + (extra_i << 15) + wprior_i, t.floor * tw + ((t.floor * extra_t) >> 1));
+    let e = t.eps;
+    let mix = p - (p >> e) + ((alt_i * tw + ((alt_i * extra_t) >> 1)) >> e);
+    let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
+    log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
+}
+
 #[inline(always)]
 const fn max_u64(a: u64, b: u64) -> u64 {
     if a > b { a } else { b }
@@ -1123,17 +1137,6 @@ impl Tables {
             cooldown_us: cfg.cooldown_us,
             release_quarantine: cfg.release_quarantine,
         }
-    }
-}
-
-impl Tables {
-    /// The same tables for counts in half-units ([`profile_llr`] on doubled counts and totals): the
-    /// prior weight doubled, everything else equal.
-    #[inline(always)]
-    const fn doubled(&self) -> Tables {
-        let mut t = *self;
-        t.w = 2 * self.w;
-        t
     }
 }
 
