@@ -486,11 +486,11 @@ pub struct StorageLen {
     pub nodes: usize,
     /// [`Adjacency`] records: `len`.
     pub adjacency: usize,
-    /// `u64` words of bitsets (quarantine bits, vote rounds, child index): `W·(1 + 3·len)` with
-    /// `W = bitset_words(len)`.
+    /// `u64` words of bitsets (quarantine bits, vote rounds, child index) and the repair's heap:
+    /// `W·(1 + 3·len) + len` with `W = bitset_words(len)`.
     pub words: usize,
-    /// `u16` words: dense per-node arrays (states, vote counters, degrees) and repair scratch (heap,
-    /// marks, lists): `11·len`.
+    /// `u16` words: dense per-node arrays (states, vote counters, degrees) and repair scratch (heap
+    /// positions, marks, lists): `10·len`.
     pub scratch: usize,
     /// [`RouteSlot`]s of the route table: `len²` ([`table_len`]).
     pub table: usize,
@@ -522,16 +522,15 @@ pub const fn storage_len(len: usize) -> StorageLen {
     StorageLen {
         nodes: len,
         adjacency: len,
-        words: w.saturating_mul(len.saturating_mul(3).saturating_add(1)),
+        words: w.saturating_mul(len.saturating_mul(3).saturating_add(1)).saturating_add(len),
         scratch: len.saturating_mul(SCRATCH_ARRAYS),
         table: len.saturating_mul(len),
     }
 }
 
 /// Arrays of `len` `u16`s in [`NetworkStorage::scratch`]: states, vote counters (guilty, not guilty,
-/// open rounds), degrees, then the repair's scratch (heap items, heap positions, marks, list, tags,
-/// sorted list).
-const SCRATCH_ARRAYS: usize = 11;
+/// open rounds), degrees, then the repair's scratch (heap positions, marks, list, tags, sorted list).
+const SCRATCH_ARRAYS: usize = 10;
 
 /// Caller-provided storage of a [`Network`]: every array whose size grows with the number of nodes, so
 /// that the network object itself is small (a few slices and the configuration) and can be built
@@ -708,8 +707,8 @@ impl<'t, const D: usize> Network<'t, D> {
             blocked: take(&mut words, w),
             ballots: take(&mut words, 2 * w * len),
             has_child: take(&mut words, w * len),
+            heap: Heap::new(take(&mut words, len), take(&mut scratch, len)),
             table: table.split_at_mut(need.table).0,
-            heap: Heap::new(take(&mut scratch, len), take(&mut scratch, len)),
             mark: take(&mut scratch, len),
             list: take(&mut scratch, len),
             tag: take(&mut scratch, len),

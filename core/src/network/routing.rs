@@ -14,15 +14,18 @@
 //! rebuild and when `v` is blocked, after which it has no children), so blocking `v` visits those trees
 //! only.
 
-use super::{Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
+use super::{Edge, Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
 
 /// Trees repaired together by [`Network::block_routes`].
 const CHUNK: usize = 16;
 
-/// Distances a heap orders nodes by.
-pub(crate) trait Keys {
-    fn key(&self, x: usize) -> u32;
-}
+/// The mark of a blocked node (see [`Network::next_epoch`]).
+pub(crate) const BLOCKED_MARK: u16 = u16::MAX;
+
+/// Edges of an affected node recorded by bit as leading into the subtree (the rest are always tested).
+const MASK_EDGES: usize = 15;
+/// Flag of an affected node whose seed a node classified after it may improve.
+const RECHECK: u16 = 1 << 15;
 
 /// Tree `t`: the contiguous block of slots `t·len .. (t + 1)·len`, and the child index it keeps up to
 /// date.
@@ -40,6 +43,10 @@ impl Tree<'_> {
         self.slots.get(s).map_or(INF, |e| e.dist())
     }
     #[inline]
+    fn slot(&self, s: usize) -> RouteSlot {
+        self.slots.get(s).copied().unwrap_or(RouteSlot::EMPTY)
+    }
+    #[inline]
     fn set(&mut self, s: usize, d: u32, hop: u16) {
         if let Some(e) = self.slots.get_mut(s) {
             *e = RouteSlot::new(d, hop);
@@ -52,23 +59,19 @@ impl Tree<'_> {
     }
 }
 
-impl Keys for Tree<'_> {
-    #[inline]
-    fn key(&self, x: usize) -> u32 {
-        self.d(x)
-    }
-}
-
-/// An indexed binary min-heap of node ids with decrease-key, ordered by a [`Keys`].
+/// An indexed binary min-heap of node ids keyed by distance, with decrease-key. Entries carry their
+/// key (`key << 16 | node`, so ties go to the lower id): sifting compares entries, never reads the
+/// table.
 pub(crate) struct Heap<'t> {
-    items: &'t mut [u16],
+    items: &'t mut [u64],
+    /// Each node's index in `items`, or `NO_HOP` when absent.
     pos: &'t mut [u16],
     len: usize,
 }
 
 impl<'t> Heap<'t> {
     /// A heap over node ids below `pos.len()`, with room for `items.len()` of them.
-    pub(crate) fn new(items: &'t mut [u16], pos: &'t mut [u16]) -> Self {
+    pub(crate) fn new(items: &'t mut [u64], pos: &'t mut [u16]) -> Self {
         Heap { items, pos, len: 0 }
     }
 
@@ -78,138 +81,121 @@ impl<'t> Heap<'t> {
         self.len = 0;
     }
 
-    /// Inserts `x`, or restores the heap order after its key decreased.
-    fn push_or_decrease(&mut self, x: u16, key: &impl Keys) {
-        let p = self.pos[usize::from(x)];
+    /// Inserts `x` with `key`, or restores the heap order after its key decreased to `key`.
+    #[inline]
+    fn push_or_decrease(&mut self, x: u16, key: u32) {
+        let Some(&p) = self.pos.get(usize::from(x)) else { return };
         let i = if p == NO_HOP {
-            let i = self.len;
-            self.items[i] = x;
-            self.pos[usize::from(x)] = i as u16;
+            if self.len >= self.items.len() {
+                return;
+            }
             self.len += 1;
-            i
+            self.len - 1
         } else {
             usize::from(p)
         };
-        self.sift_up(i, key);
+        self.sift_up(i, u64::from(key) << 16 | u64::from(x));
     }
 
-    fn pop(&mut self, key: &impl Keys) -> Option<usize> {
-        if self.len == 0 {
-            return None;
-        }
-        let top = self.items[0];
+    /// Removes the entry of least key: its node and key.
+    #[inline]
+    fn pop(&mut self) -> Option<(usize, u32)> {
+        let items = self.items.get_mut(..self.len)?;
+        let (&top, _) = items.split_first()?;
         self.len -= 1;
-        self.pos[usize::from(top)] = NO_HOP;
-        if self.len > 0 {
-            let last = self.items[self.len];
-            self.items[0] = last;
-            self.pos[usize::from(last)] = 0;
-            self.sift_down(0, key);
+        let last = items[self.len];
+        if let Some(p) = self.pos.get_mut(usize::from(top as u16)) {
+            *p = NO_HOP;
         }
-        Some(usize::from(top))
+        if self.len > 0 {
+            self.sift_down(last);
+        }
+        Some((usize::from(top as u16), (top >> 16) as u32))
     }
 
-    fn sift_up(&mut self, mut i: usize, key: &impl Keys) {
-        let x = self.items[i];
-        let k = key.key(usize::from(x));
+    /// Moves entry `x` up from free index `i` to its place.
+    #[inline]
+    fn sift_up(&mut self, mut i: usize, x: u64) {
+        let items = &mut self.items[..self.len];
         while i > 0 {
             let parent = (i - 1) / 2;
-            let p = self.items[parent];
-            if key.key(usize::from(p)) <= k {
+            let p = items[parent];
+            if p <= x {
                 break;
             }
-            self.items[i] = p;
-            self.pos[usize::from(p)] = i as u16;
+            items[i] = p;
+            if let Some(q) = self.pos.get_mut(usize::from(p as u16)) {
+                *q = i as u16;
+            }
             i = parent;
         }
-        self.items[i] = x;
-        self.pos[usize::from(x)] = i as u16;
+        items[i] = x;
+        if let Some(q) = self.pos.get_mut(usize::from(x as u16)) {
+            *q = i as u16;
+        }
     }
 
-    fn sift_down(&mut self, mut i: usize, key: &impl Keys) {
-        let x = self.items[i];
-        let k = key.key(usize::from(x));
+    /// Moves entry `x` down from the free root to its place.
+    #[inline]
+    fn sift_down(&mut self, x: u64) {
+        let items = &mut self.items[..self.len];
+        let mut i = 0;
         loop {
             let l = 2 * i + 1;
-            if l >= self.len {
-                break;
-            }
-            let r = l + 1;
-            let (kl, c0) = (key.key(usize::from(self.items[l])), l);
-            let (kc, c) = if r < self.len {
-                let kr = key.key(usize::from(self.items[r]));
-                if kr < kl { (kr, r) } else { (kl, c0) }
-            } else {
-                (kl, c0)
+            let Some(&cl) = items.get(l) else { break };
+            let (c, cx) = match items.get(l + 1) {
+                Some(&cr) if cr < cl => (l + 1, cr),
+                _ => (l, cl),
             };
-            if kc >= k {
+            if cx >= x {
                 break;
             }
-            let cx = self.items[c];
-            self.items[i] = cx;
-            self.pos[usize::from(cx)] = i as u16;
+            items[i] = cx;
+            if let Some(q) = self.pos.get_mut(usize::from(cx as u16)) {
+                *q = i as u16;
+            }
             i = c;
         }
-        self.items[i] = x;
-        self.pos[usize::from(x)] = i as u16;
+        items[i] = x;
+        if let Some(q) = self.pos.get_mut(usize::from(x as u16)) {
+            *q = i as u16;
+        }
     }
 }
 
 /// Settles the heap's nodes in order and relaxes their unblocked neighbours in `tree` (a Dijkstra that
-/// only lowers distances). With `only = Some((mark, epoch))`, relaxes only nodes marked `epoch`, and
-/// never `skip`.
-fn propagate<const D: usize>(
-    graph: &Graph<'_, D>,
-    blocked: &[u64],
-    heap: &mut Heap<'_>,
-    tree: &mut Tree<'_>,
-    only: Option<(&[u16], u16)>,
-    skip: usize,
-) {
-    while let Some(y) = heap.pop(tree) {
-        let dy = tree.d(y);
+/// only lowers distances).
+fn propagate<const D: usize>(graph: &Graph<'_, D>, blocked: &[u64], heap: &mut Heap<'_>, tree: &mut Tree<'_>) {
+    while let Some((y, dy)) = heap.pop() {
         for e in graph.edges(y) {
             let z = usize::from(e.to);
-            if z == skip || bit(blocked, z) {
-                continue;
-            }
-            if let Some((mark, epoch)) = only
-                && mark.get(z) != Some(&epoch)
-            {
+            if bit(blocked, z) {
                 continue;
             }
             let nd = dy.saturating_add(e.cost);
             if nd < tree.d(z) {
                 tree.set(z, nd, y as u16);
-                heap.push_or_decrease(z as u16, tree);
+                heap.push_or_decrease(e.to, nd);
             }
         }
     }
 }
 
-/// The cheapest way for `x` into `tree` through an unblocked neighbour whose distance is final (not
-/// marked `epoch`): its cost and that neighbour, or `(INF, NO_HOP)`.
+/// Calls `f` on the edges of `edges` that a repair recorded as leading into the subtree: the edges
+/// `0..MASK_EDGES` whose bit is set in `mask`, and every edge from `MASK_EDGES` on (not recorded).
 #[inline]
-fn best_final<const D: usize>(
-    graph: &Graph<'_, D>,
-    blocked: &[u64],
-    mark: &[u16],
-    tree: &Tree<'_>,
-    x: usize,
-    epoch: u16,
-) -> (u32, u16) {
-    let (mut best, mut hop) = (INF, NO_HOP);
-    for e in graph.edges(x) {
-        let u = usize::from(e.to);
-        if mark.get(u) != Some(&epoch) && !bit(blocked, u) {
-            let du = tree.d(u);
-            if du != INF && du.saturating_add(e.cost) < best {
-                best = du.saturating_add(e.cost);
-                hop = e.to;
-            }
+fn inside_edges(edges: &[Edge], mask: u16, mut f: impl FnMut(&Edge)) {
+    let mut b = mask & !RECHECK;
+    while b != 0 {
+        let i = b.trailing_zeros() as usize;
+        b &= b - 1;
+        if let Some(e) = edges.get(i) {
+            f(e);
         }
     }
-    (best, hop)
+    for e in edges.get(MASK_EDGES..).unwrap_or_default() {
+        f(e);
+    }
 }
 
 /// Iterates the set bits of one word `b` of a bitset, word index `w`.
@@ -286,128 +272,214 @@ impl<const D: usize> Network<'_, D> {
             return;
         }
         tree.set(t, 0, t as u16);
-        self.heap.push_or_decrease(t as u16, &tree);
-        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
+        self.heap.push_or_decrease(t as u16, 0);
+        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
     }
 
     /// In tree `t`, `x` can now reach `t` at cost `d` via `hop`: record it and propagate the improvement.
     fn improve(&mut self, t: usize, x: usize, d: u32, hop: usize) {
         let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
         tree.set(x, d, hop as u16);
-        self.heap.push_or_decrease(x as u16, &tree);
-        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
+        self.heap.push_or_decrease(x as u16, d);
+        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
     }
 
+    /// A fresh epoch `e` for one repair: nodes of the subtree are marked `e` (not classified yet) or
+    /// `e + 1` (affected); any mark below `e` means final. Blocked nodes carry [`BLOCKED_MARK`], above
+    /// every epoch, so the one compare `mark < e` also excludes them.
     fn next_epoch(&mut self) -> u16 {
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.mark.fill(0);
-            self.epoch = 1;
+        let mut e = self.epoch.wrapping_add(1);
+        if e >= BLOCKED_MARK - 1 {
+            for m in self.mark.iter_mut() {
+                if *m != BLOCKED_MARK {
+                    *m = 0;
+                }
+            }
+            e = 1;
         }
-        self.epoch
+        self.epoch = e + 1;
+        e
     }
 
-    /// Recomputes, in tree `t`, the subtree hanging from `root` (root included): every node whose path
-    /// to `t` went through `root` (a blocked root) or through `root`'s parent edge (a costlier or removed
-    /// edge). Nodes outside the subtree keep their distances, which the change cannot have altered.
-    /// Cost: `O(k·D·log k)` for a subtree of `k` nodes, all within tree `t`'s block of the table.
+    /// Recomputes, in tree `t`, the subtree hanging from `root`: every node whose path to `t` went
+    /// through `root` (a blocked root, itself excluded) or through `root`'s parent edge (a costlier or
+    /// removed edge; `root` included). Nodes outside the subtree keep their distances, which the change
+    /// cannot have altered. Cost: `O(k·D·log k)` for a subtree of `k` nodes, all within tree `t`'s
+    /// block of the table.
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
-        let epoch = self.next_epoch();
-        let len = self.len;
+        let e = self.next_epoch();
+        let (len, w) = (self.len, self.w);
         let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
-        // 1. Collect the subtree: the children of u are the unblocked neighbours whose next hop is u.
-        self.mark[root] = epoch;
-        self.list[0] = root as u16;
-        let (mut n, mut i) = (1, 0);
-        while i < n {
-            let u = usize::from(self.list[i]);
-            i += 1;
-            // Gather first (independent loads overlap their cache misses), then test.
-            let edges = self.graph.edges(u);
-            let mut hops = [NO_HOP; D];
-            for (h, e) in hops.iter_mut().zip(edges) {
-                *h = block.get(usize::from(e.to)).map_or(NO_HOP, |e| e.hop());
+        // 1. Collect the subtree, breadth-first: the children of u are the unblocked neighbours whose
+        //    next hop is u. A node whose child-index bit says it has no child is not scanned, and a
+        //    stale bit found on the way is cleared.
+        let mut n = 0;
+        if !root_blocked {
+            self.mark[root] = e;
+            self.list[0] = root as u16;
+            n = 1;
+        }
+        let (mut i, mut at_root) = (0, root_blocked);
+        loop {
+            let u = if at_root {
+                at_root = false;
+                root
+            } else if i < n {
+                i += 1;
+                usize::from(self.list[i - 1])
+            } else {
+                break;
+            };
+            let (cw, cb) = (u * w + t / 64, 1u64 << (t % 64));
+            let indexed = u == root && root_blocked || self.has_child.get(cw).is_some_and(|&b| b & cb != 0);
+            if !indexed {
+                continue;
             }
-            for (e, &h) in edges.iter().zip(&hops) {
-                let x = usize::from(e.to);
-                if usize::from(h) == u && self.mark[x] != epoch && x != t && !bit(self.blocked, x) {
-                    self.mark[x] = epoch;
-                    self.list[n] = e.to;
+            let before = n;
+            for e2 in self.graph.edges(u) {
+                let x = usize::from(e2.to);
+                if block.get(x).is_some_and(|s| usize::from(s.hop()) == u)
+                    && x != t
+                    && !bit(self.blocked, x)
+                    && self.mark[x] != e
+                    && n < self.list.len()
+                {
+                    self.mark[x] = e;
+                    self.list[n] = e2.to;
                     n += 1;
                 }
             }
+            if n == before
+                && let Some(b) = self.has_child.get_mut(cw)
+            {
+                *b &= !cb;
+            }
         }
-        self.repair_collected(t, root, root_blocked, n, epoch);
+        self.repair_collected(t, n, e, !root_blocked);
     }
 
-    /// Steps 2–3 of [`Network::repair_subtree`]: `self.list[..n]` holds the subtree of `root` in tree
-    /// `t`, each node marked `epoch`. Resets it, seeds each node from its best neighbour outside, and
-    /// runs a Dijkstra restricted to it.
-    fn repair_collected(&mut self, t: usize, root: usize, root_blocked: bool, n: usize, epoch: u16) {
-        if root_blocked && n == 1 {
-            // `root` has no child here (a stale bit of the child index): nothing routes through it.
+    /// Steps 2–4 of a repair: `self.list[..n]` holds the subtree in tree `t` in collection order
+    /// (parents before children), each node marked `e`; with `root_in_list`, `list[0]` is a root whose
+    /// parent edge changed (else the root is blocked and not listed). Classifies each node as kept or
+    /// affected, seeds the affected ones from their final neighbours and runs a Dijkstra restricted to
+    /// them. Uses `self.tag` as a per-node record of the edges into the subtree.
+    fn repair_collected(&mut self, t: usize, n: usize, e: u16, root_in_list: bool) {
+        if n == 0 {
             return;
         }
+        let aff = e + 1;
         let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
-        // 2. Keep what does not change (Ramalingam–Reps): a node of the subtree keeps its distance if it
-        //    has an unblocked neighbour whose distance is final at exactly its old distance minus the
-        //    edge. Final: outside the subtree (removing a node or making an edge costlier only removes
-        //    paths, so nobody else's distance changes), or already found to keep its distance. The list
-        //    is in collection order, parents before children, so a node whose parent kept its distance
-        //    keeps its distance and its hop with no look at all: whole sub-subtrees are skipped in O(1)
-        //    per node. A node not yet classified counts as not final (marked): that can only miss an
-        //    alternative, never accept a wrong one, and the node is then recomputed exactly below.
-        //    Kept nodes are unmarked; the rest stay marked, are reset and recomputed.
+        let (graph, mark, inside, list, heap) =
+            (&self.graph, &mut *self.mark, &mut *self.tag, &mut *self.list, &mut self.heap);
+        // 2. Keep what does not change (Ramalingam–Reps): a node keeps its distance if it has an
+        //    unblocked neighbour whose distance is final at exactly its old distance minus the edge.
+        //    Final: outside the subtree (removing a node or making an edge costlier only removes
+        //    paths, so nobody else's distance changes), or already found to keep its distance. In
+        //    collection order, a node whose parent kept its distance keeps its distance and its hop
+        //    with no look at all: whole sub-subtrees cost O(1) per node. A node not yet classified
+        //    counts as not final: that can only miss an alternative, never accept a wrong one.
+        //    One scan per other node gives its best final offer (exactly its old distance iff kept,
+        //    since no final neighbour can offer less; else its seed), records which of its edges lead
+        //    into the subtree, and whether a neighbour not yet classified might offer a better seed
+        //    if it is kept later (`RECHECK`). Kept nodes are marked 0, affected ones `aff`.
         let (mut affected, mut kept) = (0, 0);
+        let first = usize::from(root_in_list);
         for j in 0..n {
-            let x = usize::from(self.list[j]);
-            if root_blocked && x == root {
-                tree.set(x, INF, NO_HOP);
-                continue;
-            }
-            let old = tree.d(x);
-            let parent = tree.slots.get(x).map_or(NO_HOP, |e| e.hop());
-            if x != root && self.mark.get(usize::from(parent)).is_some_and(|&m| m != epoch) {
+            let x16 = list[j];
+            let x = usize::from(x16);
+            let old = tree.slot(x);
+            if j >= first && mark.get(usize::from(old.hop())).is_some_and(|&m| m < e) {
                 // Its parent (in the subtree) kept its distance, and the edge to it is unchanged.
-                self.mark[x] = 0;
+                mark[x] = 0;
                 kept += 1;
                 continue;
             }
-            // The best final neighbour: it offers exactly `old` iff the distance is kept (no final
-            // neighbour can offer less: the new distance is at least the old one); otherwise it is
-            // the node's seed for the restricted Dijkstra.
-            let (best, hop) = best_final(&self.graph, self.blocked, self.mark, &tree, x, epoch);
-            if best == old && old != INF {
-                tree.set(x, old, hop);
-                self.mark[x] = 0;
+            let (mut best, mut hop, mut pend, mut into) = (u64::from(INF), NO_HOP, u64::from(INF), 0u16);
+            for (i, edge) in graph.edges(x).iter().enumerate() {
+                let u = usize::from(edge.to);
+                let m = mark.get(u).copied().unwrap_or(BLOCKED_MARK);
+                let d = u64::from(tree.d(u)) + u64::from(edge.cost);
+                if m < e {
+                    if d < best {
+                        best = d;
+                        hop = edge.to;
+                    }
+                } else if m <= aff {
+                    if i < MASK_EDGES {
+                        into |= 1 << i;
+                    }
+                    if m == e {
+                        pend = pend.min(d);
+                    }
+                }
+            }
+            if best == u64::from(old.dist()) && old.dist() != INF {
+                mark[x] = 0;
                 kept += 1;
+                tree.set(x, old.dist(), hop);
             } else {
-                tree.set(x, best, hop);
-                self.list[affected] = x as u16;
+                mark[x] = aff;
+                // `best ≤ INF`: unreachable for now is `(INF, NO_HOP)`.
+                tree.set(x, best as u32, hop);
+                inside[x] = into | if pend < best { RECHECK } else { 0 };
+                list[affected] = x16;
                 affected += 1;
             }
         }
-        // 3. Seeds. Computed above from the nodes final at the time; only nodes kept later can
-        //    improve them, so they are recomputed only if something was kept in this tree.
-        for j in 0..affected {
-            let s = usize::from(self.list[j]);
-            if kept > 0 {
-                let (best, hop) = best_final(&self.graph, self.blocked, self.mark, &tree, s, epoch);
-                tree.set(s, best, hop);
-            }
-            if tree.d(s) != INF {
-                self.heap.push_or_decrease(s as u16, &tree);
+        // 3. Seeds that a node kept later may improve: only its edges into the subtree can.
+        if kept > 0 {
+            for &x16 in &list[..affected] {
+                let x = usize::from(x16);
+                if inside[x] & RECHECK == 0 {
+                    continue;
+                }
+                let (mut best, mut hop) = (u64::from(tree.d(x)), NO_HOP);
+                inside_edges(graph.edges(x), inside[x], |edge| {
+                    let u = usize::from(edge.to);
+                    if mark.get(u).is_some_and(|&m| m < e) {
+                        let d = u64::from(tree.d(u)) + u64::from(edge.cost);
+                        if d < best {
+                            best = d;
+                            hop = edge.to;
+                        }
+                    }
+                });
+                if hop != NO_HOP {
+                    tree.set(x, best as u32, hop);
+                }
             }
         }
-        // 4. Dijkstra restricted to the affected nodes.
-        let skip = if root_blocked { root } else { usize::MAX };
-        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, Some((&*self.mark, epoch)), skip);
+        // 4. Dijkstra restricted to the affected nodes, along their edges into the subtree. A settled
+        //    node is final (mark 0).
+        for &x16 in &list[..affected] {
+            let d = tree.d(usize::from(x16));
+            if d != INF {
+                heap.push_or_decrease(x16, d);
+            }
+        }
+        while let Some((y, dy)) = heap.pop() {
+            mark[y] = 0;
+            let dy = u64::from(dy);
+            inside_edges(graph.edges(y), inside[y], |edge| {
+                let z = usize::from(edge.to);
+                if mark.get(z) == Some(&aff) {
+                    let nd = dy + u64::from(edge.cost);
+                    if nd < u64::from(tree.d(z)) {
+                        tree.set(z, nd as u32, y as u16);
+                        heap.push_or_decrease(edge.to, nd as u32);
+                    }
+                }
+            });
+        }
     }
 
     /// Routes after `v` became blocked (its bit is already set): only the trees in which the child index
     /// says `v` may have a child are visited, and in each only `v`'s subtree is recomputed. Afterwards
     /// `v` has no child anywhere, so its index is cleared.
     pub(crate) fn block_routes(&mut self, v: usize) {
+        if let Some(m) = self.mark.get_mut(v) {
+            *m = BLOCKED_MARK;
+        }
         let mut chunk = [0u16; CHUNK];
         let mut k = 0;
         for w in 0..self.w {
@@ -434,39 +506,43 @@ impl<const D: usize> Network<'_, D> {
     /// Repairs, after `v` was blocked, the trees in `trees` (at most [`CHUNK`]). The subtrees of `v` are
     /// collected for all of them together, breadth-first across trees: consecutive steps read unrelated
     /// trees, so their cache misses overlap instead of forming one chain per tree. No marks are needed:
-    /// `x` is a child of `u` iff `next[x] = u`, so each node is found at most once per tree. The
+    /// `x` is a child of `u` iff `next[x] = u`, so each node is found at most once per tree. A node
+    /// whose child-index bit is clear has no child and is not scanned; a stale bit is cleared. The
     /// per-tree repairs that follow find the lines they read already in cache. If the scratch list
-    /// (`N` entries) fills, the chunk is split in two and collected again (nothing was written yet).
+    /// (`N` entries) fills, the chunk is split in two and collected again (nothing was written yet,
+    /// except cleared stale bits).
     fn block_chunk(&mut self, v: usize, trees: &[u16]) {
-        let len = self.len;
-        let mut n = 0;
-        for k in 0..trees.len() {
-            self.list[n] = v as u16;
-            self.tag[n] = k as u16;
-            n += 1;
-        }
-        let mut i = 0;
-        while i < n {
-            let (u, k) = (usize::from(self.list[i]), self.tag[i]);
+        let (len, w) = (self.len, self.w);
+        let roots = trees.len();
+        let (mut n, mut i) = (0, 0);
+        // Queue position `i`: `v` in tree `i` for `i < roots`, then `list[i - roots]` in tree
+        // `tag[i - roots]`.
+        while i < roots + n {
+            let (u, k) = if i < roots {
+                (v, i as u16)
+            } else {
+                (usize::from(self.list[i - roots]), self.tag[i - roots])
+            };
             i += 1;
             let t = usize::from(trees[usize::from(k)]);
-            let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
-            let edges = self.graph.edges(u);
-            let mut hops = [NO_HOP; D];
-            for (h, e) in hops.iter_mut().zip(edges) {
-                *h = block.get(usize::from(e.to)).map_or(NO_HOP, |e| e.hop());
+            let (cw, cb) = (u * w + t / 64, 1u64 << (t % 64));
+            if u != v && self.has_child.get(cw).is_none_or(|&b| b & cb == 0) {
+                continue;
             }
-            for (e, &h) in edges.iter().zip(&hops) {
+            let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
+            let before = n;
+            for e in self.graph.edges(u) {
                 let x = usize::from(e.to);
-                if usize::from(h) == u && x != t && !bit(self.blocked, x) {
+                if block.get(x).is_some_and(|s| usize::from(s.hop()) == u) && x != t && !bit(self.blocked, x) {
                     if n >= self.list.len() {
                         // Nothing was written yet: split the chunk and start again. A single tree
-                        // cannot overflow (each node is found at most once), so this terminates.
-                        if trees.len() == 1 {
+                        // cannot overflow (each node is found at most once, `v` and `t` never), so
+                        // this terminates.
+                        if roots == 1 {
                             self.repair_subtree(t, v, true);
                             return;
                         }
-                        let (l, r) = trees.split_at(trees.len() / 2);
+                        let (l, r) = trees.split_at(roots / 2);
                         self.block_chunk(v, l);
                         self.block_chunk(v, r);
                         return;
@@ -475,6 +551,12 @@ impl<const D: usize> Network<'_, D> {
                     self.tag[n] = k;
                     n += 1;
                 }
+            }
+            if n == before
+                && u != v
+                && let Some(b) = self.has_child.get_mut(cw)
+            {
+                *b &= !cb;
             }
         }
         // Group by tree (a stable counting sort), then repair tree by tree.
@@ -493,16 +575,16 @@ impl<const D: usize> Network<'_, D> {
         }
         for (k, &t) in trees.iter().enumerate() {
             let (a, b) = (start[k], start[k + 1]);
-            if b - a <= 1 {
+            if a == b {
                 continue;
             }
-            let epoch = self.next_epoch();
+            let e = self.next_epoch();
             for j in a..b {
                 let s = self.sorted[j];
                 self.list[j - a] = s;
-                self.mark[usize::from(s)] = epoch;
+                self.mark[usize::from(s)] = e;
             }
-            self.repair_collected(usize::from(t), v, true, b - a, epoch);
+            self.repair_collected(usize::from(t), b - a, e, false);
         }
     }
 
@@ -510,6 +592,9 @@ impl<const D: usize> Network<'_, D> {
     /// neighbours' entries, then, if that shortens a neighbour's path, a Dijkstra that only lowers
     /// distances. Then `v`'s own tree.
     pub(crate) fn unblock_routes(&mut self, v: usize) {
+        if let Some(m) = self.mark.get_mut(v) {
+            *m = 0;
+        }
         let len = self.len;
         for t in 0..len {
             if t == v || bit(self.blocked, t) {
@@ -540,8 +625,8 @@ impl<const D: usize> Network<'_, D> {
                 !bit(self.blocked, usize::from(e.to)) && best.saturating_add(e.cost) < d
             };
             if edges.iter().zip(&ds).any(gains) {
-                self.heap.push_or_decrease(v as u16, &tree);
-                propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
+                self.heap.push_or_decrease(v as u16, best);
+                propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
             }
         }
         self.rebuild_column(v);
