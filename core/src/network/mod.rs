@@ -490,7 +490,7 @@ pub struct StorageLen {
     /// `W·(1 + 3·len) + len` with `W = bitset_words(len)`.
     pub words: usize,
     /// `u16` words: dense per-node arrays (states, vote counters, degrees) and repair scratch (heap
-    /// positions, marks, lists): `10·len`.
+    /// positions, marks, list, edge masks): `9·len`.
     pub scratch: usize,
     /// [`RouteSlot`]s of the route table: `len²` ([`table_len`]).
     pub table: usize,
@@ -529,8 +529,9 @@ pub const fn storage_len(len: usize) -> StorageLen {
 }
 
 /// Arrays of `len` `u16`s in [`NetworkStorage::scratch`]: states, vote counters (guilty, not guilty,
-/// open rounds), degrees, then the repair's scratch (heap positions, marks, list, tags, sorted list).
-const SCRATCH_ARRAYS: usize = 10;
+/// open rounds), degrees, then the repair's scratch (heap positions, marks, list, edges into the
+/// subtree).
+const SCRATCH_ARRAYS: usize = 9;
 
 /// Caller-provided storage of a [`Network`]: every array whose size grows with the number of nodes, so
 /// that the network object itself is small (a few slices and the configuration) and can be built
@@ -658,10 +659,8 @@ pub struct Network<'t, const D: usize> {
     heap: Heap<'t>,
     mark: &'t mut [u16],
     list: &'t mut [u16],
-    /// Scratch of a batched repair: the tree (index in its chunk) of each `list` entry.
-    tag: &'t mut [u16],
-    /// Scratch of a batched repair: `list` grouped by tree.
-    sorted: &'t mut [u16],
+    /// Scratch of a repair: per affected node, which of its edges lead into the subtree.
+    inside: &'t mut [u16],
 }
 
 impl<'t, const D: usize> Network<'t, D> {
@@ -711,8 +710,7 @@ impl<'t, const D: usize> Network<'t, D> {
             table: table.split_at_mut(need.table).0,
             mark: take(&mut scratch, len),
             list: take(&mut scratch, len),
-            tag: take(&mut scratch, len),
-            sorted: take(&mut scratch, len),
+            inside: take(&mut scratch, len),
         };
         net.clear();
         Ok(net)

@@ -16,9 +16,6 @@
 
 use super::{Edge, Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
 
-/// Trees repaired together by [`Network::block_routes`].
-const CHUNK: usize = 16;
-
 /// The mark of a blocked node (see [`Network::next_epoch`]).
 pub(crate) const BLOCKED_MARK: u16 = u16::MAX;
 
@@ -181,6 +178,35 @@ fn propagate<const D: usize>(graph: &Graph<'_, D>, blocked: &[u64], heap: &mut H
     }
 }
 
+/// One look at the neighbours of a node of the subtree being repaired (marked `e`): the best offer of a
+/// final neighbour (mark below `e`), packed as `cost << 16 | neighbour` (`INF << 16 | NO_HOP` if none;
+/// ties go to the lower id), and which edges lead into the subtree (marks `e` and `e + 1`; bit `i` for
+/// edge `i < MASK_EDGES`, and [`RECHECK`] if one leads to a node not yet classified). Out of line, so
+/// that its loop has the registers to itself.
+#[inline(never)]
+fn scan(edges: &[Edge], marks: &[u16], slots: &[RouteSlot], e: u16) -> (u64, u16) {
+    // One length for both arrays: one bounds check per neighbour.
+    let k = marks.len().min(slots.len());
+    let (marks, slots) = (&marks[..k], &slots[..k]);
+    let mut best = u64::from(INF) << 16 | u64::from(NO_HOP);
+    let mut into = 0u16;
+    for (i, edge) in edges.iter().enumerate() {
+        let u = usize::from(edge.to);
+        let (Some(&m), Some(s)) = (marks.get(u), slots.get(u)) else { continue };
+        if m < e {
+            best = best.min((u64::from(s.dist()) + u64::from(edge.cost)) << 16 | u64::from(edge.to));
+        } else if m <= e + 1 {
+            if i < MASK_EDGES {
+                into |= 1 << i;
+            }
+            if m == e {
+                into |= RECHECK;
+            }
+        }
+    }
+    (best, into)
+}
+
 /// Calls `f` on the edges of `edges` that a repair recorded as leading into the subtree: the edges
 /// `0..MASK_EDGES` whose bit is set in `mask`, and every edge from `MASK_EDGES` on (not recorded).
 #[inline]
@@ -304,55 +330,57 @@ impl<const D: usize> Network<'_, D> {
     /// Recomputes, in tree `t`, the subtree hanging from `root`: every node whose path to `t` went
     /// through `root` (a blocked root, itself excluded) or through `root`'s parent edge (a costlier or
     /// removed edge; `root` included). Nodes outside the subtree keep their distances, which the change
-    /// cannot have altered. Cost: `O(k·D·log k)` for a subtree of `k` nodes, all within tree `t`'s
-    /// block of the table.
+    /// cannot have altered. Cost: `O(k·D)` for a subtree of `k` nodes plus `O(a·D·log a)` for the `a`
+    /// of them whose distance may still drop after seeding, all within tree `t`'s block of the table.
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
         let e = self.next_epoch();
         let (len, w) = (self.len, self.w);
         let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
-        // 1. Collect the subtree, breadth-first: the children of u are the unblocked neighbours whose
-        //    next hop is u. A node whose child-index bit says it has no child is not scanned, and a
-        //    stale bit found on the way is cleared.
+        let (graph, mark, list, has_child, blocked) =
+            (&self.graph, &mut *self.mark, &mut *self.list, &mut *self.has_child, &*self.blocked);
+        // 1. Collect the subtree breadth-first (parents before children): the children of `u` are the
+        //    unblocked neighbours whose next hop is `u`, so each node is found once, with no test.
+        //    A node whose child-index bit is clear has no child and is not scanned; a stale bit
+        //    found on the way is cleared.
+        let (tw, tb) = (t / 64, 1u64 << (t % 64));
         let mut n = 0;
-        if !root_blocked {
-            self.mark[root] = e;
-            self.list[0] = root as u16;
+        if !root_blocked && let (Some(m), Some(l)) = (mark.get_mut(root), list.get_mut(0)) {
+            *m = e;
+            *l = root as u16;
             n = 1;
         }
-        let (mut i, mut at_root) = (0, root_blocked);
+        let (mut i, mut u, mut at_root) = (0, root, root_blocked);
         loop {
-            let u = if at_root {
+            let cw = if at_root {
                 at_root = false;
-                root
-            } else if i < n {
-                i += 1;
-                usize::from(self.list[i - 1])
+                usize::MAX
             } else {
-                break;
+                let Some(&x) = list.get(i).filter(|_| i < n) else { break };
+                i += 1;
+                u = usize::from(x);
+                let cw = u * w + tw;
+                if has_child.get(cw).is_none_or(|&b| b & tb == 0) {
+                    continue;
+                }
+                cw
             };
-            let (cw, cb) = (u * w + t / 64, 1u64 << (t % 64));
-            let indexed = u == root && root_blocked || self.has_child.get(cw).is_some_and(|&b| b & cb != 0);
-            if !indexed {
-                continue;
-            }
             let before = n;
-            for e2 in self.graph.edges(u) {
-                let x = usize::from(e2.to);
+            for edge in graph.edges(u) {
+                let x = usize::from(edge.to);
                 if block.get(x).is_some_and(|s| usize::from(s.hop()) == u)
                     && x != t
-                    && !bit(self.blocked, x)
-                    && self.mark[x] != e
-                    && n < self.list.len()
+                    && !bit(blocked, x)
+                    && let (Some(m), Some(l)) = (mark.get_mut(x), list.get_mut(n))
                 {
-                    self.mark[x] = e;
-                    self.list[n] = e2.to;
+                    *m = e;
+                    *l = edge.to;
                     n += 1;
                 }
             }
             if n == before
-                && let Some(b) = self.has_child.get_mut(cw)
+                && let Some(b) = has_child.get_mut(cw)
             {
-                *b &= !cb;
+                *b &= !tb;
             }
         }
         self.repair_collected(t, n, e, !root_blocked);
@@ -362,15 +390,12 @@ impl<const D: usize> Network<'_, D> {
     /// (parents before children), each node marked `e`; with `root_in_list`, `list[0]` is a root whose
     /// parent edge changed (else the root is blocked and not listed). Classifies each node as kept or
     /// affected, seeds the affected ones from their final neighbours and runs a Dijkstra restricted to
-    /// them. Uses `self.tag` as a per-node record of the edges into the subtree.
+    /// them. `self.inside` records, per affected node, its edges into the subtree.
     fn repair_collected(&mut self, t: usize, n: usize, e: u16, root_in_list: bool) {
-        if n == 0 {
-            return;
-        }
         let aff = e + 1;
         let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
         let (graph, mark, inside, list, heap) =
-            (&self.graph, &mut *self.mark, &mut *self.tag, &mut *self.list, &mut self.heap);
+            (&self.graph, &mut *self.mark, &mut *self.inside, &mut *self.list, &mut self.heap);
         // 2. Keep what does not change (Ramalingam–Reps): a node keeps its distance if it has an
         //    unblocked neighbour whose distance is final at exactly its old distance minus the edge.
         //    Final: outside the subtree (removing a node or making an edge costlier only removes
@@ -379,12 +404,13 @@ impl<const D: usize> Network<'_, D> {
         //    with no look at all: whole sub-subtrees cost O(1) per node. A node not yet classified
         //    counts as not final: that can only miss an alternative, never accept a wrong one.
         //    One scan per other node gives its best final offer (exactly its old distance iff kept,
-        //    since no final neighbour can offer less; else its seed), records which of its edges lead
-        //    into the subtree, and whether a neighbour not yet classified might offer a better seed
-        //    if it is kept later (`RECHECK`). Kept nodes are marked 0, affected ones `aff`.
+        //    since no final neighbour can offer less; else its seed) and records which of its edges
+        //    lead into the subtree, and whether one leads to a node not yet classified (`RECHECK`:
+        //    kept later, it may offer a better seed). Kept nodes are marked 0, affected ones `aff`
+        //    and listed first in `list`.
         let (mut affected, mut kept) = (0, 0);
         let first = usize::from(root_in_list);
-        for j in 0..n {
+        for j in 0..n.min(list.len()) {
             let x16 = list[j];
             let x = usize::from(x16);
             let old = tree.slot(x);
@@ -394,69 +420,53 @@ impl<const D: usize> Network<'_, D> {
                 kept += 1;
                 continue;
             }
-            let (mut best, mut hop, mut pend, mut into) = (u64::from(INF), NO_HOP, u64::from(INF), 0u16);
-            for (i, edge) in graph.edges(x).iter().enumerate() {
-                let u = usize::from(edge.to);
-                let m = mark.get(u).copied().unwrap_or(BLOCKED_MARK);
-                let d = u64::from(tree.d(u)) + u64::from(edge.cost);
-                if m < e {
-                    if d < best {
-                        best = d;
-                        hop = edge.to;
-                    }
-                } else if m <= aff {
-                    if i < MASK_EDGES {
-                        into |= 1 << i;
-                    }
-                    if m == e {
-                        pend = pend.min(d);
-                    }
-                }
-            }
-            if best == u64::from(old.dist()) && old.dist() != INF {
+            let (best, into) = scan(graph.edges(x), mark, tree.slots, e);
+            let (best, hop) = ((best >> 16) as u32, best as u16);
+            if best == old.dist() && best != INF {
                 mark[x] = 0;
                 kept += 1;
-                tree.set(x, old.dist(), hop);
+                tree.set(x, best, hop);
             } else {
                 mark[x] = aff;
-                // `best ≤ INF`: unreachable for now is `(INF, NO_HOP)`.
-                tree.set(x, best as u32, hop);
-                inside[x] = into | if pend < best { RECHECK } else { 0 };
+                // Unreachable for now is `(INF, NO_HOP)`.
+                tree.set(x, best, hop);
+                inside[x] = into;
                 list[affected] = x16;
                 affected += 1;
             }
         }
-        // 3. Seeds that a node kept later may improve: only its edges into the subtree can.
-        if kept > 0 {
-            for &x16 in &list[..affected] {
-                let x = usize::from(x16);
-                if inside[x] & RECHECK == 0 {
-                    continue;
+        // 3. One pass over the affected nodes' edges into the subtree: a seed that a node kept after
+        //    it may improve is completed; then the node enters the queue only if it can improve an
+        //    affected neighbour now (`d(x) + c < d(z)`). A node left out keeps its seed unless a
+        //    neighbour improves it, which queues it: the Dijkstra below stays exact (a node's
+        //    predecessor on its shortest path is either queued and settles first, or was left out
+        //    because it could not improve it, or is final outside).
+        for &x16 in &list[..affected] {
+            let x = usize::from(x16);
+            let mask = inside[x];
+            let slot = tree.slot(x);
+            let (mut dx, mut hop) = (u64::from(slot.dist()), slot.hop());
+            let recheck = kept > 0 && mask & RECHECK != 0;
+            let mut gap = 0u64;
+            inside_edges(graph.edges(x), mask, |edge| {
+                let u = usize::from(edge.to);
+                let (m, du, c) = (mark.get(u).copied(), u64::from(tree.d(u)), u64::from(edge.cost));
+                if m == Some(aff) {
+                    gap = gap.max(du.saturating_sub(c));
+                } else if recheck && m.is_some_and(|m| m < e) && du + c < dx {
+                    dx = du + c;
+                    hop = edge.to;
                 }
-                let (mut best, mut hop) = (u64::from(tree.d(x)), NO_HOP);
-                inside_edges(graph.edges(x), inside[x], |edge| {
-                    let u = usize::from(edge.to);
-                    if mark.get(u).is_some_and(|&m| m < e) {
-                        let d = u64::from(tree.d(u)) + u64::from(edge.cost);
-                        if d < best {
-                            best = d;
-                            hop = edge.to;
-                        }
-                    }
-                });
-                if hop != NO_HOP {
-                    tree.set(x, best as u32, hop);
-                }
+            });
+            if dx != u64::from(slot.dist()) {
+                tree.set(x, dx as u32, hop);
+            }
+            if dx < gap {
+                heap.push_or_decrease(x16, dx as u32);
             }
         }
         // 4. Dijkstra restricted to the affected nodes, along their edges into the subtree. A settled
         //    node is final (mark 0).
-        for &x16 in &list[..affected] {
-            let d = tree.d(usize::from(x16));
-            if d != INF {
-                heap.push_or_decrease(x16, d);
-            }
-        }
         while let Some((y, dy)) = heap.pop() {
             mark[y] = 0;
             let dy = u64::from(dy);
@@ -480,8 +490,6 @@ impl<const D: usize> Network<'_, D> {
         if let Some(m) = self.mark.get_mut(v) {
             *m = BLOCKED_MARK;
         }
-        let mut chunk = [0u16; CHUNK];
-        let mut k = 0;
         for w in 0..self.w {
             // `v` is nobody's next hop from now on: its word can be read and cleared before the
             // repairs (which never set bits of `v`).
@@ -489,102 +497,9 @@ impl<const D: usize> Network<'_, D> {
             let bits = core::mem::take(word);
             for t in word_bits(w, bits) {
                 if t < self.len && t != v && !bit(self.blocked, t) {
-                    chunk[k] = t as u16;
-                    k += 1;
-                    if k == CHUNK {
-                        self.block_chunk(v, &chunk);
-                        k = 0;
-                    }
+                    self.repair_subtree(t, v, true);
                 }
             }
-        }
-        if k > 0 {
-            self.block_chunk(v, &chunk[..k]);
-        }
-    }
-
-    /// Repairs, after `v` was blocked, the trees in `trees` (at most [`CHUNK`]). The subtrees of `v` are
-    /// collected for all of them together, breadth-first across trees: consecutive steps read unrelated
-    /// trees, so their cache misses overlap instead of forming one chain per tree. No marks are needed:
-    /// `x` is a child of `u` iff `next[x] = u`, so each node is found at most once per tree. A node
-    /// whose child-index bit is clear has no child and is not scanned; a stale bit is cleared. The
-    /// per-tree repairs that follow find the lines they read already in cache. If the scratch list
-    /// (`N` entries) fills, the chunk is split in two and collected again (nothing was written yet,
-    /// except cleared stale bits).
-    fn block_chunk(&mut self, v: usize, trees: &[u16]) {
-        let (len, w) = (self.len, self.w);
-        let roots = trees.len();
-        let (mut n, mut i) = (0, 0);
-        // Queue position `i`: `v` in tree `i` for `i < roots`, then `list[i - roots]` in tree
-        // `tag[i - roots]`.
-        while i < roots + n {
-            let (u, k) = if i < roots {
-                (v, i as u16)
-            } else {
-                (usize::from(self.list[i - roots]), self.tag[i - roots])
-            };
-            i += 1;
-            let t = usize::from(trees[usize::from(k)]);
-            let (cw, cb) = (u * w + t / 64, 1u64 << (t % 64));
-            if u != v && self.has_child.get(cw).is_none_or(|&b| b & cb == 0) {
-                continue;
-            }
-            let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
-            let before = n;
-            for e in self.graph.edges(u) {
-                let x = usize::from(e.to);
-                if block.get(x).is_some_and(|s| usize::from(s.hop()) == u) && x != t && !bit(self.blocked, x) {
-                    if n >= self.list.len() {
-                        // Nothing was written yet: split the chunk and start again. A single tree
-                        // cannot overflow (each node is found at most once, `v` and `t` never), so
-                        // this terminates.
-                        if roots == 1 {
-                            self.repair_subtree(t, v, true);
-                            return;
-                        }
-                        let (l, r) = trees.split_at(roots / 2);
-                        self.block_chunk(v, l);
-                        self.block_chunk(v, r);
-                        return;
-                    }
-                    self.list[n] = e.to;
-                    self.tag[n] = k;
-                    n += 1;
-                }
-            }
-            if n == before
-                && u != v
-                && let Some(b) = self.has_child.get_mut(cw)
-            {
-                *b &= !cb;
-            }
-        }
-        // Group by tree (a stable counting sort), then repair tree by tree.
-        let mut start = [0usize; CHUNK + 1];
-        for &k in &self.tag[..n] {
-            start[usize::from(k) + 1] += 1;
-        }
-        for k in 0..CHUNK {
-            start[k + 1] += start[k];
-        }
-        let mut fill = start;
-        for j in 0..n {
-            let k = usize::from(self.tag[j]);
-            self.sorted[fill[k]] = self.list[j];
-            fill[k] += 1;
-        }
-        for (k, &t) in trees.iter().enumerate() {
-            let (a, b) = (start[k], start[k + 1]);
-            if a == b {
-                continue;
-            }
-            let e = self.next_epoch();
-            for j in a..b {
-                let s = self.sorted[j];
-                self.list[j - a] = s;
-                self.mark[usize::from(s)] = e;
-            }
-            self.repair_collected(usize::from(t), b - a, e, false);
         }
     }
 
