@@ -178,33 +178,49 @@ fn propagate<const D: usize>(graph: &Graph<'_, D>, blocked: &[u64], heap: &mut H
     }
 }
 
-/// One look at the neighbours of a node of the subtree being repaired (marked `e`): the best offer of a
-/// final neighbour (mark below `e`), packed as `cost << 16 | neighbour` (`INF << 16 | NO_HOP` if none;
-/// ties go to the lower id), and which edges lead into the subtree (marks `e` and `e + 1`; bit `i` for
-/// edge `i < MASK_EDGES`, and [`RECHECK`] if one leads to a node not yet classified). Out of line, so
-/// that its loop has the registers to itself.
-#[inline(never)]
-fn scan(edges: &[Edge], marks: &[u16], slots: &[RouteSlot], e: u16) -> (u64, u16) {
+/// What one look at the neighbours of a node `x` of the subtree being repaired (marked `e`) finds.
+struct Scan {
+    /// The best offer of a final neighbour (mark below `e`), packed as `cost << 16 | neighbour`
+    /// (`INF << 16 | NO_HOP` if none; ties go to the lower id).
+    best: u64,
+    /// Which edges lead into the subtree (marks `e` and `e + 1`): bit `i` for edge `i < MASK_EDGES`,
+    /// and [`RECHECK`] if one leads to a node not yet classified.
+    into: u16,
+    /// The largest `d(z) − c(x, z)` over affected neighbours `z` (0 if none): `x` can improve one
+    /// iff its distance is below this.
+    gap: u64,
+    /// The least `d(z) + c(z, x)` over affected neighbours `z`, packed like `best`: the neighbour
+    /// that could improve `x` most.
+    lo: u64,
+}
+
+/// Looks at the neighbours of one node of the subtree (see [`Scan`]).
+#[inline(always)]
+fn scan(edges: &[Edge], marks: &[u16], slots: &[RouteSlot], e: u16) -> Scan {
     // One length for both arrays: one bounds check per neighbour.
     let k = marks.len().min(slots.len());
     let (marks, slots) = (&marks[..k], &slots[..k]);
-    let mut best = u64::from(INF) << 16 | u64::from(NO_HOP);
-    let mut into = 0u16;
+    let none = u64::from(INF) << 16 | u64::from(NO_HOP);
+    let mut r = Scan { best: none, into: 0, gap: 0, lo: none };
     for (i, edge) in edges.iter().enumerate() {
         let u = usize::from(edge.to);
         let (Some(&m), Some(s)) = (marks.get(u), slots.get(u)) else { continue };
+        let (d, c) = (u64::from(s.dist()), u64::from(edge.cost));
         if m < e {
-            best = best.min((u64::from(s.dist()) + u64::from(edge.cost)) << 16 | u64::from(edge.to));
+            r.best = r.best.min((d + c) << 16 | u as u64);
         } else if m <= e + 1 {
             if i < MASK_EDGES {
-                into |= 1 << i;
+                r.into |= 1 << i;
             }
             if m == e {
-                into |= RECHECK;
+                r.into |= RECHECK;
+            } else {
+                r.gap = r.gap.max(d.saturating_sub(c));
+                r.lo = r.lo.min((d + c) << 16 | u as u64);
             }
         }
     }
-    (best, into)
+    r
 }
 
 /// Calls `f` on the edges of `edges` that a repair recorded as leading into the subtree: the edges
@@ -391,6 +407,7 @@ impl<const D: usize> Network<'_, D> {
     /// parent edge changed (else the root is blocked and not listed). Classifies each node as kept or
     /// affected, seeds the affected ones from their final neighbours and runs a Dijkstra restricted to
     /// them. `self.inside` records, per affected node, its edges into the subtree.
+    #[inline(never)]
     fn repair_collected(&mut self, t: usize, n: usize, e: u16, root_in_list: bool) {
         let aff = e + 1;
         let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
@@ -420,49 +437,57 @@ impl<const D: usize> Network<'_, D> {
                 kept += 1;
                 continue;
             }
-            let (best, into) = scan(graph.edges(x), mark, tree.slots, e);
-            let (best, hop) = ((best >> 16) as u32, best as u16);
+            let sc = scan(graph.edges(x), mark, tree.slots, e);
+            let (best, hop) = ((sc.best >> 16) as u32, sc.best as u16);
             if best == old.dist() && best != INF {
                 mark[x] = 0;
                 kept += 1;
                 tree.set(x, best, hop);
-            } else {
-                mark[x] = aff;
-                // Unreachable for now is `(INF, NO_HOP)`.
-                tree.set(x, best, hop);
-                inside[x] = into;
-                list[affected] = x16;
-                affected += 1;
+                continue;
+            }
+            mark[x] = aff;
+            // Unreachable for now is `(INF, NO_HOP)`.
+            tree.set(x, best, hop);
+            inside[x] = sc.into;
+            list[affected] = x16;
+            affected += 1;
+            // Queue whoever can improve a neighbour now: `x` (if below its gap) and the affected
+            // neighbour that offers `x` the most (if it offers less than the seed). Every edge
+            // between affected nodes is checked once this way, by the later of its two ends; a
+            // node whose distance drops afterwards is queued when it drops.
+            if u64::from(best) < sc.gap {
+                heap.push_or_decrease(x16, best);
+            }
+            if sc.lo >> 16 < u64::from(best) {
+                let z = sc.lo as u16;
+                heap.push_or_decrease(z, tree.d(usize::from(z)));
             }
         }
-        // 3. One pass over the affected nodes' edges into the subtree: a seed that a node kept after
-        //    it may improve is completed; then the node enters the queue only if it can improve an
-        //    affected neighbour now (`d(x) + c < d(z)`). A node left out keeps its seed unless a
-        //    neighbour improves it, which queues it: the Dijkstra below stays exact (a node's
-        //    predecessor on its shortest path is either queued and settles first, or was left out
-        //    because it could not improve it, or is final outside).
-        for &x16 in &list[..affected] {
-            let x = usize::from(x16);
-            let mask = inside[x];
-            let slot = tree.slot(x);
-            let (mut dx, mut hop) = (u64::from(slot.dist()), slot.hop());
-            let recheck = kept > 0 && mask & RECHECK != 0;
-            let mut gap = 0u64;
-            inside_edges(graph.edges(x), mask, |edge| {
-                let u = usize::from(edge.to);
-                let (m, du, c) = (mark.get(u).copied(), u64::from(tree.d(u)), u64::from(edge.cost));
-                if m == Some(aff) {
-                    gap = gap.max(du.saturating_sub(c));
-                } else if recheck && m.is_some_and(|m| m < e) && du + c < dx {
-                    dx = du + c;
-                    hop = edge.to;
+        // 3. Seeds that a node kept after it may improve: only its edges into the subtree can. A seed
+        //    that drops is queued.
+        if kept > 0 {
+            for &x16 in &list[..affected] {
+                let x = usize::from(x16);
+                let mask = inside[x];
+                if mask & RECHECK == 0 {
+                    continue;
                 }
-            });
-            if dx != u64::from(slot.dist()) {
-                tree.set(x, dx as u32, hop);
-            }
-            if dx < gap {
-                heap.push_or_decrease(x16, dx as u32);
+                let slot = tree.slot(x);
+                let (mut dx, mut hop) = (u64::from(slot.dist()), slot.hop());
+                inside_edges(graph.edges(x), mask, |edge| {
+                    let u = usize::from(edge.to);
+                    if mark.get(u).is_some_and(|&m| m < e) {
+                        let du = u64::from(tree.d(u)) + u64::from(edge.cost);
+                        if du < dx {
+                            dx = du;
+                            hop = edge.to;
+                        }
+                    }
+                });
+                if dx != u64::from(slot.dist()) {
+                    tree.set(x, dx as u32, hop);
+                    heap.push_or_decrease(x16, dx as u32);
+                }
             }
         }
         // 4. Dijkstra restricted to the affected nodes, along their edges into the subtree. A settled
