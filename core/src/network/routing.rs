@@ -178,6 +178,37 @@ fn propagate<const D: usize>(graph: &Graph<'_, D>, blocked: &[u64], heap: &mut H
     }
 }
 
+/// Appends to `list[n..]` the children of `u` in tree `t` (whose block is `block`): its unblocked
+/// neighbours other than `t` whose next hop is `u`, marking each `e`. Returns the new length. Out of
+/// line, so that its loop keeps its few values in registers.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn children(
+    edges: &[Edge],
+    block: &[RouteSlot],
+    u: u16,
+    t: usize,
+    blocked: &[u64],
+    marks: &mut [u16],
+    list: &mut [u16],
+    mut n: usize,
+    e: u16,
+) -> usize {
+    for edge in edges {
+        let x = usize::from(edge.to);
+        if block.get(x).is_some_and(|s| s.hop() == u)
+            && x != t
+            && !bit(blocked, x)
+            && let (Some(m), Some(l)) = (marks.get_mut(x), list.get_mut(n))
+        {
+            *m = e;
+            *l = edge.to;
+            n += 1;
+        }
+    }
+    n
+}
+
 /// What one look at the neighbours of a node `x` of the subtree being repaired (marked `e`) finds.
 struct Scan {
     /// The best offer of a final neighbour (mark below `e`), packed as `cost << 16 | neighbour`
@@ -194,33 +225,42 @@ struct Scan {
     lo: u64,
 }
 
-/// Looks at the neighbours of one node of the subtree (see [`Scan`]).
-#[inline(always)]
+/// Looks at the neighbours of one node of the subtree (see [`Scan`]). Out of line, so that its loop
+/// keeps its values in registers.
+#[inline(never)]
 fn scan(edges: &[Edge], marks: &[u16], slots: &[RouteSlot], e: u16) -> Scan {
     // One length for both arrays: one bounds check per neighbour.
     let k = marks.len().min(slots.len());
     let (marks, slots) = (&marks[..k], &slots[..k]);
-    let none = u64::from(INF) << 16 | u64::from(NO_HOP);
-    let mut r = Scan { best: none, into: 0, gap: 0, lo: none };
+    let (mut best, mut hop) = (u64::from(INF), NO_HOP);
+    let (mut lo, mut lo_hop) = (u64::from(INF), NO_HOP);
+    let (mut into, mut gap) = (0u16, 0u64);
     for (i, edge) in edges.iter().enumerate() {
         let u = usize::from(edge.to);
-        let (Some(&m), Some(s)) = (marks.get(u), slots.get(u)) else { continue };
-        let (d, c) = (u64::from(s.dist()), u64::from(edge.cost));
-        if m < e {
-            r.best = r.best.min((d + c) << 16 | u as u64);
-        } else if m <= e + 1 {
-            if i < MASK_EDGES {
-                r.into |= 1 << i;
-            }
-            if m == e {
-                r.into |= RECHECK;
-            } else {
-                r.gap = r.gap.max(d.saturating_sub(c));
-                r.lo = r.lo.min((d + c) << 16 | u as u64);
+        if let (Some(&m), Some(s)) = (marks.get(u), slots.get(u)) {
+            let d = u64::from(s.dist()) + u64::from(edge.cost);
+            if m < e {
+                if d < best {
+                    best = d;
+                    hop = edge.to;
+                }
+            } else if m <= e + 1 {
+                if i < MASK_EDGES {
+                    into |= 1 << i;
+                }
+                if m == e {
+                    into |= RECHECK;
+                } else {
+                    gap = gap.max(u64::from(s.dist()).saturating_sub(u64::from(edge.cost)));
+                    if d < lo {
+                        lo = d;
+                        lo_hop = edge.to;
+                    }
+                }
             }
         }
     }
-    r
+    Scan { best: best << 16 | u64::from(hop), into, gap, lo: lo << 16 | u64::from(lo_hop) }
 }
 
 /// Calls `f` on the edges of `edges` that a repair recorded as leading into the subtree: the edges
@@ -381,18 +421,7 @@ impl<const D: usize> Network<'_, D> {
                 cw
             };
             let before = n;
-            for edge in graph.edges(u) {
-                let x = usize::from(edge.to);
-                if block.get(x).is_some_and(|s| usize::from(s.hop()) == u)
-                    && x != t
-                    && !bit(blocked, x)
-                    && let (Some(m), Some(l)) = (mark.get_mut(x), list.get_mut(n))
-                {
-                    *m = e;
-                    *l = edge.to;
-                    n += 1;
-                }
-            }
+            n = children(graph.edges(u), block, u as u16, t, blocked, mark, list, n, e);
             if n == before
                 && let Some(b) = has_child.get_mut(cw)
             {
