@@ -490,7 +490,7 @@ pub struct StorageLen {
     /// `W·(1 + 3·len) + len` with `W = bitset_words(len)`.
     pub words: usize,
     /// `u16` words: dense per-node arrays (states, vote counters, degrees) and repair scratch (heap
-    /// positions, marks, list, edge masks): `9·len`.
+    /// positions, the subtree's list): `7·len`.
     pub scratch: usize,
     /// [`RouteSlot`]s of the route table: `len²` ([`table_len`]).
     pub table: usize,
@@ -529,9 +529,8 @@ pub const fn storage_len(len: usize) -> StorageLen {
 }
 
 /// Arrays of `len` `u16`s in [`NetworkStorage::scratch`]: states, vote counters (guilty, not guilty,
-/// open rounds), degrees, then the repair's scratch (heap positions, marks, list, edges into the
-/// subtree).
-const SCRATCH_ARRAYS: usize = 9;
+/// open rounds), degrees, then the repair's scratch (heap positions, the subtree's list).
+const SCRATCH_ARRAYS: usize = 7;
 
 /// Caller-provided storage of a [`Network`]: every array whose size grows with the number of nodes, so
 /// that the network object itself is small (a few slices and the configuration) and can be built
@@ -637,7 +636,6 @@ pub struct Network<'t, const D: usize> {
     /// Words of a node bitset: `bitset_words(len)`.
     w: usize,
     unblocked: u32,
-    epoch: u16,
     nodes: &'t mut [NodeSlot],
     /// Dense per-node arrays (hot: the gate reads states, votes touch the counters): state codes,
     /// guilty and not-guilty votes of the current round per accused, rounds with a pending vote per
@@ -657,10 +655,8 @@ pub struct Network<'t, const D: usize> {
     /// `table[t·len + s]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
     table: &'t mut [RouteSlot],
     heap: Heap<'t>,
-    mark: &'t mut [u16],
+    /// Scratch of a repair: the nodes of the subtree, in the order they were found.
     list: &'t mut [u16],
-    /// Scratch of a repair: per affected node, which of its edges lead into the subtree.
-    inside: &'t mut [u16],
 }
 
 impl<'t, const D: usize> Network<'t, D> {
@@ -696,7 +692,6 @@ impl<'t, const D: usize> Network<'t, D> {
             len,
             w,
             unblocked: 0,
-            epoch: 0,
             nodes: nodes.split_at_mut(len).0,
             state: take(&mut scratch, len),
             guilty: take(&mut scratch, len),
@@ -708,9 +703,7 @@ impl<'t, const D: usize> Network<'t, D> {
             has_child: take(&mut words, w * len),
             heap: Heap::new(take(&mut words, len), take(&mut scratch, len)),
             table: table.split_at_mut(need.table).0,
-            mark: take(&mut scratch, len),
             list: take(&mut scratch, len),
-            inside: take(&mut scratch, len),
         };
         net.clear();
         Ok(net)
@@ -728,7 +721,6 @@ impl<'t, const D: usize> Network<'t, D> {
 
     fn clear(&mut self) {
         self.unblocked = self.len as u32;
-        self.epoch = 0;
         self.nodes.fill(NodeSlot::EMPTY);
         self.state.fill(NodeState::Healthy as u16);
         self.guilty.fill(0);
@@ -738,7 +730,6 @@ impl<'t, const D: usize> Network<'t, D> {
         self.graph.deg.fill(0);
         self.blocked.fill(0);
         self.ballots.fill(0);
-        self.mark.fill(0);
         self.heap.clear();
         self.rebuild_routes();
     }

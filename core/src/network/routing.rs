@@ -16,13 +16,16 @@
 
 use super::{Edge, Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
 
-/// The mark of a blocked node (see [`Network::next_epoch`]).
-pub(crate) const BLOCKED_MARK: u16 = u16::MAX;
-
-/// Edges of an affected node recorded by bit as leading into the subtree (the rest are always tested).
-const MASK_EDGES: usize = 15;
-/// Flag of an affected node whose seed a node classified after it may improve.
-const RECHECK: u16 = 1 << 15;
+/// Tags a repair puts in the spare top bits of a slot of its tree, above the next hop: `hi = slot >> 32`
+/// is `tag << 16 | hop`. Every slot outside a repair has tag 0.
+/// Found in the subtree, not looked at yet (distance and hop stale).
+const IN: u64 = 1;
+/// Looked at: distance and hop are a tentative label.
+const AFF: u64 = 2;
+/// Label checked: it rests on final nodes and checked labels only.
+const OK: u64 = 3;
+/// Label rested on a node of the subtree found later (its distance stale): looked at again.
+const BAD: u64 = 4;
 
 /// Tree `t`: the contiguous block of slots `t·len .. (t + 1)·len`, and the child index it keeps up to
 /// date.
@@ -38,10 +41,6 @@ impl Tree<'_> {
     #[inline]
     fn d(&self, s: usize) -> u32 {
         self.slots.get(s).map_or(INF, |e| e.dist())
-    }
-    #[inline]
-    fn slot(&self, s: usize) -> RouteSlot {
-        self.slots.get(s).copied().unwrap_or(RouteSlot::EMPTY)
     }
     #[inline]
     fn set(&mut self, s: usize, d: u32, hop: u16) {
@@ -70,6 +69,11 @@ impl<'t> Heap<'t> {
     /// A heap over node ids below `pos.len()`, with room for `items.len()` of them.
     pub(crate) fn new(items: &'t mut [u64], pos: &'t mut [u16]) -> Self {
         Heap { items, pos, len: 0 }
+    }
+
+    /// Whether `x` is in the heap.
+    fn contains(&self, x: u16) -> bool {
+        self.pos.get(usize::from(x)).is_some_and(|&p| p != NO_HOP)
     }
 
     /// Empties the heap.
@@ -105,9 +109,25 @@ impl<'t> Heap<'t> {
             *p = NO_HOP;
         }
         if self.len > 0 {
-            self.sift_down(last);
+            self.sift_down(0, last);
         }
         Some((usize::from(top as u16), (top >> 16) as u32))
+    }
+
+    /// Gives `x` the key `key`, lower or higher than before, inserting it if absent.
+    fn set_key(&mut self, x: u16, key: u32) {
+        let Some(&p) = self.pos.get(usize::from(x)) else { return };
+        if p == NO_HOP || usize::from(p) >= self.len {
+            self.push_or_decrease(x, key);
+            return;
+        }
+        let entry = u64::from(key) << 16 | u64::from(x);
+        let i = usize::from(p);
+        if self.items.get(i).is_some_and(|&old| entry < old) {
+            self.sift_up(i, entry);
+        } else {
+            self.sift_down(i, entry);
+        }
     }
 
     /// Moves entry `x` up from free index `i` to its place.
@@ -132,11 +152,10 @@ impl<'t> Heap<'t> {
         }
     }
 
-    /// Moves entry `x` down from the free root to its place.
+    /// Moves entry `x` down from free index `i` to its place.
     #[inline]
-    fn sift_down(&mut self, x: u64) {
+    fn sift_down(&mut self, mut i: usize, x: u64) {
         let items = &mut self.items[..self.len];
-        let mut i = 0;
         loop {
             let l = 2 * i + 1;
             let Some(&cl) = items.get(l) else { break };
@@ -178,106 +197,85 @@ fn propagate<const D: usize>(graph: &Graph<'_, D>, blocked: &[u64], heap: &mut H
     }
 }
 
-/// Appends to `list[n..]` the children of `u` in tree `t` (whose block is `block`): its unblocked
-/// neighbours other than `t` whose next hop is `u`, marking each `e`. Returns the new length. Out of
-/// line, so that its loop keeps its few values in registers.
+/// The tag of a slot (see [`IN`]).
+#[inline]
+fn tag(s: RouteSlot) -> u64 {
+    s.0 >> 48
+}
+
+/// `s` with tag `tag`.
+#[inline]
+fn tagged(s: RouteSlot, tag: u64) -> RouteSlot {
+    RouteSlot(s.0 & 0x0000_FFFF_FFFF_FFFF | tag << 48)
+}
+
+/// A label `(d, hop)` with tag `tag`.
+#[inline]
+fn label(d: u64, hop: u16, tag: u64) -> RouteSlot {
+    // `d ≤ INF` always: labels only take offers below the `INF` they start from.
+    RouteSlot(d.min(u64::from(INF)) | u64::from(hop) << 32 | tag << 48)
+}
+
+/// The first look at node `u` of a subtree being repaired in a tree whose block is `slots`. Its
+/// neighbours with next hop `u` and tag 0 are its children: tagged [`IN`] and appended to `list[n..]`
+/// (the new length is returned). Every other neighbour with tag 0 (outside the subtree, or inside it
+/// but not found yet: the label is checked afterwards) or [`AFF`] (looked at before `u`) offers its
+/// distance plus the edge: the best offer, `(INF, NO_HOP)` if none, is `u`'s label. Also returned:
+/// the largest `d(z) − c(u, z)` over neighbours `z` tagged [`AFF`] (`u` can improve one iff its label
+/// is below it). Neighbours tagged [`IN`] are looked at later and compare with `u` then. Blocked
+/// neighbours hold `(INF, NO_HOP)` and offer nothing. Out of line, so that its loop keeps its values in
+/// registers.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn children(
-    edges: &[Edge],
-    block: &[RouteSlot],
-    u: u16,
-    t: usize,
-    blocked: &[u64],
-    marks: &mut [u16],
-    list: &mut [u16],
-    mut n: usize,
-    e: u16,
-) -> usize {
+fn first_look(edges: &[Edge], slots: &mut [RouteSlot], u: u16, list: &mut [u16], mut n: usize) -> (RouteSlot, u64, usize) {
+    let (mut best, mut hop, mut gap) = (u64::from(INF), NO_HOP, 0u64);
     for edge in edges {
-        let x = usize::from(edge.to);
-        if block.get(x).is_some_and(|s| s.hop() == u)
-            && x != t
-            && !bit(blocked, x)
-            && let (Some(m), Some(l)) = (marks.get_mut(x), list.get_mut(n))
-        {
-            *m = e;
-            *l = edge.to;
-            n += 1;
+        let Some(s) = slots.get_mut(usize::from(edge.to)) else { continue };
+        let hi = s.0 >> 32;
+        if hi == u64::from(u) {
+            if let Some(l) = list.get_mut(n) {
+                *l = edge.to;
+                n += 1;
+                *s = tagged(*s, IN);
+            }
+            continue;
+        }
+        let d = u64::from(s.dist());
+        let c = u64::from(edge.cost);
+        if hi < IN << 16 {
+            if d + c < best {
+                best = d + c;
+                hop = edge.to;
+            }
+        } else if hi >> 16 == AFF {
+            if d + c < best {
+                best = d + c;
+                hop = edge.to;
+            }
+            gap = gap.max(d.saturating_sub(c));
         }
     }
-    n
+    (label(best, hop, AFF), gap, n)
 }
 
-/// What one look at the neighbours of a node `x` of the subtree being repaired (marked `e`) finds.
-struct Scan {
-    /// The best offer of a final neighbour (mark below `e`), packed as `cost << 16 | neighbour`
-    /// (`INF << 16 | NO_HOP` if none; ties go to the lower id).
-    best: u64,
-    /// Which edges lead into the subtree (marks `e` and `e + 1`): bit `i` for edge `i < MASK_EDGES`,
-    /// and [`RECHECK`] if one leads to a node not yet classified.
-    into: u16,
-    /// The largest `d(z) − c(x, z)` over affected neighbours `z` (0 if none): `x` can improve one
-    /// iff its distance is below this.
-    gap: u64,
-    /// The least `d(z) + c(z, x)` over affected neighbours `z`, packed like `best`: the neighbour
-    /// that could improve `x` most.
-    lo: u64,
-}
-
-/// Looks at the neighbours of one node of the subtree (see [`Scan`]). Out of line, so that its loop
-/// keeps its values in registers.
+/// Another look at node `u` whose label was [`BAD`], once the subtree is known and checked: offers
+/// from neighbours tagged 0 (outside the subtree) or [`OK`]; the largest `d(z) − c` over the latter.
 #[inline(never)]
-fn scan(edges: &[Edge], marks: &[u16], slots: &[RouteSlot], e: u16) -> Scan {
-    // One length for both arrays: one bounds check per neighbour.
-    let k = marks.len().min(slots.len());
-    let (marks, slots) = (&marks[..k], &slots[..k]);
-    let (mut best, mut hop) = (u64::from(INF), NO_HOP);
-    let (mut lo, mut lo_hop) = (u64::from(INF), NO_HOP);
-    let (mut into, mut gap) = (0u16, 0u64);
-    for (i, edge) in edges.iter().enumerate() {
-        let u = usize::from(edge.to);
-        if let (Some(&m), Some(s)) = (marks.get(u), slots.get(u)) {
-            let d = u64::from(s.dist()) + u64::from(edge.cost);
-            if m < e {
-                if d < best {
-                    best = d;
-                    hop = edge.to;
-                }
-            } else if m <= e + 1 {
-                if i < MASK_EDGES {
-                    into |= 1 << i;
-                }
-                if m == e {
-                    into |= RECHECK;
-                } else {
-                    gap = gap.max(u64::from(s.dist()).saturating_sub(u64::from(edge.cost)));
-                    if d < lo {
-                        lo = d;
-                        lo_hop = edge.to;
-                    }
-                }
+fn second_look(edges: &[Edge], slots: &[RouteSlot]) -> (RouteSlot, u64) {
+    let (mut best, mut hop, mut gap) = (u64::from(INF), NO_HOP, 0u64);
+    for edge in edges {
+        let Some(&s) = slots.get(usize::from(edge.to)) else { continue };
+        let (t, d, c) = (tag(s), u64::from(s.dist()), u64::from(edge.cost));
+        if t == 0 || t == OK {
+            if d + c < best {
+                best = d + c;
+                hop = edge.to;
+            }
+            if t == OK {
+                gap = gap.max(d.saturating_sub(c));
             }
         }
     }
-    Scan { best: best << 16 | u64::from(hop), into, gap, lo: lo << 16 | u64::from(lo_hop) }
-}
-
-/// Calls `f` on the edges of `edges` that a repair recorded as leading into the subtree: the edges
-/// `0..MASK_EDGES` whose bit is set in `mask`, and every edge from `MASK_EDGES` on (not recorded).
-#[inline]
-fn inside_edges(edges: &[Edge], mask: u16, mut f: impl FnMut(&Edge)) {
-    let mut b = mask & !RECHECK;
-    while b != 0 {
-        let i = b.trailing_zeros() as usize;
-        b &= b - 1;
-        if let Some(e) = edges.get(i) {
-            f(e);
-        }
-    }
-    for e in edges.get(MASK_EDGES..).unwrap_or_default() {
-        f(e);
-    }
+    (label(best, hop, OK), gap)
 }
 
 /// Iterates the set bits of one word `b` of a bitset, word index `w`.
@@ -366,183 +364,113 @@ impl<const D: usize> Network<'_, D> {
         propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
     }
 
-    /// A fresh epoch `e` for one repair: nodes of the subtree are marked `e` (not classified yet) or
-    /// `e + 1` (affected); any mark below `e` means final. Blocked nodes carry [`BLOCKED_MARK`], above
-    /// every epoch, so the one compare `mark < e` also excludes them.
-    fn next_epoch(&mut self) -> u16 {
-        let mut e = self.epoch.wrapping_add(1);
-        if e >= BLOCKED_MARK - 1 {
-            for m in self.mark.iter_mut() {
-                if *m != BLOCKED_MARK {
-                    *m = 0;
-                }
-            }
-            e = 1;
-        }
-        self.epoch = e + 1;
-        e
-    }
-
     /// Recomputes, in tree `t`, the subtree hanging from `root`: every node whose path to `t` went
     /// through `root` (a blocked root, itself excluded) or through `root`'s parent edge (a costlier or
     /// removed edge; `root` included). Nodes outside the subtree keep their distances, which the change
     /// cannot have altered. Cost: `O(k·D)` for a subtree of `k` nodes plus `O(a·D·log a)` for the `a`
-    /// of them whose distance may still drop after seeding, all within tree `t`'s block of the table.
+    /// of them that improve a neighbour after the first look, all within tree `t`'s block.
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
-        let e = self.next_epoch();
         let (len, w) = (self.len, self.w);
-        let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
-        let (graph, mark, list, has_child, blocked) =
-            (&self.graph, &mut *self.mark, &mut *self.list, &mut *self.has_child, &*self.blocked);
-        // 1. Collect the subtree breadth-first (parents before children): the children of `u` are the
-        //    unblocked neighbours whose next hop is `u`, so each node is found once, with no test.
-        //    A node whose child-index bit is clear has no child and is not scanned; a stale bit
-        //    found on the way is cleared.
-        let (tw, tb) = (t / 64, 1u64 << (t % 64));
+        let Some(slots) = self.table.get_mut(t * len..(t + 1) * len) else { return };
+        let (graph, list, heap) = (&self.graph, &mut *self.list, &mut self.heap);
+        // 1. One look at each node of the subtree, breadth-first from the root (parents before
+        //    children), which finds its children (tagged `IN`, queued) and gives it a label: the best
+        //    offer of a neighbour outside the subtree or looked at before it. A blocked root is only
+        //    searched for children.
         let mut n = 0;
-        if !root_blocked && let (Some(m), Some(l)) = (mark.get_mut(root), list.get_mut(0)) {
-            *m = e;
+        if root_blocked {
+            n = first_look(graph.edges(root), slots, root as u16, list, 0).2;
+        } else if let (Some(s), Some(l)) = (slots.get_mut(root), list.get_mut(0)) {
+            *s = tagged(*s, IN);
             *l = root as u16;
             n = 1;
         }
-        let (mut i, mut u, mut at_root) = (0, root, root_blocked);
-        loop {
-            let cw = if at_root {
-                at_root = false;
-                usize::MAX
-            } else {
-                let Some(&x) = list.get(i).filter(|_| i < n) else { break };
-                i += 1;
-                u = usize::from(x);
-                let cw = u * w + tw;
-                if has_child.get(cw).is_none_or(|&b| b & tb == 0) {
+        let mut i = 0;
+        while let Some(&u16_) = list.get(i).filter(|_| i < n) {
+            i += 1;
+            let u = usize::from(u16_);
+            let (lab, gap, m) = first_look(graph.edges(u), slots, u16_, list, n);
+            n = m;
+            if let Some(s) = slots.get_mut(u) {
+                *s = lab;
+            }
+            // `u` can improve a neighbour looked at before it: queue it. (Whoever can improve `u`
+            // already did: `u` took its offer.)
+            if u64::from(lab.dist()) < gap {
+                heap.push_or_decrease(u16_, lab.dist());
+            }
+        }
+        // 2. Check the labels in the same order: a label is good if its hop is outside the subtree
+        //    or good itself; it is bad if the hop is bad or was found after the node (its distance
+        //    was stale when offered; such hops are rare: breadth-first order finds most of the
+        //    subtree before its nodes are looked at).
+        let mut bad = false;
+        for &x in &list[..n] {
+            let Some(&s) = slots.get(usize::from(x)) else { continue };
+            let h = slots.get(usize::from(s.hop())).map_or(0, |&h| tag(h));
+            let good = h == 0 || h == OK;
+            bad |= !good;
+            if let Some(s) = slots.get_mut(usize::from(x)) {
+                *s = tagged(*s, if good { OK } else { BAD });
+            }
+        }
+        // 3. Bad labels are recomputed from outside and good neighbours (in order, each becoming good),
+        //    and requeued with their new key (which may be higher).
+        if bad {
+            for &x in &list[..n] {
+                if slots.get(usize::from(x)).is_none_or(|&s| tag(s) != BAD) {
                     continue;
                 }
-                cw
-            };
-            let before = n;
-            n = children(graph.edges(u), block, u as u16, t, blocked, mark, list, n, e);
-            if n == before
-                && let Some(b) = has_child.get_mut(cw)
-            {
-                *b &= !tb;
-            }
-        }
-        self.repair_collected(t, n, e, !root_blocked);
-    }
-
-    /// Steps 2–4 of a repair: `self.list[..n]` holds the subtree in tree `t` in collection order
-    /// (parents before children), each node marked `e`; with `root_in_list`, `list[0]` is a root whose
-    /// parent edge changed (else the root is blocked and not listed). Classifies each node as kept or
-    /// affected, seeds the affected ones from their final neighbours and runs a Dijkstra restricted to
-    /// them. `self.inside` records, per affected node, its edges into the subtree.
-    #[inline(never)]
-    fn repair_collected(&mut self, t: usize, n: usize, e: u16, root_in_list: bool) {
-        let aff = e + 1;
-        let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
-        let (graph, mark, inside, list, heap) =
-            (&self.graph, &mut *self.mark, &mut *self.inside, &mut *self.list, &mut self.heap);
-        // 2. Keep what does not change (Ramalingam–Reps): a node keeps its distance if it has an
-        //    unblocked neighbour whose distance is final at exactly its old distance minus the edge.
-        //    Final: outside the subtree (removing a node or making an edge costlier only removes
-        //    paths, so nobody else's distance changes), or already found to keep its distance. In
-        //    collection order, a node whose parent kept its distance keeps its distance and its hop
-        //    with no look at all: whole sub-subtrees cost O(1) per node. A node not yet classified
-        //    counts as not final: that can only miss an alternative, never accept a wrong one.
-        //    One scan per other node gives its best final offer (exactly its old distance iff kept,
-        //    since no final neighbour can offer less; else its seed) and records which of its edges
-        //    lead into the subtree, and whether one leads to a node not yet classified (`RECHECK`:
-        //    kept later, it may offer a better seed). Kept nodes are marked 0, affected ones `aff`
-        //    and listed first in `list`.
-        let (mut affected, mut kept) = (0, 0);
-        let first = usize::from(root_in_list);
-        for j in 0..n.min(list.len()) {
-            let x16 = list[j];
-            let x = usize::from(x16);
-            let old = tree.slot(x);
-            if j >= first && mark.get(usize::from(old.hop())).is_some_and(|&m| m < e) {
-                // Its parent (in the subtree) kept its distance, and the edge to it is unchanged.
-                mark[x] = 0;
-                kept += 1;
-                continue;
-            }
-            let sc = scan(graph.edges(x), mark, tree.slots, e);
-            let (best, hop) = ((sc.best >> 16) as u32, sc.best as u16);
-            if best == old.dist() && best != INF {
-                mark[x] = 0;
-                kept += 1;
-                tree.set(x, best, hop);
-                continue;
-            }
-            mark[x] = aff;
-            // Unreachable for now is `(INF, NO_HOP)`.
-            tree.set(x, best, hop);
-            inside[x] = sc.into;
-            list[affected] = x16;
-            affected += 1;
-            // Queue whoever can improve a neighbour now: `x` (if below its gap) and the affected
-            // neighbour that offers `x` the most (if it offers less than the seed). Every edge
-            // between affected nodes is checked once this way, by the later of its two ends; a
-            // node whose distance drops afterwards is queued when it drops.
-            if u64::from(best) < sc.gap {
-                heap.push_or_decrease(x16, best);
-            }
-            if sc.lo >> 16 < u64::from(best) {
-                let z = sc.lo as u16;
-                heap.push_or_decrease(z, tree.d(usize::from(z)));
-            }
-        }
-        // 3. Seeds that a node kept after it may improve: only its edges into the subtree can. A seed
-        //    that drops is queued.
-        if kept > 0 {
-            for &x16 in &list[..affected] {
-                let x = usize::from(x16);
-                let mask = inside[x];
-                if mask & RECHECK == 0 {
-                    continue;
+                let (lab, gap) = second_look(graph.edges(usize::from(x)), slots);
+                if let Some(s) = slots.get_mut(usize::from(x)) {
+                    *s = lab;
                 }
-                let slot = tree.slot(x);
-                let (mut dx, mut hop) = (u64::from(slot.dist()), slot.hop());
-                inside_edges(graph.edges(x), mask, |edge| {
-                    let u = usize::from(edge.to);
-                    if mark.get(u).is_some_and(|&m| m < e) {
-                        let du = u64::from(tree.d(u)) + u64::from(edge.cost);
-                        if du < dx {
-                            dx = du;
-                            hop = edge.to;
-                        }
-                    }
-                });
-                if dx != u64::from(slot.dist()) {
-                    tree.set(x, dx as u32, hop);
-                    heap.push_or_decrease(x16, dx as u32);
+                if heap.contains(x) || u64::from(lab.dist()) < gap {
+                    heap.set_key(x, lab.dist());
                 }
             }
         }
-        // 4. Dijkstra restricted to the affected nodes, along their edges into the subtree. A settled
-        //    node is final (mark 0).
+        // 4. Dijkstra from the queued nodes, within the subtree. A settled node is final (tag 0).
         while let Some((y, dy)) = heap.pop() {
-            mark[y] = 0;
-            let dy = u64::from(dy);
-            inside_edges(graph.edges(y), inside[y], |edge| {
-                let z = usize::from(edge.to);
-                if mark.get(z) == Some(&aff) {
-                    let nd = dy + u64::from(edge.cost);
-                    if nd < u64::from(tree.d(z)) {
-                        tree.set(z, nd as u32, y as u16);
-                        heap.push_or_decrease(edge.to, nd as u32);
-                    }
+            if let Some(s) = slots.get_mut(y) {
+                *s = tagged(*s, 0);
+            }
+            for edge in graph.edges(y) {
+                let Some(s) = slots.get_mut(usize::from(edge.to)) else { continue };
+                let nd = u64::from(dy) + u64::from(edge.cost);
+                if tag(*s) == OK && nd < u64::from(s.dist()) {
+                    *s = label(nd, y as u16, OK);
+                    heap.push_or_decrease(edge.to, nd as u32);
                 }
-            });
+            }
+        }
+        // 5. Untag, and index each node under its next hop.
+        let (tw, tb) = (t / 64, 1u64 << (t % 64));
+        for &x in &list[..n] {
+            let Some(s) = slots.get_mut(usize::from(x)) else { continue };
+            *s = tagged(*s, 0);
+            let h = usize::from(s.hop());
+            if h != usize::from(x)
+                && let Some(b) = self.has_child.get_mut(h * w + tw)
+            {
+                *b |= tb;
+            }
         }
     }
 
-    /// Routes after `v` became blocked (its bit is already set): only the trees in which the child index
-    /// says `v` may have a child are visited, and in each only `v`'s subtree is recomputed. Afterwards
+    /// Routes after `v` became blocked (its bit is already set). Its entry becomes `(INF, NO_HOP)` in
+    /// every maintained tree, so that it offers nothing to any later repair. Only the trees in which the
+    /// child index says `v` may have a child are then repaired, each only in `v`'s subtree. Afterwards
     /// `v` has no child anywhere, so its index is cleared.
     pub(crate) fn block_routes(&mut self, v: usize) {
-        if let Some(m) = self.mark.get_mut(v) {
-            *m = BLOCKED_MARK;
+        let len = self.len;
+        for t in 0..len {
+            if t != v
+                && !bit(self.blocked, t)
+                && let Some(s) = self.table.get_mut(t * len + v)
+            {
+                *s = RouteSlot::EMPTY;
+            }
         }
         for w in 0..self.w {
             // `v` is nobody's next hop from now on: its word can be read and cleared before the
@@ -561,9 +489,6 @@ impl<const D: usize> Network<'_, D> {
     /// neighbours' entries, then, if that shortens a neighbour's path, a Dijkstra that only lowers
     /// distances. Then `v`'s own tree.
     pub(crate) fn unblock_routes(&mut self, v: usize) {
-        if let Some(m) = self.mark.get_mut(v) {
-            *m = 0;
-        }
         let len = self.len;
         for t in 0..len {
             if t == v || bit(self.blocked, t) {

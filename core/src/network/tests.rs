@@ -71,7 +71,7 @@ fn construction_errors() {
     let l = storage_len(70);
     assert_eq!(
         l,
-        StorageLen { nodes: 70, adjacency: 70, words: 2 * (1 + 3 * 70) + 70, scratch: 9 * 70, table: 4900 }
+        StorageLen { nodes: 70, adjacency: 70, words: 2 * (1 + 3 * 70) + 70, scratch: 7 * 70, table: 4900 }
     );
     for part in [
         StoragePart::Nodes,
