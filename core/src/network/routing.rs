@@ -227,35 +227,64 @@ fn label(d: u64, hop: u16, tag: u64) -> RouteSlot {
 /// registers.
 #[inline(never)]
 fn first_look(edges: &[Edge], slots: &mut [RouteSlot], u: u16, list: &mut [u16], mut n: usize) -> (RouteSlot, u64, usize) {
-    let (mut best, mut hop, mut gap) = (u64::from(INF), NO_HOP, 0u64);
-    for edge in edges {
-        let Some(s) = slots.get_mut(usize::from(edge.to)) else { continue };
-        let hi = s.0 >> 32;
-        if hi == u64::from(u) {
-            if let Some(l) = list.get_mut(n) {
-                *l = edge.to;
-                n += 1;
-                *s = tagged(*s, IN);
+    // Offers are packed `cost << 16 | neighbour` (one register, one compare; ties to the lower id).
+    // Children are collected as a bit per edge and appended after the loop (the first 64 edges;
+    // the rest, when `D > 64`, one by one).
+    let (head, tail) = edges.split_at(edges.len().min(64));
+    let (mut best, mut gap) = (NO_OFFER, 0u64);
+    let me = u64::from(u);
+    let mut kids = [0u16; 64];
+    let mut nk = 0;
+    for edge in head {
+        if let Some(&s) = slots.get(usize::from(edge.to)) {
+            let hi = s.0 >> 32;
+            if hi < IN << 16 {
+                if hi == me {
+                    if let Some(k) = kids.get_mut(nk) {
+                        *k = edge.to;
+                        nk += 1;
+                    }
+                } else {
+                    best = best.min((u64::from(s.dist()) + u64::from(edge.cost)) << 16 | u64::from(edge.to));
+                }
+            } else if hi >> 16 == AFF {
+                let (d, c) = (u64::from(s.dist()), u64::from(edge.cost));
+                best = best.min((d + c) << 16 | u64::from(edge.to));
+                gap = gap.max(d.saturating_sub(c));
             }
-            continue;
-        }
-        let d = u64::from(s.dist());
-        let c = u64::from(edge.cost);
-        if hi < IN << 16 {
-            if d + c < best {
-                best = d + c;
-                hop = edge.to;
-            }
-        } else if hi >> 16 == AFF {
-            if d + c < best {
-                best = d + c;
-                hop = edge.to;
-            }
-            gap = gap.max(d.saturating_sub(c));
         }
     }
-    (label(best, hop, AFF), gap, n)
+    fn child(slots: &mut [RouteSlot], list: &mut [u16], x: u16, n: &mut usize) {
+        if let (Some(s), Some(l)) = (slots.get_mut(usize::from(x)), list.get_mut(*n)) {
+            *l = x;
+            *n += 1;
+            *s = tagged(*s, IN);
+        }
+    }
+    for &x in &kids[..nk] {
+        child(slots, list, x, &mut n);
+    }
+    for edge in tail {
+        let Some(&s) = slots.get(usize::from(edge.to)) else { continue };
+        let hi = s.0 >> 32;
+        let (d, c) = (u64::from(s.dist()), u64::from(edge.cost));
+        if hi == u64::from(u) {
+            child(slots, list, edge.to, &mut n);
+        } else if hi < IN << 16 || hi >> 16 == AFF {
+            best = best.min((d + c) << 16 | u64::from(edge.to));
+            if hi >> 16 == AFF {
+                gap = gap.max(d.saturating_sub(c));
+            }
+        }
+    }
+    (label(best >> 16, best as u16, AFF), gap, n)
 }
+
+/// The next-hop bits of a slot.
+const HOP_MASK: u64 = 0xFFFF << 32;
+
+/// No offer: `INF << 16 | NO_HOP`.
+const NO_OFFER: u64 = (INF as u64) << 16 | NO_HOP as u64;
 
 /// Another look at node `u` whose label was [`BAD`], once the subtree is known and checked: offers
 /// from neighbours tagged 0 (outside the subtree) or [`OK`]; the largest `d(z) − c` over the latter.
