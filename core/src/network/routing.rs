@@ -216,75 +216,87 @@ fn label(d: u64, hop: u16, tag: u64) -> RouteSlot {
     RouteSlot(d.min(u64::from(INF)) | u64::from(hop) << 32 | tag << 48)
 }
 
-/// The first look at node `u` of a subtree being repaired in a tree whose block is `slots`. Its
-/// neighbours with next hop `u` and tag 0 are its children: tagged [`IN`] and appended to `list[n..]`
-/// (the new length is returned). Every other neighbour with tag 0 (outside the subtree, or inside it
-/// but not found yet: the label is checked afterwards) or [`AFF`] (looked at before `u`) offers its
-/// distance plus the edge: the best offer, `(INF, NO_HOP)` if none, is `u`'s label. Also returned:
-/// the largest `d(z) − c(u, z)` over neighbours `z` tagged [`AFF`] (`u` can improve one iff its label
-/// is below it). Neighbours tagged [`IN`] are looked at later and compare with `u` then. Blocked
-/// neighbours hold `(INF, NO_HOP)` and offer nothing. Out of line, so that its loop keeps its values in
-/// registers.
+/// Phase 1 of a repair in the tree whose block is `slots`: one look at each node of the subtree,
+/// breadth-first from `root` (parents before children). A look at `u` finds its children — its
+/// neighbours with next hop `u` and tag 0 —, tags them [`IN`] and queues them in `list`; and gives `u`
+/// a label (tag [`AFF`]): the best offer of a neighbour tagged 0 (outside the subtree, or inside it
+/// but not found yet: such labels are caught below) or [`AFF`] (looked at before `u`). Neighbours
+/// tagged [`IN`] are looked at later and compare with `u` then; blocked ones hold `(INF, NO_HOP)` and
+/// offer nothing. `u` is queued in `heap` if it can improve a neighbour looked at before it (whoever
+/// can improve `u` already did: `u` took its offer). A blocked root is only searched for children;
+/// another root is `list[0]`. Returns the size of the subtree and whether some label took the offer
+/// of a node found after it (whose distance was stale). Out of line, so that its loop keeps its
+/// values in registers.
 #[inline(never)]
-fn first_look(edges: &[Edge], slots: &mut [RouteSlot], u: u16, list: &mut [u16], mut n: usize) -> (RouteSlot, u64, usize) {
-    // Offers are packed `cost << 16 | neighbour` (one register, one compare; ties to the lower id).
-    // Children are collected as a bit per edge and appended after the loop (the first 64 edges;
-    // the rest, when `D > 64`, one by one).
-    let (head, tail) = edges.split_at(edges.len().min(64));
-    let (mut best, mut gap) = (NO_OFFER, 0u64);
-    let me = u64::from(u);
-    let mut kids = [0u16; 64];
-    let mut nk = 0;
-    for edge in head {
-        if let Some(&s) = slots.get(usize::from(edge.to)) {
-            let hi = s.0 >> 32;
-            if hi < IN << 16 {
+fn first_looks<const D: usize>(
+    graph: &Graph<'_, D>,
+    slots: &mut [RouteSlot],
+    list: &mut [u16],
+    heap: &mut Heap<'_>,
+    root: usize,
+    root_blocked: bool,
+) -> (usize, bool) {
+    let k = slots.len();
+    let (mut n, mut i, mut stale) = (0, 0, false);
+    if !root_blocked && let (Some(s), Some(l)) = (slots.get_mut(root), list.get_mut(0)) {
+        *s = tagged(*s, IN);
+        *l = root as u16;
+        n = 1;
+    }
+    let mut u = root as u16;
+    let mut blocked_root = root_blocked;
+    loop {
+        if !blocked_root {
+            let Some(&x) = list.get(i).filter(|_| i < n) else { break };
+            i += 1;
+            u = x;
+        }
+        let me = u32::from(u);
+        let (mut best, mut hop, mut gap) = (u64::from(INF), NO_HOP, 0u64);
+        for edge in graph.edges(usize::from(u)) {
+            let y = usize::from(edge.to);
+            if y >= k {
+                continue;
+            }
+            let s = slots[y].0;
+            let hi = (s >> 32) as u32;
+            if hi <= 0xFFFF {
                 if hi == me {
-                    if let Some(k) = kids.get_mut(nk) {
-                        *k = edge.to;
-                        nk += 1;
+                    if let Some(l) = list.get_mut(n) {
+                        *l = edge.to;
+                        n += 1;
+                        slots[y].0 = s | IN << 48;
                     }
                 } else {
-                    best = best.min((u64::from(s.dist()) + u64::from(edge.cost)) << 16 | u64::from(edge.to));
+                    let d = u64::from(s as u32) + u64::from(edge.cost);
+                    if d < best {
+                        best = d;
+                        hop = edge.to;
+                    }
                 }
-            } else if hi >> 16 == AFF {
-                let (d, c) = (u64::from(s.dist()), u64::from(edge.cost));
-                best = best.min((d + c) << 16 | u64::from(edge.to));
+            } else if hi >> 16 == AFF as u32 {
+                let (d, c) = (u64::from(s as u32), u64::from(edge.cost));
+                if d + c < best {
+                    best = d + c;
+                    hop = edge.to;
+                }
                 gap = gap.max(d.saturating_sub(c));
+                stale |= hi as u16 == u;
             }
         }
-    }
-    fn child(slots: &mut [RouteSlot], list: &mut [u16], x: u16, n: &mut usize) {
-        if let (Some(s), Some(l)) = (slots.get_mut(usize::from(x)), list.get_mut(*n)) {
-            *l = x;
-            *n += 1;
-            *s = tagged(*s, IN);
+        if blocked_root {
+            blocked_root = false;
+            continue;
+        }
+        if let Some(s) = slots.get_mut(usize::from(u)) {
+            *s = label(best, hop, AFF);
+        }
+        if best < gap {
+            heap.push_or_decrease(u, best as u32);
         }
     }
-    for &x in &kids[..nk] {
-        child(slots, list, x, &mut n);
-    }
-    for edge in tail {
-        let Some(&s) = slots.get(usize::from(edge.to)) else { continue };
-        let hi = s.0 >> 32;
-        let (d, c) = (u64::from(s.dist()), u64::from(edge.cost));
-        if hi == u64::from(u) {
-            child(slots, list, edge.to, &mut n);
-        } else if hi < IN << 16 || hi >> 16 == AFF {
-            best = best.min((d + c) << 16 | u64::from(edge.to));
-            if hi >> 16 == AFF {
-                gap = gap.max(d.saturating_sub(c));
-            }
-        }
-    }
-    (label(best >> 16, best as u16, AFF), gap, n)
+    (n, stale)
 }
-
-/// The next-hop bits of a slot.
-const HOP_MASK: u64 = 0xFFFF << 32;
-
-/// No offer: `INF << 16 | NO_HOP`.
-const NO_OFFER: u64 = (INF as u64) << 16 | NO_HOP as u64;
 
 /// Another look at node `u` whose label was [`BAD`], once the subtree is known and checked: offers
 /// from neighbours tagged 0 (outside the subtree) or [`OK`]; the largest `d(z) − c` over the latter.
@@ -402,39 +414,14 @@ impl<const D: usize> Network<'_, D> {
         let (len, w) = (self.len, self.w);
         let Some(slots) = self.table.get_mut(t * len..(t + 1) * len) else { return };
         let (graph, list, heap) = (&self.graph, &mut *self.list, &mut self.heap);
-        // 1. One look at each node of the subtree, breadth-first from the root (parents before
-        //    children), which finds its children (tagged `IN`, queued) and gives it a label: the best
-        //    offer of a neighbour outside the subtree or looked at before it. A blocked root is only
-        //    searched for children.
-        let mut n = 0;
-        if root_blocked {
-            n = first_look(graph.edges(root), slots, root as u16, list, 0).2;
-        } else if let (Some(s), Some(l)) = (slots.get_mut(root), list.get_mut(0)) {
-            *s = tagged(*s, IN);
-            *l = root as u16;
-            n = 1;
-        }
-        let mut i = 0;
-        while let Some(&u16_) = list.get(i).filter(|_| i < n) {
-            i += 1;
-            let u = usize::from(u16_);
-            let (lab, gap, m) = first_look(graph.edges(u), slots, u16_, list, n);
-            n = m;
-            if let Some(s) = slots.get_mut(u) {
-                *s = lab;
-            }
-            // `u` can improve a neighbour looked at before it: queue it. (Whoever can improve `u`
-            // already did: `u` took its offer.)
-            if u64::from(lab.dist()) < gap {
-                heap.push_or_decrease(u16_, lab.dist());
-            }
-        }
+        // 1. One look at each node (see `first_looks`).
+        let (n, stale) = first_looks(graph, slots, list, heap, root, root_blocked);
         // 2. Check the labels in the same order: a label is good if its hop is outside the subtree
         //    or good itself; it is bad if the hop is bad or was found after the node (its distance
         //    was stale when offered; such hops are rare: breadth-first order finds most of the
         //    subtree before its nodes are looked at).
         let mut bad = false;
-        for &x in &list[..n] {
+        for &x in &list[..if stale { n } else { 0 }] {
             let Some(&s) = slots.get(usize::from(x)) else { continue };
             let h = slots.get(usize::from(s.hop())).map_or(0, |&h| tag(h));
             let good = h == 0 || h == OK;
@@ -467,7 +454,7 @@ impl<const D: usize> Network<'_, D> {
             for edge in graph.edges(y) {
                 let Some(s) = slots.get_mut(usize::from(edge.to)) else { continue };
                 let nd = u64::from(dy) + u64::from(edge.cost);
-                if tag(*s) == OK && nd < u64::from(s.dist()) {
+                if (tag(*s) == AFF || tag(*s) == OK) && nd < u64::from(s.dist()) {
                     *s = label(nd, y as u16, OK);
                     heap.push_or_decrease(edge.to, nd as u32);
                 }
