@@ -181,7 +181,12 @@ impl<'t> Heap<'t> {
 
 /// Settles the heap's nodes in order and relaxes their unblocked neighbours in `tree` (a Dijkstra that
 /// only lowers distances).
-fn propagate<const D: usize>(graph: &Graph<'_, D>, blocked: &[u64], heap: &mut Heap<'_>, tree: &mut Tree<'_>) {
+fn propagate<const D: usize>(
+    graph: &Graph<'_, D>,
+    blocked: &[u64],
+    heap: &mut Heap<'_>,
+    tree: &mut Tree<'_>,
+) {
     while let Some((y, dy)) = heap.pop() {
         for e in graph.edges(y) {
             let z = usize::from(e.to);

@@ -566,8 +566,17 @@ fn equal_cost_neighbour_inside_the_subtree_is_not_an_alternative() {
 fn stale_offers_inside_the_subtree_are_recomputed() {
     let mut tb = tables(6);
     let mut net = Net::new(NetworkConfig::DEFAULT, 6, tb.storage()).unwrap();
-    net.add_edges([(0, 1, 1), (1, 2, 1), (1, 3, 1), (3, 4, 1), (2, 4, 2), (2, 5, 10), (3, 5, 10), (0, 5, 10)])
-        .unwrap();
+    net.add_edges([
+        (0, 1, 1),
+        (1, 2, 1),
+        (1, 3, 1),
+        (3, 4, 1),
+        (2, 4, 2),
+        (2, 5, 10),
+        (3, 5, 10),
+        (0, 5, 10),
+    ])
+    .unwrap();
     assert_eq!((net.route(4, 0), net.route_cost(4, 0)), (Ok(3), Ok(3)));
     assert_eq!((net.route(2, 0), net.route_cost(2, 0)), (Ok(1), Ok(2)));
     net.set_state(1, 1, NodeState::Quarantined).unwrap();
