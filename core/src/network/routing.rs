@@ -324,6 +324,44 @@ fn second_look(edges: &[Edge], slots: &[RouteSlot]) -> (RouteSlot, u64) {
     (label(best, hop, OK), gap)
 }
 
+/// Phase 4 of a repair: a Dijkstra from the queued nodes, within the subtree (labels tagged [`AFF`]
+/// or [`OK`]). A settled node is final (tag 0). Out of line, like the other phases, so that each loop
+/// has the registers to itself.
+#[inline(never)]
+fn settle<const D: usize>(graph: &Graph<'_, D>, slots: &mut [RouteSlot], heap: &mut Heap<'_>) {
+    while let Some((y, dy)) = heap.pop() {
+        if let Some(s) = slots.get_mut(y) {
+            *s = tagged(*s, 0);
+        }
+        for edge in graph.edges(y) {
+            let Some(s) = slots.get_mut(usize::from(edge.to)) else { continue };
+            let nd = u64::from(dy) + u64::from(edge.cost);
+            if (tag(*s) == AFF || tag(*s) == OK) && nd < u64::from(s.dist()) {
+                *s = label(nd, y as u16, OK);
+                heap.push_or_decrease(edge.to, nd as u32);
+            }
+        }
+    }
+}
+
+/// Phase 5 of a repair in tree `t`: untags the nodes of `list` and indexes each under its next hop in
+/// `has_child` (`w` words per node).
+#[inline(never)]
+fn untag(list: &[u16], slots: &mut [RouteSlot], has_child: &mut [u64], w: usize, t: usize) {
+    let (tw, tb) = (t / 64, 1u64 << (t % 64));
+    for &x in list {
+        let x = usize::from(x);
+        let Some(s) = slots.get_mut(x) else { continue };
+        *s = tagged(*s, 0);
+        let h = usize::from(s.hop());
+        if h != x
+            && let Some(b) = has_child.get_mut(h * w + tw)
+        {
+            *b |= tb;
+        }
+    }
+}
+
 /// Iterates the set bits of one word `b` of a bitset, word index `w`.
 fn word_bits(w: usize, mut b: u64) -> impl Iterator<Item = usize> {
     core::iter::from_fn(move || {
@@ -451,32 +489,10 @@ impl<const D: usize> Network<'_, D> {
                 }
             }
         }
-        // 4. Dijkstra from the queued nodes, within the subtree. A settled node is final (tag 0).
-        while let Some((y, dy)) = heap.pop() {
-            if let Some(s) = slots.get_mut(y) {
-                *s = tagged(*s, 0);
-            }
-            for edge in graph.edges(y) {
-                let Some(s) = slots.get_mut(usize::from(edge.to)) else { continue };
-                let nd = u64::from(dy) + u64::from(edge.cost);
-                if (tag(*s) == AFF || tag(*s) == OK) && nd < u64::from(s.dist()) {
-                    *s = label(nd, y as u16, OK);
-                    heap.push_or_decrease(edge.to, nd as u32);
-                }
-            }
-        }
+        // 4. Dijkstra from the queued nodes, within the subtree.
+        settle(graph, slots, heap);
         // 5. Untag, and index each node under its next hop.
-        let (tw, tb) = (t / 64, 1u64 << (t % 64));
-        for &x in &list[..n] {
-            let Some(s) = slots.get_mut(usize::from(x)) else { continue };
-            *s = tagged(*s, 0);
-            let h = usize::from(s.hop());
-            if h != usize::from(x)
-                && let Some(b) = self.has_child.get_mut(h * w + tw)
-            {
-                *b |= tb;
-            }
-        }
+        untag(&list[..n], slots, self.has_child, w, t);
     }
 
     /// Routes after `v` became blocked (its bit is already set). Its entry becomes `(INF, NO_HOP)` in
