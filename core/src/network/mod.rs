@@ -627,7 +627,7 @@ fn take<'t, T>(s: &mut &'t mut [T], n: usize) -> &'t mut [T] {
 /// A trust graph of `len` nodes with at most `D` edges each, all of whose per-node arrays and route table
 /// live in a caller-provided [`NetworkStorage`] of lifetime `'t`.
 ///
-/// The object itself is small (≈ 200 bytes: slices, counters and the configuration), so it can be built
+/// The object itself is small (≈ 300 bytes: slices, counters and the configuration), so it can be built
 /// and moved on any stack; the storage is [`storage_len`]`(len)`: at `len = 1024, D = 8` ≈ 0.6 MiB of
 /// node data and bitsets plus the 8 MiB route table (`len²` 8-byte [`RouteSlot`]s).
 pub struct Network<'t, const D: usize> {

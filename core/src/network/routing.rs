@@ -6,8 +6,12 @@
 //! Invariants, for every unblocked `t` and unblocked `s`: `dist[t][t] = 0`, `next[t][t] = t`; a reachable
 //! `s ≠ t` has an unblocked neighbour `h = next[s][t]` with `dist[s][t] = cost(s, h) + dist[h][t]`, and
 //! `dist[s][t]` is the least cost of a path from `s` to `t` whose nodes are all unblocked; an unreachable
-//! `s` has `INF` and `NO_HOP`. Entries of blocked sources and trees of blocked destinations are not
-//! maintained (every reader tests the blocked bit first); they are rebuilt when the node is released.
+//! `s` has `INF` and `NO_HOP`. A blocked source's entry is `(INF, NO_HOP)` in every tree of an unblocked
+//! destination (so a repair needs no blocked test: it offers nothing); trees of blocked destinations are
+//! not maintained (every reader tests the blocked bit first) and are rebuilt when the node is released.
+//!
+//! Repairs after a node is blocked or an edge gets costlier: see [`Network::repair_subtree`] and
+//! docs/NETWORK.md.
 //!
 //! `has_child[v]` is a bitset over trees: bit `t` is set whenever some entry of tree `t` was written with
 //! next hop `v`. It is a superset of the trees in which `v` has a child (bits are only cleared by a full
@@ -16,8 +20,9 @@
 
 use super::{Edge, Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
 
-/// Tags a repair puts in the spare top bits of a slot of its tree, above the next hop: `hi = slot >> 32`
-/// is `tag << 16 | hop`. Every slot outside a repair has tag 0.
+// Tags a repair puts in the spare top bits of the slots of the tree it repairs, above the next hop:
+// `hi = slot >> 32` is `tag << 16 | hop`. Every slot outside a repair has tag 0.
+
 /// Found in the subtree, not looked at yet (distance and hop stale).
 const IN: u64 = 1;
 /// Looked at: distance and hop are a tentative label.
@@ -450,9 +455,22 @@ impl<const D: usize> Network<'_, D> {
 
     /// Recomputes, in tree `t`, the subtree hanging from `root`: every node whose path to `t` went
     /// through `root` (a blocked root, itself excluded) or through `root`'s parent edge (a costlier or
-    /// removed edge; `root` included). Nodes outside the subtree keep their distances, which the change
-    /// cannot have altered. Cost: `O(k·D)` for a subtree of `k` nodes plus `O(a·D·log a)` for the `a`
-    /// of them that improve a neighbour after the first look, all within tree `t`'s block.
+    /// removed edge; `root` included). Nodes outside the subtree keep their distances (removing a node
+    /// or making an edge costlier only removes paths, and their paths avoid the change), so they are
+    /// final; only the subtree's distances and hops are recomputed, from them.
+    ///
+    /// 1. One look per node, breadth-first ([`first_looks`]): it finds the node's children and gives it
+    ///    a label, the best offer of a neighbour outside the subtree or looked at before it. One scan of
+    ///    its edges per node of the subtree is all most nodes ever cost.
+    /// 2. A label may rest on a node of the subtree not found yet at the look (its old distance, which
+    ///    can only have grown): such a label and any resting on it are marked bad, in look order.
+    /// 3. Bad labels are recomputed from good ones and the outside.
+    /// 4. A Dijkstra within the subtree, seeded only by the nodes that can still lower a neighbour's
+    ///    label (checked at the later look of each edge's two ends, or at the recomputation).
+    /// 5. Tags cleared, and each node indexed in `has_child` under its new hop.
+    ///
+    /// Cost: `O(k·D)` for a subtree of `k` nodes, plus `O(a·D·log a)` for the `a` nodes the Dijkstra
+    /// settles, all within tree `t`'s block of the table.
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
         let (len, w) = (self.len, self.w);
         let Some(slots) = self.table.get_mut(t * len..(t + 1) * len) else { return };
