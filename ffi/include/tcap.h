@@ -1102,9 +1102,9 @@ tcap_result tcap_node_state_is_blocked(uint32_t state,
                                        bool *out_blocked);
 
 /**
- * Bytes of memory (at `TCAP_NETWORK_ALIGN`) a network of `n_nodes` nodes needs: a 384-byte object,
+ * Bytes of memory (at `TCAP_NETWORK_ALIGN`) a network of `n_nodes` nodes needs: a 320-byte object,
  * 398 bytes per node (record, adjacency, dense arrays, scratch), `24·⌈n_nodes/64⌉` bytes of bitsets per
- * node and `8·n_nodes²` bytes of route table: 651,168 bytes at 256 nodes, 9,189,888 (8.8 MiB) at 1,024.
+ * node and `8·n_nodes²` bytes of route table: 651,104 bytes at 256 nodes, 9,189,824 (8.8 MiB) at 1,024.
  *
  * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED` (`out_size`),
  * `TCAP_RESULT_INVALID_LENGTH` (`n_nodes` 0), `TCAP_RESULT_NETWORK_CAPACITY` (above the maximum).

@@ -155,9 +155,9 @@ unsafe fn net_mut<'a>(p: *mut tcap_network) -> Result<&'a mut CNetwork, tcap_res
     Ok(&mut unsafe { handle_mut(p.cast::<NetObj>()) }?.net)
 }
 
-/// Bytes of memory (at `TCAP_NETWORK_ALIGN`) a network of `n_nodes` nodes needs: a 384-byte object,
+/// Bytes of memory (at `TCAP_NETWORK_ALIGN`) a network of `n_nodes` nodes needs: a 320-byte object,
 /// 398 bytes per node (record, adjacency, dense arrays, scratch), `24·⌈n_nodes/64⌉` bytes of bitsets per
-/// node and `8·n_nodes²` bytes of route table: 651,168 bytes at 256 nodes, 9,189,888 (8.8 MiB) at 1,024.
+/// node and `8·n_nodes²` bytes of route table: 651,104 bytes at 256 nodes, 9,189,824 (8.8 MiB) at 1,024.
 ///
 /// Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED` (`out_size`),
 /// `TCAP_RESULT_INVALID_LENGTH` (`n_nodes` 0), `TCAP_RESULT_NETWORK_CAPACITY` (above the maximum).

@@ -486,11 +486,11 @@ pub struct StorageLen {
     pub nodes: usize,
     /// [`Adjacency`] records: `len`.
     pub adjacency: usize,
-    /// `u64` words of bitsets (quarantine bits, vote rounds, child index): `W·(1 + 3·len)` with
-    /// `W = bitset_words(len)`.
+    /// `u64` words of bitsets (quarantine bits, vote rounds, child index) and the repair's heap:
+    /// `W·(1 + 3·len) + len` with `W = bitset_words(len)`.
     pub words: usize,
-    /// `u16` words: dense per-node arrays (states, vote counters, degrees) and repair scratch (heap,
-    /// marks, lists): `11·len`.
+    /// `u16` words: dense per-node arrays (states, vote counters, degrees) and repair scratch (heap
+    /// positions, the subtree's list): `7·len`.
     pub scratch: usize,
     /// [`RouteSlot`]s of the route table: `len²` ([`table_len`]).
     pub table: usize,
@@ -522,16 +522,15 @@ pub const fn storage_len(len: usize) -> StorageLen {
     StorageLen {
         nodes: len,
         adjacency: len,
-        words: w.saturating_mul(len.saturating_mul(3).saturating_add(1)),
+        words: w.saturating_mul(len.saturating_mul(3).saturating_add(1)).saturating_add(len),
         scratch: len.saturating_mul(SCRATCH_ARRAYS),
         table: len.saturating_mul(len),
     }
 }
 
 /// Arrays of `len` `u16`s in [`NetworkStorage::scratch`]: states, vote counters (guilty, not guilty,
-/// open rounds), degrees, then the repair's scratch (heap items, heap positions, marks, list, tags,
-/// sorted list).
-const SCRATCH_ARRAYS: usize = 11;
+/// open rounds), degrees, then the repair's scratch (heap positions, the subtree's list).
+const SCRATCH_ARRAYS: usize = 7;
 
 /// Caller-provided storage of a [`Network`]: every array whose size grows with the number of nodes, so
 /// that the network object itself is small (a few slices and the configuration) and can be built
@@ -628,7 +627,7 @@ fn take<'t, T>(s: &mut &'t mut [T], n: usize) -> &'t mut [T] {
 /// A trust graph of `len` nodes with at most `D` edges each, all of whose per-node arrays and route table
 /// live in a caller-provided [`NetworkStorage`] of lifetime `'t`.
 ///
-/// The object itself is small (≈ 200 bytes: slices, counters and the configuration), so it can be built
+/// The object itself is small (≈ 300 bytes: slices, counters and the configuration), so it can be built
 /// and moved on any stack; the storage is [`storage_len`]`(len)`: at `len = 1024, D = 8` ≈ 0.6 MiB of
 /// node data and bitsets plus the 8 MiB route table (`len²` 8-byte [`RouteSlot`]s).
 pub struct Network<'t, const D: usize> {
@@ -637,7 +636,6 @@ pub struct Network<'t, const D: usize> {
     /// Words of a node bitset: `bitset_words(len)`.
     w: usize,
     unblocked: u32,
-    epoch: u16,
     nodes: &'t mut [NodeSlot],
     /// Dense per-node arrays (hot: the gate reads states, votes touch the counters): state codes,
     /// guilty and not-guilty votes of the current round per accused, rounds with a pending vote per
@@ -657,12 +655,8 @@ pub struct Network<'t, const D: usize> {
     /// `table[t·len + s]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
     table: &'t mut [RouteSlot],
     heap: Heap<'t>,
-    mark: &'t mut [u16],
+    /// Scratch of a repair: the nodes of the subtree, in the order they were found.
     list: &'t mut [u16],
-    /// Scratch of a batched repair: the tree (index in its chunk) of each `list` entry.
-    tag: &'t mut [u16],
-    /// Scratch of a batched repair: `list` grouped by tree.
-    sorted: &'t mut [u16],
 }
 
 impl<'t, const D: usize> Network<'t, D> {
@@ -698,7 +692,6 @@ impl<'t, const D: usize> Network<'t, D> {
             len,
             w,
             unblocked: 0,
-            epoch: 0,
             nodes: nodes.split_at_mut(len).0,
             state: take(&mut scratch, len),
             guilty: take(&mut scratch, len),
@@ -708,12 +701,9 @@ impl<'t, const D: usize> Network<'t, D> {
             blocked: take(&mut words, w),
             ballots: take(&mut words, 2 * w * len),
             has_child: take(&mut words, w * len),
+            heap: Heap::new(take(&mut words, len), take(&mut scratch, len)),
             table: table.split_at_mut(need.table).0,
-            heap: Heap::new(take(&mut scratch, len), take(&mut scratch, len)),
-            mark: take(&mut scratch, len),
             list: take(&mut scratch, len),
-            tag: take(&mut scratch, len),
-            sorted: take(&mut scratch, len),
         };
         net.clear();
         Ok(net)
@@ -731,7 +721,6 @@ impl<'t, const D: usize> Network<'t, D> {
 
     fn clear(&mut self) {
         self.unblocked = self.len as u32;
-        self.epoch = 0;
         self.nodes.fill(NodeSlot::EMPTY);
         self.state.fill(NodeState::Healthy as u16);
         self.guilty.fill(0);
@@ -741,7 +730,6 @@ impl<'t, const D: usize> Network<'t, D> {
         self.graph.deg.fill(0);
         self.blocked.fill(0);
         self.ballots.fill(0);
-        self.mark.fill(0);
         self.heap.clear();
         self.rebuild_routes();
     }

@@ -6,23 +6,31 @@
 //! Invariants, for every unblocked `t` and unblocked `s`: `dist[t][t] = 0`, `next[t][t] = t`; a reachable
 //! `s ≠ t` has an unblocked neighbour `h = next[s][t]` with `dist[s][t] = cost(s, h) + dist[h][t]`, and
 //! `dist[s][t]` is the least cost of a path from `s` to `t` whose nodes are all unblocked; an unreachable
-//! `s` has `INF` and `NO_HOP`. Entries of blocked sources and trees of blocked destinations are not
-//! maintained (every reader tests the blocked bit first); they are rebuilt when the node is released.
+//! `s` has `INF` and `NO_HOP`. A blocked source's entry is `(INF, NO_HOP)` in every tree of an unblocked
+//! destination (so a repair needs no blocked test: it offers nothing); trees of blocked destinations are
+//! not maintained (every reader tests the blocked bit first) and are rebuilt when the node is released.
+//!
+//! Repairs after a node is blocked or an edge gets costlier: see [`Network::repair_subtree`] and
+//! docs/NETWORK.md.
 //!
 //! `has_child[v]` is a bitset over trees: bit `t` is set whenever some entry of tree `t` was written with
 //! next hop `v`. It is a superset of the trees in which `v` has a child (bits are only cleared by a full
 //! rebuild and when `v` is blocked, after which it has no children), so blocking `v` visits those trees
 //! only.
 
-use super::{Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
+use super::{Edge, Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
 
-/// Trees repaired together by [`Network::block_routes`].
-const CHUNK: usize = 16;
+// Tags a repair puts in the spare top bits of the slots of the tree it repairs, above the next hop:
+// `hi = slot >> 32` is `tag << 16 | hop`. Every slot outside a repair has tag 0.
 
-/// Distances a heap orders nodes by.
-pub(crate) trait Keys {
-    fn key(&self, x: usize) -> u32;
-}
+/// Found in the subtree, not looked at yet (distance and hop stale).
+const IN: u64 = 1;
+/// Looked at: distance and hop are a tentative label.
+const AFF: u64 = 2;
+/// Label checked: it rests on final nodes and checked labels only.
+const OK: u64 = 3;
+/// Label rested on a node of the subtree found later (its distance stale): looked at again.
+const BAD: u64 = 4;
 
 /// Tree `t`: the contiguous block of slots `t·len .. (t + 1)·len`, and the child index it keeps up to
 /// date.
@@ -52,24 +60,25 @@ impl Tree<'_> {
     }
 }
 
-impl Keys for Tree<'_> {
-    #[inline]
-    fn key(&self, x: usize) -> u32 {
-        self.d(x)
-    }
-}
-
-/// An indexed binary min-heap of node ids with decrease-key, ordered by a [`Keys`].
+/// An indexed binary min-heap of node ids keyed by distance, with decrease-key. Entries carry their
+/// key (`key << 16 | node`, so ties go to the lower id): sifting compares entries, never reads the
+/// table.
 pub(crate) struct Heap<'t> {
-    items: &'t mut [u16],
+    items: &'t mut [u64],
+    /// Each node's index in `items`, or `NO_HOP` when absent.
     pos: &'t mut [u16],
     len: usize,
 }
 
 impl<'t> Heap<'t> {
     /// A heap over node ids below `pos.len()`, with room for `items.len()` of them.
-    pub(crate) fn new(items: &'t mut [u16], pos: &'t mut [u16]) -> Self {
+    pub(crate) fn new(items: &'t mut [u64], pos: &'t mut [u16]) -> Self {
         Heap { items, pos, len: 0 }
+    }
+
+    /// Whether `x` is in the heap.
+    fn contains(&self, x: u16) -> bool {
+        self.pos.get(usize::from(x)).is_some_and(|&p| p != NO_HOP)
     }
 
     /// Empties the heap.
@@ -78,138 +87,284 @@ impl<'t> Heap<'t> {
         self.len = 0;
     }
 
-    /// Inserts `x`, or restores the heap order after its key decreased.
-    fn push_or_decrease(&mut self, x: u16, key: &impl Keys) {
-        let p = self.pos[usize::from(x)];
+    /// Inserts `x` with `key`, or restores the heap order after its key decreased to `key`.
+    #[inline]
+    fn push_or_decrease(&mut self, x: u16, key: u32) {
+        let Some(&p) = self.pos.get(usize::from(x)) else { return };
         let i = if p == NO_HOP {
-            let i = self.len;
-            self.items[i] = x;
-            self.pos[usize::from(x)] = i as u16;
+            if self.len >= self.items.len() {
+                return;
+            }
             self.len += 1;
-            i
+            self.len - 1
         } else {
             usize::from(p)
         };
-        self.sift_up(i, key);
+        self.sift_up(i, u64::from(key) << 16 | u64::from(x));
     }
 
-    fn pop(&mut self, key: &impl Keys) -> Option<usize> {
-        if self.len == 0 {
-            return None;
-        }
-        let top = self.items[0];
+    /// Removes the entry of least key: its node and key.
+    #[inline]
+    fn pop(&mut self) -> Option<(usize, u32)> {
+        let items = self.items.get_mut(..self.len)?;
+        let (&top, _) = items.split_first()?;
         self.len -= 1;
-        self.pos[usize::from(top)] = NO_HOP;
-        if self.len > 0 {
-            let last = self.items[self.len];
-            self.items[0] = last;
-            self.pos[usize::from(last)] = 0;
-            self.sift_down(0, key);
+        let last = items[self.len];
+        if let Some(p) = self.pos.get_mut(usize::from(top as u16)) {
+            *p = NO_HOP;
         }
-        Some(usize::from(top))
+        if self.len > 0 {
+            self.sift_down(0, last);
+        }
+        Some((usize::from(top as u16), (top >> 16) as u32))
     }
 
-    fn sift_up(&mut self, mut i: usize, key: &impl Keys) {
-        let x = self.items[i];
-        let k = key.key(usize::from(x));
+    /// Gives `x` the key `key`, lower or higher than before, inserting it if absent.
+    fn set_key(&mut self, x: u16, key: u32) {
+        let Some(&p) = self.pos.get(usize::from(x)) else { return };
+        if p == NO_HOP || usize::from(p) >= self.len {
+            self.push_or_decrease(x, key);
+            return;
+        }
+        let entry = u64::from(key) << 16 | u64::from(x);
+        let i = usize::from(p);
+        if self.items.get(i).is_some_and(|&old| entry < old) {
+            self.sift_up(i, entry);
+        } else {
+            self.sift_down(i, entry);
+        }
+    }
+
+    /// Moves entry `x` up from free index `i` to its place.
+    #[inline]
+    fn sift_up(&mut self, mut i: usize, x: u64) {
+        let items = &mut self.items[..self.len];
         while i > 0 {
             let parent = (i - 1) / 2;
-            let p = self.items[parent];
-            if key.key(usize::from(p)) <= k {
+            let p = items[parent];
+            if p <= x {
                 break;
             }
-            self.items[i] = p;
-            self.pos[usize::from(p)] = i as u16;
+            items[i] = p;
+            if let Some(q) = self.pos.get_mut(usize::from(p as u16)) {
+                *q = i as u16;
+            }
             i = parent;
         }
-        self.items[i] = x;
-        self.pos[usize::from(x)] = i as u16;
+        items[i] = x;
+        if let Some(q) = self.pos.get_mut(usize::from(x as u16)) {
+            *q = i as u16;
+        }
     }
 
-    fn sift_down(&mut self, mut i: usize, key: &impl Keys) {
-        let x = self.items[i];
-        let k = key.key(usize::from(x));
+    /// Moves entry `x` down from free index `i` to its place.
+    #[inline]
+    fn sift_down(&mut self, mut i: usize, x: u64) {
+        let items = &mut self.items[..self.len];
         loop {
             let l = 2 * i + 1;
-            if l >= self.len {
-                break;
-            }
-            let r = l + 1;
-            let (kl, c0) = (key.key(usize::from(self.items[l])), l);
-            let (kc, c) = if r < self.len {
-                let kr = key.key(usize::from(self.items[r]));
-                if kr < kl { (kr, r) } else { (kl, c0) }
-            } else {
-                (kl, c0)
+            let Some(&cl) = items.get(l) else { break };
+            let (c, cx) = match items.get(l + 1) {
+                Some(&cr) if cr < cl => (l + 1, cr),
+                _ => (l, cl),
             };
-            if kc >= k {
+            if cx >= x {
                 break;
             }
-            let cx = self.items[c];
-            self.items[i] = cx;
-            self.pos[usize::from(cx)] = i as u16;
+            items[i] = cx;
+            if let Some(q) = self.pos.get_mut(usize::from(cx as u16)) {
+                *q = i as u16;
+            }
             i = c;
         }
-        self.items[i] = x;
-        self.pos[usize::from(x)] = i as u16;
+        items[i] = x;
+        if let Some(q) = self.pos.get_mut(usize::from(x as u16)) {
+            *q = i as u16;
+        }
     }
 }
 
 /// Settles the heap's nodes in order and relaxes their unblocked neighbours in `tree` (a Dijkstra that
-/// only lowers distances). With `only = Some((mark, epoch))`, relaxes only nodes marked `epoch`, and
-/// never `skip`.
+/// only lowers distances).
 fn propagate<const D: usize>(
     graph: &Graph<'_, D>,
     blocked: &[u64],
     heap: &mut Heap<'_>,
     tree: &mut Tree<'_>,
-    only: Option<(&[u16], u16)>,
-    skip: usize,
 ) {
-    while let Some(y) = heap.pop(tree) {
-        let dy = tree.d(y);
+    while let Some((y, dy)) = heap.pop() {
         for e in graph.edges(y) {
             let z = usize::from(e.to);
-            if z == skip || bit(blocked, z) {
-                continue;
-            }
-            if let Some((mark, epoch)) = only
-                && mark.get(z) != Some(&epoch)
-            {
+            if bit(blocked, z) {
                 continue;
             }
             let nd = dy.saturating_add(e.cost);
             if nd < tree.d(z) {
                 tree.set(z, nd, y as u16);
-                heap.push_or_decrease(z as u16, tree);
+                heap.push_or_decrease(e.to, nd);
             }
         }
     }
 }
 
-/// The cheapest way for `x` into `tree` through an unblocked neighbour whose distance is final (not
-/// marked `epoch`): its cost and that neighbour, or `(INF, NO_HOP)`.
+/// The tag of a slot (see [`IN`]).
 #[inline]
-fn best_final<const D: usize>(
+fn tag(s: RouteSlot) -> u64 {
+    s.0 >> 48
+}
+
+/// `s` with tag `tag`.
+#[inline]
+fn tagged(s: RouteSlot, tag: u64) -> RouteSlot {
+    RouteSlot(s.0 & 0x0000_FFFF_FFFF_FFFF | tag << 48)
+}
+
+/// A label `(d, hop)` with tag `tag`.
+#[inline]
+fn label(d: u64, hop: u16, tag: u64) -> RouteSlot {
+    // `d ≤ INF` always: labels only take offers below the `INF` they start from.
+    RouteSlot(d.min(u64::from(INF)) | u64::from(hop) << 32 | tag << 48)
+}
+
+/// Phase 1 of a repair in the tree whose block is `slots`: one look at each node of the subtree,
+/// breadth-first from `root` (parents before children). A look at `u` finds its children — its
+/// neighbours with next hop `u` and tag 0 —, tags them [`IN`] and queues them in `list`; and gives `u`
+/// a label (tag [`AFF`]): the best offer of a neighbour tagged 0 (outside the subtree, or inside it
+/// but not found yet: such labels are caught below) or [`AFF`] (looked at before `u`). Neighbours
+/// tagged [`IN`] are looked at later and compare with `u` then; blocked ones hold `(INF, NO_HOP)` and
+/// offer nothing. `u` is queued in `heap` if it can improve a neighbour looked at before it (whoever
+/// can improve `u` already did: `u` took its offer). A blocked root is only searched for children;
+/// another root is `list[0]`. Returns the size of the subtree and whether some label took the offer
+/// of a node found after it (whose distance was stale). Out of line, so that its loop keeps its
+/// values in registers.
+#[inline(never)]
+fn first_looks<const D: usize>(
     graph: &Graph<'_, D>,
-    blocked: &[u64],
-    mark: &[u16],
-    tree: &Tree<'_>,
-    x: usize,
-    epoch: u16,
-) -> (u32, u16) {
-    let (mut best, mut hop) = (INF, NO_HOP);
-    for e in graph.edges(x) {
-        let u = usize::from(e.to);
-        if mark.get(u) != Some(&epoch) && !bit(blocked, u) {
-            let du = tree.d(u);
-            if du != INF && du.saturating_add(e.cost) < best {
-                best = du.saturating_add(e.cost);
-                hop = e.to;
+    slots: &mut [RouteSlot],
+    list: &mut [u16],
+    heap: &mut Heap<'_>,
+    root: usize,
+    root_blocked: bool,
+) -> (usize, bool) {
+    let k = slots.len();
+    let (mut n, mut i, mut stale) = (0, 0, false);
+    if !root_blocked && let (Some(s), Some(l)) = (slots.get_mut(root), list.get_mut(0)) {
+        *s = tagged(*s, IN);
+        *l = root as u16;
+        n = 1;
+    }
+    let mut u = root as u16;
+    let mut blocked_root = root_blocked;
+    loop {
+        if !blocked_root {
+            let Some(&x) = list.get(i).filter(|_| i < n) else { break };
+            i += 1;
+            u = x;
+        }
+        let me = u32::from(u);
+        let (mut best, mut hop, mut gap) = (u64::from(INF), NO_HOP, 0u64);
+        for edge in graph.edges(usize::from(u)) {
+            let y = usize::from(edge.to);
+            if y >= k {
+                continue;
+            }
+            let s = slots[y].0;
+            let hi = (s >> 32) as u32;
+            if hi <= 0xFFFF {
+                if hi == me {
+                    if let Some(l) = list.get_mut(n) {
+                        *l = edge.to;
+                        n += 1;
+                        slots[y].0 = s | IN << 48;
+                    }
+                } else {
+                    let d = u64::from(s as u32) + u64::from(edge.cost);
+                    if d < best {
+                        best = d;
+                        hop = edge.to;
+                    }
+                }
+            } else if hi >> 16 == AFF as u32 {
+                let (d, c) = (u64::from(s as u32), u64::from(edge.cost));
+                if d + c < best {
+                    best = d + c;
+                    hop = edge.to;
+                }
+                gap = gap.max(d.saturating_sub(c));
+                stale |= hi as u16 == u;
+            }
+        }
+        if blocked_root {
+            blocked_root = false;
+            continue;
+        }
+        if let Some(s) = slots.get_mut(usize::from(u)) {
+            *s = label(best, hop, AFF);
+        }
+        if best < gap {
+            heap.push_or_decrease(u, best as u32);
+        }
+    }
+    (n, stale)
+}
+
+/// Another look at node `u` whose label was [`BAD`], once the subtree is known and checked: offers
+/// from neighbours tagged 0 (outside the subtree) or [`OK`]; the largest `d(z) − c` over the latter.
+#[inline(never)]
+fn second_look(edges: &[Edge], slots: &[RouteSlot]) -> (RouteSlot, u64) {
+    let (mut best, mut hop, mut gap) = (u64::from(INF), NO_HOP, 0u64);
+    for edge in edges {
+        let Some(&s) = slots.get(usize::from(edge.to)) else { continue };
+        let (t, d, c) = (tag(s), u64::from(s.dist()), u64::from(edge.cost));
+        if t == 0 || t == OK {
+            if d + c < best {
+                best = d + c;
+                hop = edge.to;
+            }
+            if t == OK {
+                gap = gap.max(d.saturating_sub(c));
             }
         }
     }
-    (best, hop)
+    (label(best, hop, OK), gap)
+}
+
+/// Phase 4 of a repair: a Dijkstra from the queued nodes, within the subtree (labels tagged [`AFF`]
+/// or [`OK`]). A settled node is final (tag 0). Out of line, like the other phases, so that each loop
+/// has the registers to itself.
+#[inline(never)]
+fn settle<const D: usize>(graph: &Graph<'_, D>, slots: &mut [RouteSlot], heap: &mut Heap<'_>) {
+    while let Some((y, dy)) = heap.pop() {
+        if let Some(s) = slots.get_mut(y) {
+            *s = tagged(*s, 0);
+        }
+        for edge in graph.edges(y) {
+            let Some(s) = slots.get_mut(usize::from(edge.to)) else { continue };
+            let nd = u64::from(dy) + u64::from(edge.cost);
+            if (tag(*s) == AFF || tag(*s) == OK) && nd < u64::from(s.dist()) {
+                *s = label(nd, y as u16, OK);
+                heap.push_or_decrease(edge.to, nd as u32);
+            }
+        }
+    }
+}
+
+/// Phase 5 of a repair in tree `t`: untags the nodes of `list` and indexes each under its next hop in
+/// `has_child` (`w` words per node).
+#[inline(never)]
+fn untag(list: &[u16], slots: &mut [RouteSlot], has_child: &mut [u64], w: usize, t: usize) {
+    let (tw, tb) = (t / 64, 1u64 << (t % 64));
+    for &x in list {
+        let x = usize::from(x);
+        let Some(s) = slots.get_mut(x) else { continue };
+        *s = tagged(*s, 0);
+        let h = usize::from(s.hop());
+        if h != x
+            && let Some(b) = has_child.get_mut(h * w + tw)
+        {
+            *b |= tb;
+        }
+    }
 }
 
 /// Iterates the set bits of one word `b` of a bitset, word index `w`.
@@ -286,130 +441,92 @@ impl<const D: usize> Network<'_, D> {
             return;
         }
         tree.set(t, 0, t as u16);
-        self.heap.push_or_decrease(t as u16, &tree);
-        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
+        self.heap.push_or_decrease(t as u16, 0);
+        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
     }
 
     /// In tree `t`, `x` can now reach `t` at cost `d` via `hop`: record it and propagate the improvement.
     fn improve(&mut self, t: usize, x: usize, d: u32, hop: usize) {
         let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
         tree.set(x, d, hop as u16);
-        self.heap.push_or_decrease(x as u16, &tree);
-        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
+        self.heap.push_or_decrease(x as u16, d);
+        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
     }
 
-    fn next_epoch(&mut self) -> u16 {
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.mark.fill(0);
-            self.epoch = 1;
-        }
-        self.epoch
-    }
-
-    /// Recomputes, in tree `t`, the subtree hanging from `root` (root included): every node whose path
-    /// to `t` went through `root` (a blocked root) or through `root`'s parent edge (a costlier or removed
-    /// edge). Nodes outside the subtree keep their distances, which the change cannot have altered.
-    /// Cost: `O(k·D·log k)` for a subtree of `k` nodes, all within tree `t`'s block of the table.
+    /// Recomputes, in tree `t`, the subtree hanging from `root`: every node whose path to `t` went
+    /// through `root` (a blocked root, itself excluded) or through `root`'s parent edge (a costlier or
+    /// removed edge; `root` included). Nodes outside the subtree keep their distances (removing a node
+    /// or making an edge costlier only removes paths, and their paths avoid the change), so they are
+    /// final; only the subtree's distances and hops are recomputed, from them.
+    ///
+    /// 1. One look per node, breadth-first ([`first_looks`]): it finds the node's children and gives it
+    ///    a label, the best offer of a neighbour outside the subtree or looked at before it. One scan of
+    ///    its edges per node of the subtree is all most nodes ever cost.
+    /// 2. A label may rest on a node of the subtree not found yet at the look (its old distance, which
+    ///    can only have grown): such a label and any resting on it are marked bad, in look order.
+    /// 3. Bad labels are recomputed from good ones and the outside.
+    /// 4. A Dijkstra within the subtree, seeded only by the nodes that can still lower a neighbour's
+    ///    label (checked at the later look of each edge's two ends, or at the recomputation).
+    /// 5. Tags cleared, and each node indexed in `has_child` under its new hop.
+    ///
+    /// Cost: `O(k·D)` for a subtree of `k` nodes, plus `O(a·D·log a)` for the `a` nodes the Dijkstra
+    /// settles, all within tree `t`'s block of the table.
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
-        let epoch = self.next_epoch();
-        let len = self.len;
-        let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
-        // 1. Collect the subtree: the children of u are the unblocked neighbours whose next hop is u.
-        self.mark[root] = epoch;
-        self.list[0] = root as u16;
-        let (mut n, mut i) = (1, 0);
-        while i < n {
-            let u = usize::from(self.list[i]);
-            i += 1;
-            // Gather first (independent loads overlap their cache misses), then test.
-            let edges = self.graph.edges(u);
-            let mut hops = [NO_HOP; D];
-            for (h, e) in hops.iter_mut().zip(edges) {
-                *h = block.get(usize::from(e.to)).map_or(NO_HOP, |e| e.hop());
+        let (len, w) = (self.len, self.w);
+        let Some(slots) = self.table.get_mut(t * len..(t + 1) * len) else { return };
+        let (graph, list, heap) = (&self.graph, &mut *self.list, &mut self.heap);
+        // 1. One look at each node (see `first_looks`).
+        let (n, stale) = first_looks(graph, slots, list, heap, root, root_blocked);
+        // 2. Check the labels in the same order: a label is good if its hop is outside the subtree
+        //    or good itself; it is bad if the hop is bad or was found after the node (its distance
+        //    was stale when offered; such hops are rare: breadth-first order finds most of the
+        //    subtree before its nodes are looked at).
+        let mut bad = false;
+        for &x in &list[..if stale { n } else { 0 }] {
+            let Some(&s) = slots.get(usize::from(x)) else { continue };
+            let h = slots.get(usize::from(s.hop())).map_or(0, |&h| tag(h));
+            let good = h == 0 || h == OK;
+            bad |= !good;
+            if let Some(s) = slots.get_mut(usize::from(x)) {
+                *s = tagged(*s, if good { OK } else { BAD });
             }
-            for (e, &h) in edges.iter().zip(&hops) {
-                let x = usize::from(e.to);
-                if usize::from(h) == u && self.mark[x] != epoch && x != t && !bit(self.blocked, x) {
-                    self.mark[x] = epoch;
-                    self.list[n] = e.to;
-                    n += 1;
+        }
+        // 3. Bad labels are recomputed from outside and good neighbours (in order, each becoming good),
+        //    and requeued with their new key (which may be higher).
+        if bad {
+            for &x in &list[..n] {
+                if slots.get(usize::from(x)).is_none_or(|&s| tag(s) != BAD) {
+                    continue;
+                }
+                let (lab, gap) = second_look(graph.edges(usize::from(x)), slots);
+                if let Some(s) = slots.get_mut(usize::from(x)) {
+                    *s = lab;
+                }
+                if heap.contains(x) || u64::from(lab.dist()) < gap {
+                    heap.set_key(x, lab.dist());
                 }
             }
         }
-        self.repair_collected(t, root, root_blocked, n, epoch);
+        // 4. Dijkstra from the queued nodes, within the subtree.
+        settle(graph, slots, heap);
+        // 5. Untag, and index each node under its next hop.
+        untag(&list[..n], slots, self.has_child, w, t);
     }
 
-    /// Steps 2–3 of [`Network::repair_subtree`]: `self.list[..n]` holds the subtree of `root` in tree
-    /// `t`, each node marked `epoch`. Resets it, seeds each node from its best neighbour outside, and
-    /// runs a Dijkstra restricted to it.
-    fn repair_collected(&mut self, t: usize, root: usize, root_blocked: bool, n: usize, epoch: u16) {
-        if root_blocked && n == 1 {
-            // `root` has no child here (a stale bit of the child index): nothing routes through it.
-            return;
-        }
-        let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
-        // 2. Keep what does not change (Ramalingam–Reps): a node of the subtree keeps its distance if it
-        //    has an unblocked neighbour whose distance is final at exactly its old distance minus the
-        //    edge. Final: outside the subtree (removing a node or making an edge costlier only removes
-        //    paths, so nobody else's distance changes), or already found to keep its distance. The list
-        //    is in collection order, parents before children, so a node whose parent kept its distance
-        //    keeps its distance and its hop with no look at all: whole sub-subtrees are skipped in O(1)
-        //    per node. A node not yet classified counts as not final (marked): that can only miss an
-        //    alternative, never accept a wrong one, and the node is then recomputed exactly below.
-        //    Kept nodes are unmarked; the rest stay marked, are reset and recomputed.
-        let (mut affected, mut kept) = (0, 0);
-        for j in 0..n {
-            let x = usize::from(self.list[j]);
-            if root_blocked && x == root {
-                tree.set(x, INF, NO_HOP);
-                continue;
-            }
-            let old = tree.d(x);
-            let parent = tree.slots.get(x).map_or(NO_HOP, |e| e.hop());
-            if x != root && self.mark.get(usize::from(parent)).is_some_and(|&m| m != epoch) {
-                // Its parent (in the subtree) kept its distance, and the edge to it is unchanged.
-                self.mark[x] = 0;
-                kept += 1;
-                continue;
-            }
-            // The best final neighbour: it offers exactly `old` iff the distance is kept (no final
-            // neighbour can offer less: the new distance is at least the old one); otherwise it is
-            // the node's seed for the restricted Dijkstra.
-            let (best, hop) = best_final(&self.graph, self.blocked, self.mark, &tree, x, epoch);
-            if best == old && old != INF {
-                tree.set(x, old, hop);
-                self.mark[x] = 0;
-                kept += 1;
-            } else {
-                tree.set(x, best, hop);
-                self.list[affected] = x as u16;
-                affected += 1;
-            }
-        }
-        // 3. Seeds. Computed above from the nodes final at the time; only nodes kept later can
-        //    improve them, so they are recomputed only if something was kept in this tree.
-        for j in 0..affected {
-            let s = usize::from(self.list[j]);
-            if kept > 0 {
-                let (best, hop) = best_final(&self.graph, self.blocked, self.mark, &tree, s, epoch);
-                tree.set(s, best, hop);
-            }
-            if tree.d(s) != INF {
-                self.heap.push_or_decrease(s as u16, &tree);
-            }
-        }
-        // 4. Dijkstra restricted to the affected nodes.
-        let skip = if root_blocked { root } else { usize::MAX };
-        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, Some((&*self.mark, epoch)), skip);
-    }
-
-    /// Routes after `v` became blocked (its bit is already set): only the trees in which the child index
-    /// says `v` may have a child are visited, and in each only `v`'s subtree is recomputed. Afterwards
+    /// Routes after `v` became blocked (its bit is already set). Its entry becomes `(INF, NO_HOP)` in
+    /// every maintained tree, so that it offers nothing to any later repair. Only the trees in which the
+    /// child index says `v` may have a child are then repaired, each only in `v`'s subtree. Afterwards
     /// `v` has no child anywhere, so its index is cleared.
     pub(crate) fn block_routes(&mut self, v: usize) {
-        let mut chunk = [0u16; CHUNK];
-        let mut k = 0;
+        let len = self.len;
+        for t in 0..len {
+            if t != v
+                && !bit(self.blocked, t)
+                && let Some(s) = self.table.get_mut(t * len + v)
+            {
+                *s = RouteSlot::EMPTY;
+            }
+        }
         for w in 0..self.w {
             // `v` is nobody's next hop from now on: its word can be read and cleared before the
             // repairs (which never set bits of `v`).
@@ -417,92 +534,9 @@ impl<const D: usize> Network<'_, D> {
             let bits = core::mem::take(word);
             for t in word_bits(w, bits) {
                 if t < self.len && t != v && !bit(self.blocked, t) {
-                    chunk[k] = t as u16;
-                    k += 1;
-                    if k == CHUNK {
-                        self.block_chunk(v, &chunk);
-                        k = 0;
-                    }
+                    self.repair_subtree(t, v, true);
                 }
             }
-        }
-        if k > 0 {
-            self.block_chunk(v, &chunk[..k]);
-        }
-    }
-
-    /// Repairs, after `v` was blocked, the trees in `trees` (at most [`CHUNK`]). The subtrees of `v` are
-    /// collected for all of them together, breadth-first across trees: consecutive steps read unrelated
-    /// trees, so their cache misses overlap instead of forming one chain per tree. No marks are needed:
-    /// `x` is a child of `u` iff `next[x] = u`, so each node is found at most once per tree. The
-    /// per-tree repairs that follow find the lines they read already in cache. If the scratch list
-    /// (`N` entries) fills, the chunk is split in two and collected again (nothing was written yet).
-    fn block_chunk(&mut self, v: usize, trees: &[u16]) {
-        let len = self.len;
-        let mut n = 0;
-        for k in 0..trees.len() {
-            self.list[n] = v as u16;
-            self.tag[n] = k as u16;
-            n += 1;
-        }
-        let mut i = 0;
-        while i < n {
-            let (u, k) = (usize::from(self.list[i]), self.tag[i]);
-            i += 1;
-            let t = usize::from(trees[usize::from(k)]);
-            let block = self.table.get(t * len..(t + 1) * len).unwrap_or_default();
-            let edges = self.graph.edges(u);
-            let mut hops = [NO_HOP; D];
-            for (h, e) in hops.iter_mut().zip(edges) {
-                *h = block.get(usize::from(e.to)).map_or(NO_HOP, |e| e.hop());
-            }
-            for (e, &h) in edges.iter().zip(&hops) {
-                let x = usize::from(e.to);
-                if usize::from(h) == u && x != t && !bit(self.blocked, x) {
-                    if n >= self.list.len() {
-                        // Nothing was written yet: split the chunk and start again. A single tree
-                        // cannot overflow (each node is found at most once), so this terminates.
-                        if trees.len() == 1 {
-                            self.repair_subtree(t, v, true);
-                            return;
-                        }
-                        let (l, r) = trees.split_at(trees.len() / 2);
-                        self.block_chunk(v, l);
-                        self.block_chunk(v, r);
-                        return;
-                    }
-                    self.list[n] = e.to;
-                    self.tag[n] = k;
-                    n += 1;
-                }
-            }
-        }
-        // Group by tree (a stable counting sort), then repair tree by tree.
-        let mut start = [0usize; CHUNK + 1];
-        for &k in &self.tag[..n] {
-            start[usize::from(k) + 1] += 1;
-        }
-        for k in 0..CHUNK {
-            start[k + 1] += start[k];
-        }
-        let mut fill = start;
-        for j in 0..n {
-            let k = usize::from(self.tag[j]);
-            self.sorted[fill[k]] = self.list[j];
-            fill[k] += 1;
-        }
-        for (k, &t) in trees.iter().enumerate() {
-            let (a, b) = (start[k], start[k + 1]);
-            if b - a <= 1 {
-                continue;
-            }
-            let epoch = self.next_epoch();
-            for j in a..b {
-                let s = self.sorted[j];
-                self.list[j - a] = s;
-                self.mark[usize::from(s)] = epoch;
-            }
-            self.repair_collected(usize::from(t), v, true, b - a, epoch);
         }
     }
 
@@ -540,8 +574,8 @@ impl<const D: usize> Network<'_, D> {
                 !bit(self.blocked, usize::from(e.to)) && best.saturating_add(e.cost) < d
             };
             if edges.iter().zip(&ds).any(gains) {
-                self.heap.push_or_decrease(v as u16, &tree);
-                propagate(&self.graph, self.blocked, &mut self.heap, &mut tree, None, usize::MAX);
+                self.heap.push_or_decrease(v as u16, best);
+                propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
             }
         }
         self.rebuild_column(v);

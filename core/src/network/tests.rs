@@ -71,7 +71,7 @@ fn construction_errors() {
     let l = storage_len(70);
     assert_eq!(
         l,
-        StorageLen { nodes: 70, adjacency: 70, words: 2 * (1 + 3 * 70), scratch: 11 * 70, table: 4900 }
+        StorageLen { nodes: 70, adjacency: 70, words: 2 * (1 + 3 * 70) + 70, scratch: 7 * 70, table: 4900 }
     );
     for part in [
         StoragePart::Nodes,
@@ -555,6 +555,34 @@ fn equal_cost_neighbour_inside_the_subtree_is_not_an_alternative() {
     assert_eq!((net.route(4, 0), net.route_cost(4, 0)), (Ok(5), Ok(20)));
     assert_eq!((net.route(3, 0), net.route_cost(3, 0)), (Ok(4), Ok(23)));
     assert_eq!((net.route(2, 0), net.route_cost(2, 0)), (Ok(3), Ok(24)));
+}
+
+/// A label that took the offer of a node of the subtree not found yet (its distance stale) is caught
+/// and recomputed, and so is a label that took the offer of such a label. Tree 0, block 1: the subtree
+/// is 2, 3 (children of 1) and 4 (child of 3). Breadth-first, 2 is looked at before 4 is found and
+/// takes 4's old offer (3 + 2); 4 then takes 2's (stale) label. Both are recomputed: the true routes
+/// go around through 5.
+#[test]
+fn stale_offers_inside_the_subtree_are_recomputed() {
+    let mut tb = tables(6);
+    let mut net = Net::new(NetworkConfig::DEFAULT, 6, tb.storage()).unwrap();
+    net.add_edges([
+        (0, 1, 1),
+        (1, 2, 1),
+        (1, 3, 1),
+        (3, 4, 1),
+        (2, 4, 2),
+        (2, 5, 10),
+        (3, 5, 10),
+        (0, 5, 10),
+    ])
+    .unwrap();
+    assert_eq!((net.route(4, 0), net.route_cost(4, 0)), (Ok(3), Ok(3)));
+    assert_eq!((net.route(2, 0), net.route_cost(2, 0)), (Ok(1), Ok(2)));
+    net.set_state(1, 1, NodeState::Quarantined).unwrap();
+    assert_eq!((net.route(2, 0), net.route_cost(2, 0)), (Ok(5), Ok(20)));
+    assert_eq!((net.route(3, 0), net.route_cost(3, 0)), (Ok(5), Ok(20)));
+    assert_eq!((net.route(4, 0), net.route_cost(4, 0)), (Ok(3), Ok(21)));
 }
 
 // ---- property tests against a naive oracle ----------------------------------------------------------
