@@ -447,7 +447,7 @@ impl AgentState {
     /// is the per-call term of docs/SCORING.md §3 times the calls it covers, computed against the
     /// counts and baselines as they were when the window opened; with one call it is exactly the
     /// per-call update.
-    #[inline(always)]
+    #[inline(never)]
     fn close_window<const CT: bool>(
         &mut self,
         cfg: &Tables,
@@ -626,7 +626,7 @@ impl AgentState {
     /// Applies the successes deferred in the window's top nibble: each adds the cached Success
     /// evidence (what it would have added at once, docs/SCORING.md §3.3) and is learned and counted.
     /// The status is left to the caller's next step (a window close or an outcome). No-op when none.
-    #[inline(always)]
+    #[inline(never)]
     fn fold_successes<const CT: bool>(&mut self, cfg: &Tables) {
         let k = self.window >> WIN_SUCC_SHIFT;
         if !CT && k == 0 {
@@ -649,7 +649,7 @@ impl AgentState {
         self.window &= (1 << WIN_SUCC_SHIFT) - 1;
     }
 
-    #[inline(always)]
+    #[inline(never)]
     fn outcome_now<const CT: bool>(&mut self, cfg: &Tables, now: Micros, outcome: Outcome) -> Update {
         let previous = self.status();
         self.version = Self::VERSION;
