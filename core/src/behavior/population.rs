@@ -59,23 +59,26 @@ impl Moments {
     pub fn mean(&self) -> u32 {
         match self.count {
             0 => 0,
-            n => (self.sum / n as u128).min(u32::MAX as u128) as u32,
+            n => div_wide(self.sum, n).min(u32::MAX as u128) as u32,
         }
     }
 
     /// Population variance `Σx²/n − (Σx/n)²`, computed exactly as `(n·Σx² − (Σx)²) / n²` when that fits,
     /// rounded down.
     pub fn variance(&self) -> u64 {
-        let n = self.count as u128;
+        let n = self.count;
         if n == 0 {
             return 0;
         }
-        match (n.checked_mul(self.sum_sq), self.sum.checked_mul(self.sum)) {
-            (Some(a), Some(b)) => (a.saturating_sub(b) / (n * n)).min(u64::MAX as u128) as u64,
+        match (mul_wide(n, self.sum_sq), square_wide(self.sum)) {
+            // ⌊a / n²⌋ = ⌊⌊a / n⌋ / n⌋ for positive integers: two divisions by the 64-bit `n`.
+            (Some(a), Some(b)) => div_wide(div_wide(a.saturating_sub(b), n), n).min(u64::MAX as u128) as u64,
             // Huge populations: the (still exact to within one unit of the mean) two-step form.
             _ => {
-                let mean = self.sum / n;
-                (self.sum_sq / n).saturating_sub(mean * mean).min(u64::MAX as u128) as u64
+                // A mean of 2⁶⁴ or more (only possible for hand-made fields: pushed samples are below
+                // 2³²) has a square above any Σx²/n: variance 0 rather than an overflow.
+                let mean_sq = square_wide(div_wide(self.sum, n)).unwrap_or(u128::MAX);
+                div_wide(self.sum_sq, n).saturating_sub(mean_sq).min(u64::MAX as u128) as u64
             }
         }
     }
@@ -163,7 +166,7 @@ impl Population {
         let mut risk_mix = [0u16; 6];
         if total > 0 {
             for (m, &c) in risk_mix.iter_mut().zip(&self.classes) {
-                *m = ((c as u128 * 65535) / total as u128) as u16;
+                *m = div_wide(c as u128 * 65535, total) as u16;
             }
         }
         PopulationView {
@@ -195,6 +198,60 @@ impl PopulationView {
     /// No population information.
     pub const NONE: PopulationView =
         PopulationView { mean: 0, sigma: 0, ready: false, risk_mix: [0; 6], mix_ready: false };
+}
+
+// ---- wide arithmetic without a 128-bit division -----------------------------------------------------
+//
+// A `u128 / u128` division is a call into compiler-builtins, which on 32-bit targets (the Cortex-M
+// firmware) is about a kilobyte of code per inlined site. Every divisor here is a sample count, a `u64`,
+// so a 128-by-64 division suffices: two 64-bit divisions and, only when the dividend does not fit in 64
+// bits, a 64-step shift-and-subtract. All of it is exact (the tests compare it with `u128` division).
+
+/// `⌊n / d⌋`, exactly, for `d > 0` (0 for `d = 0`, which no caller passes).
+fn div_wide(n: u128, d: u64) -> u128 {
+    if d == 0 {
+        return 0;
+    }
+    let (hi, lo) = ((n >> 64) as u64, n as u64);
+    if hi == 0 {
+        return (lo / d) as u128;
+    }
+    // The high word's quotient, then the low word's with the remainder `r < d` carried in: the classic
+    // restoring division of the 128-bit `r·2⁶⁴ + lo` by `d`, one quotient bit per step.
+    let (qh, mut r) = (hi / d, hi % d);
+    let mut ql = 0u64;
+    let mut i = 64;
+    while i > 0 {
+        i -= 1;
+        // r < d, so 2r + 1 < 2d ≤ 2⁶⁵: the bit shifted out (`carry`) is the 65th bit of the partial
+        // remainder, and when it is set the remainder certainly exceeds `d`.
+        let carry = r >> 63;
+        r = (r << 1) | ((lo >> i) & 1);
+        ql <<= 1;
+        if carry != 0 || r >= d {
+            r = r.wrapping_sub(d);
+            ql |= 1;
+        }
+    }
+    ((qh as u128) << 64) | ql as u128
+}
+
+/// `n · x`, or `None` if it overflows 128 bits (`n.checked_mul(x)` for a 64-bit `n`).
+fn mul_wide(n: u64, x: u128) -> Option<u128> {
+    let (hi, lo) = ((x >> 64) as u64, x as u64);
+    let top = n as u128 * hi as u128;
+    if top >> 64 != 0 {
+        return None;
+    }
+    (n as u128 * lo as u128).checked_add(top << 64)
+}
+
+/// `x²`, or `None` if it overflows 128 bits.
+fn square_wide(x: u128) -> Option<u128> {
+    match x >> 64 {
+        0 => Some(x * x),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +323,96 @@ mod tests {
         assert!(v.mix_ready);
         let sum: u32 = v.risk_mix.iter().map(|&m| m as u32).sum();
         assert!((65535 - 6..=65535).contains(&sum));
+    }
+
+    /// The former `u128`-division formulas, the oracle for the 128-by-64 arithmetic.
+    fn reference_view(m: &Moments) -> (u32, u64) {
+        let n = m.count as u128;
+        if n == 0 {
+            return (0, 0);
+        }
+        let mean = (m.sum / n).min(u32::MAX as u128) as u32;
+        let var = match (n.checked_mul(m.sum_sq), m.sum.checked_mul(m.sum)) {
+            (Some(a), Some(b)) => (a.saturating_sub(b) / (n * n)).min(u64::MAX as u128) as u64,
+            _ => {
+                let mean = m.sum / n;
+                // (The former code overflowed here for a mean of 2⁶⁴ or more, which only hand-made
+                // fields reach; it now saturates, as below.)
+                let mean_sq = mean.checked_mul(mean).unwrap_or(u128::MAX);
+                (m.sum_sq / n).saturating_sub(mean_sq).min(u64::MAX as u128) as u64
+            }
+        };
+        (mean, var)
+    }
+
+    #[test]
+    fn wide_division_is_exact() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let edges = [0u128, 1, 2, u64::MAX as u128, 1 << 64, (1 << 64) + 1, u128::MAX, u128::MAX - 1];
+        let divisors = [1u64, 2, 3, 7, 0xffff_ffff, 1 << 32, (1 << 63) + 1, u64::MAX - 1, u64::MAX];
+        for &n in &edges {
+            for &d in &divisors {
+                assert_eq!(div_wide(n, d), n / d as u128, "{n} / {d}");
+            }
+        }
+        for _ in 0..20_000 {
+            let n = ((xorshift(&mut seed) as u128) << 64 | xorshift(&mut seed) as u128)
+                >> (xorshift(&mut seed) % 128);
+            let d = xorshift(&mut seed) >> (xorshift(&mut seed) % 64);
+            if d == 0 {
+                continue;
+            }
+            assert_eq!(div_wide(n, d), n / d as u128, "{n} / {d}");
+            let x = n >> (xorshift(&mut seed) % 128);
+            assert_eq!(mul_wide(d, x), (d as u128).checked_mul(x), "{d} * {x}");
+            assert_eq!(square_wide(x), x.checked_mul(x), "{x}^2");
+        }
+        assert_eq!(div_wide(5, 0), 0);
+    }
+
+    #[test]
+    fn mean_and_variance_match_the_u128_formulas() {
+        let mut seed = 0x0123_4567_89ab_cdefu64;
+        // Realistic statistics (pushed samples) of every size, and hand-made extreme fields that reach
+        // the two-step branch and the clamps.
+        for round in 0..4000u32 {
+            let m = if round % 2 == 0 {
+                let n = xorshift(&mut seed) % 300;
+                let shift = xorshift(&mut seed) % 33;
+                Moments::of((0..n).map(|_| (xorshift(&mut seed) >> (32 + shift.min(31))) as u32))
+            } else {
+                let wide =
+                    |s: &mut u64| ((xorshift(s) as u128) << 64 | xorshift(s) as u128) >> (xorshift(s) % 128);
+                Moments {
+                    count: xorshift(&mut seed) >> (xorshift(&mut seed) % 64),
+                    sum: wide(&mut seed),
+                    sum_sq: wide(&mut seed),
+                }
+            };
+            let (mean, var) = reference_view(&m);
+            assert_eq!((m.mean(), m.variance()), (mean, var), "{m:?}");
+        }
+        // 2^40 samples of 2^32 - 1: n·Σx² overflows 128 bits, so the two-step form answers.
+        let x = u32::MAX as u128;
+        let n = 1u64 << 40;
+        let m = Moments { count: n, sum: x * n as u128, sum_sq: x * x * n as u128 };
+        assert_eq!(mul_wide(n, m.sum_sq), None);
+        assert_eq!((m.mean(), m.variance()), (u32::MAX, 0));
+        assert_eq!((m.mean(), m.variance()), reference_view(&m));
+    }
+
+    #[test]
+    fn risk_mix_matches_the_u128_formula() {
+        for classes in
+            [[1u64, 0, 0, 0, 0, 0], [u64::MAX / 6; 6], [u64::MAX, 1, 2, 3, 4, 5], [3, 5, 7, 11, 13, 17]]
+        {
+            let p = Population { hi: Moments::EMPTY, classes };
+            let total = p.calls();
+            let v = p.view(1);
+            for (m, c) in v.risk_mix.iter().zip(classes) {
+                assert_eq!(*m as u128, (c as u128 * 65535) / total as u128, "{classes:?}");
+            }
+        }
     }
 
     #[test]
