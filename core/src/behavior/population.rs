@@ -87,7 +87,7 @@ impl Moments {
     pub fn view(&self, min_samples: u64) -> MomentsView {
         MomentsView {
             mean: self.mean(),
-            sigma: self.variance().isqrt().min(u32::MAX as u64) as u32,
+            sigma: isqrt(self.variance()).min(u32::MAX as u64) as u32,
             ready: self.count >= min_samples.max(1),
         }
     }
@@ -200,40 +200,89 @@ impl PopulationView {
         PopulationView { mean: 0, sigma: 0, ready: false, risk_mix: [0; 6], mix_ready: false };
 }
 
-// ---- wide arithmetic without a 128-bit division -----------------------------------------------------
+// ---- wide arithmetic without a 128-bit division on 32-bit targets ---------------------------------
 //
-// A `u128 / u128` division is a call into compiler-builtins, which on 32-bit targets (the Cortex-M
-// firmware) is about a kilobyte of code per inlined site. Every divisor here is a sample count, a `u64`,
-// so a 128-by-64 division suffices: two 64-bit divisions and, only when the dividend does not fit in 64
-// bits, a 64-step shift-and-subtract. All of it is exact (the tests compare it with `u128` division).
+// Every divisor here is a sample count, a `u64`. On 64-bit targets `u128 / u128` with a 64-bit divisor
+// is a few native instructions, and `div_wide` is exactly that. On 32-bit targets (the Cortex-M
+// firmware) a 128-bit division, and even a 64-bit one, is a call into compiler-builtins' generic
+// division — about a kilobyte of code per inlined site for `u128`, 0.9 KiB for the `u64` routine — so
+// there `div_wide` and `isqrt` are shift-and-subtract loops with no division at all. Both ways are exact
+// (the tests compare the loops with native division on every edge and on random operands), so the
+// statistics, and everything derived from them, are identical on every target.
 
-/// `⌊n / d⌋`, exactly, for `d > 0` (0 for `d = 0`, which no caller passes).
+/// `⌊n / d⌋`, exactly (0 for `d = 0`, which no caller passes).
+#[cfg(target_pointer_width = "64")]
+#[inline]
 fn div_wide(n: u128, d: u64) -> u128 {
+    n.checked_div(d as u128).unwrap_or(0)
+}
+
+/// `⌊n / d⌋`, exactly (0 for `d = 0`, which no caller passes).
+#[cfg(not(target_pointer_width = "64"))]
+#[inline]
+fn div_wide(n: u128, d: u64) -> u128 {
+    div_shift_subtract(n, d)
+}
+
+/// `⌊√x⌋`.
+#[cfg(target_pointer_width = "64")]
+#[inline]
+fn isqrt(x: u64) -> u64 {
+    x.isqrt()
+}
+
+/// `⌊√x⌋`.
+#[cfg(not(target_pointer_width = "64"))]
+#[inline]
+fn isqrt(x: u64) -> u64 {
+    isqrt_digits(x)
+}
+
+/// `⌊n / d⌋` by restoring division, one quotient bit per step, with no division instruction or call:
+/// the remainder `r < d` is shifted left and the next dividend bit shifted in; as `r < d`, `2r + 1 < 2d`,
+/// so the bit shifted out of `r` (`carry`) is the partial remainder's 65th bit, and when it is set the
+/// remainder certainly exceeds `d`. 0 for `d = 0`.
+#[cfg_attr(target_pointer_width = "64", allow(dead_code))]
+fn div_shift_subtract(n: u128, d: u64) -> u128 {
     if d == 0 {
         return 0;
     }
-    let (hi, lo) = ((n >> 64) as u64, n as u64);
-    if hi == 0 {
-        return (lo / d) as u128;
-    }
-    // The high word's quotient, then the low word's with the remainder `r < d` carried in: the classic
-    // restoring division of the 128-bit `r·2⁶⁴ + lo` by `d`, one quotient bit per step.
-    let (qh, mut r) = (hi / d, hi % d);
-    let mut ql = 0u64;
-    let mut i = 64;
-    while i > 0 {
-        i -= 1;
-        // r < d, so 2r + 1 < 2d ≤ 2⁶⁵: the bit shifted out (`carry`) is the 65th bit of the partial
-        // remainder, and when it is set the remainder certainly exceeds `d`.
-        let carry = r >> 63;
-        r = (r << 1) | ((lo >> i) & 1);
-        ql <<= 1;
-        if carry != 0 || r >= d {
-            r = r.wrapping_sub(d);
-            ql |= 1;
+    let mut r = 0u64;
+    let mut q = [0u64; 2];
+    for (word, q) in [(n >> 64) as u64, n as u64].into_iter().zip(&mut q) {
+        let mut w = word;
+        for _ in 0..64 {
+            let carry = r >> 63;
+            r = (r << 1) | (w >> 63);
+            w <<= 1;
+            *q <<= 1;
+            if carry != 0 || r >= d {
+                r = r.wrapping_sub(d);
+                *q |= 1;
+            }
         }
     }
-    ((qh as u128) << 64) | ql as u128
+    ((q[0] as u128) << 64) | q[1] as u128
+}
+
+/// `⌊√x⌋`, digit by digit (two bits of `x` per step), with no division.
+#[cfg_attr(target_pointer_width = "64", allow(dead_code))]
+fn isqrt_digits(x: u64) -> u64 {
+    let (mut rem, mut root) = (x, 0u64);
+    let mut bit = 1u64 << 62;
+    while bit > rem {
+        bit >>= 2;
+    }
+    while bit != 0 {
+        if rem >= root + bit {
+            rem -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    root
 }
 
 /// `n · x`, or `None` if it overflows 128 bits (`n.checked_mul(x)` for a 64-bit `n`).
@@ -353,6 +402,7 @@ mod tests {
         for &n in &edges {
             for &d in &divisors {
                 assert_eq!(div_wide(n, d), n / d as u128, "{n} / {d}");
+                assert_eq!(div_shift_subtract(n, d), n / d as u128, "{n} / {d}");
             }
         }
         for _ in 0..20_000 {
@@ -363,11 +413,34 @@ mod tests {
                 continue;
             }
             assert_eq!(div_wide(n, d), n / d as u128, "{n} / {d}");
+            assert_eq!(div_shift_subtract(n, d), n / d as u128, "{n} / {d}");
             let x = n >> (xorshift(&mut seed) % 128);
             assert_eq!(mul_wide(d, x), (d as u128).checked_mul(x), "{d} * {x}");
             assert_eq!(square_wide(x), x.checked_mul(x), "{x}^2");
         }
         assert_eq!(div_wide(5, 0), 0);
+        assert_eq!(div_shift_subtract(5, 0), 0);
+    }
+
+    #[test]
+    fn digit_square_root_is_exact() {
+        let mut seed = 0x5151_5151_5151_5151u64;
+        let check = |x: u64| {
+            assert_eq!(isqrt_digits(x), x.isqrt(), "sqrt {x}");
+            assert_eq!(isqrt(x), x.isqrt(), "sqrt {x}");
+        };
+        for x in [0u64, 1, 2, 3, 4, 8, 15, 16, 17, u32::MAX as u64, 1 << 32, u64::MAX, u64::MAX - 1] {
+            check(x);
+        }
+        for k in 1..32u64 {
+            for x in [k * k - 1, k * k, k * k + 1, (1 << (2 * k)) - 1, 1 << (2 * k)] {
+                check(x);
+            }
+        }
+        for _ in 0..20_000 {
+            let x = xorshift(&mut seed) >> (xorshift(&mut seed) % 64);
+            check(x);
+        }
     }
 
     #[test]
