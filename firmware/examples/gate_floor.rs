@@ -15,7 +15,7 @@ use tcap::engine::{
 use tcap::registry::{tcap_registry, tcap_registry_builtin};
 use tcap::{tcap_agent_status, tcap_decision, tcap_node_state, tcap_outcome, tcap_result, tcap_risk};
 
-/// The engine's memory for 4 agents (640 bytes needed), 64-byte aligned.
+/// The engine's memory for 4 agents (`tcap_engine_size(4)` = 960 bytes), 64-byte aligned.
 #[repr(C, align(64))]
 struct EngineMem([u8; 1024]);
 

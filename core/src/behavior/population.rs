@@ -389,7 +389,7 @@ mod tests {
                 let mean = m.sum / n;
                 // (The former code overflowed here for a mean of 2⁶⁴ or more, which only hand-made
                 // fields reach; it now saturates, as below.)
-                let mean_sq = mean.checked_mul(mean).unwrap_or(u128::MAX);
+                let mean_sq = mean.saturating_mul(mean);
                 (m.sum_sq / n).saturating_sub(mean_sq).min(u64::MAX as u128) as u64
             }
         };
