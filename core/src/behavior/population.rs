@@ -73,8 +73,7 @@ impl Moments {
             return 0;
         }
         match (mul_wide(n, self.sum_sq), square_wide(self.sum)) {
-            // ⌊a / n²⌋ = ⌊⌊a / n⌋ / n⌋ for positive integers: two divisions by the 64-bit `n`.
-            (Some(a), Some(b)) => div_wide(div_wide(a.saturating_sub(b), n), n).min(u64::MAX as u128) as u64,
+            (Some(a), Some(b)) => div_by_square(a.saturating_sub(b), n).min(u64::MAX as u128) as u64,
             // Huge populations: the (still exact to within one unit of the mean) two-step form.
             _ => {
                 // A mean of 2⁶⁴ or more (only possible for hand-made fields: pushed samples are below
@@ -224,6 +223,21 @@ fn div_wide(n: u128, d: u64) -> u128 {
 #[inline]
 fn div_wide(n: u128, d: u64) -> u128 {
     div_shift_subtract(n, d)
+}
+
+/// `⌊a / n²⌋`, exactly (0 for `n = 0`): one native division on 64-bit targets (`n² < 2¹²⁸`).
+#[cfg(target_pointer_width = "64")]
+#[inline]
+fn div_by_square(a: u128, n: u64) -> u128 {
+    a.checked_div(n as u128 * n as u128).unwrap_or(0)
+}
+
+/// `⌊a / n²⌋`, exactly (0 for `n = 0`), as `⌊⌊a / n⌋ / n⌋` (equal for positive integers): two
+/// 128-by-64 divisions.
+#[cfg(not(target_pointer_width = "64"))]
+#[inline]
+fn div_by_square(a: u128, n: u64) -> u128 {
+    div_wide(div_wide(a, n), n)
 }
 
 /// `⌊√x⌋`.
@@ -422,6 +436,19 @@ mod tests {
         }
         assert_eq!(div_wide(5, 0), 0);
         assert_eq!(div_shift_subtract(5, 0), 0);
+        assert_eq!(div_by_square(5, 0), 0);
+        // The 32-bit targets' ⌊⌊a / n⌋ / n⌋ is ⌊a / n²⌋.
+        for _ in 0..20_000 {
+            let a = ((xorshift(&mut seed) as u128) << 64 | xorshift(&mut seed) as u128)
+                >> (xorshift(&mut seed) % 128);
+            let n = xorshift(&mut seed) >> (xorshift(&mut seed) % 64);
+            if n == 0 {
+                continue;
+            }
+            let two_step = div_shift_subtract(div_shift_subtract(a, n), n);
+            assert_eq!(two_step, a / (n as u128 * n as u128), "{a} / {n}^2");
+            assert_eq!(div_by_square(a, n), two_step);
+        }
     }
 
     #[test]
