@@ -184,7 +184,7 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
     }
     let max_words = order.iter().map(|&i| format::word_count(&specs[i].name)).max().unwrap_or(0);
 
-    // Id table: about 4 entries per 5 slots (load 0.8, 5.6 of 7 per bucket).
+    // Id table: about 4 entries per 5 slots (load 0.8, 4.8 of 6 per bucket).
     let id_home = (n * 5).div_ceil(ID_SLOTS * 4).max(1);
     let id_home32 = u32::try_from(id_home).map_err(|_| BuildError::TooLarge)?;
     let (id_seed, id_at, id_buckets, id_max_probe) = best_seed(
@@ -197,7 +197,7 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
     let id_mult = id_seed as u32 | 1;
 
     // Slots: each bucket's entries in name order. Records: bucket by bucket, slot by slot, so a bucket
-    // only needs the offset of its first record.
+    // locates them by the offset of its first record and the name lengths before each slot.
     let mut slots: Vec<Vec<usize>> = vec![Vec::new(); id_buckets]; // per bucket, positions in `order`
     for (k, &b) in id_at.iter().enumerate() {
         slots[b as usize].push(k);
@@ -277,6 +277,9 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
             let i = order[k];
             put32(&mut img, at + idb::KEYS + 4 * j, ids[i]);
             put32(&mut img, at + idb::FLAGS + 4 * j, specs[i].flags);
+            if j < ID_SLOTS - 1 {
+                put16(&mut img, at + idb::LENS + 2 * j, specs[i].name.len() as u16);
+            }
         }
         put32(&mut img, at + idb::REC, first[b]);
         img[at + idb::COUNT] = bucket.len() as u8;

@@ -19,7 +19,7 @@ pub const HEADER_LEN: usize = 128;
 /// Size of one bucket of either table (one cache line).
 pub const BUCKET_LEN: usize = 64;
 /// Slots per id bucket.
-pub const ID_SLOTS: usize = 7;
+pub const ID_SLOTS: usize = 6;
 /// Slots per name bucket.
 pub const NAME_SLOTS: usize = 10;
 /// Fixed part of a record before the name bytes.
@@ -77,18 +77,21 @@ pub mod hdr {
     pub const RESERVED: usize = 92;
 }
 
-/// Id bucket field offsets: `keys[7]`, `flags[7]` (all `u32`), the offset of the bucket's first record
-/// (`u32`), then the occupancy byte.
+/// Id bucket field offsets: `keys[6]`, `flags[6]` (all `u32`), the offset of the bucket's first record
+/// (`u32`), the name lengths of slots 0..5 (`u16`), then the occupancy byte.
 pub mod idb {
     /// `u32` keys (command ids), slot `j` at `KEYS + 4 * j`.
     pub const KEYS: usize = 0;
     /// `u32` canonical flags, slot `j` at `FLAGS + 4 * j`.
-    pub const FLAGS: usize = 28;
+    pub const FLAGS: usize = 24;
     /// `u32` offset (relative to the record heap) of slot 0's record; the records of slots `1..count`
     /// follow it in slot order. Equal to the total length of the records of all earlier buckets.
-    pub const REC: usize = 56;
-    /// `u8` number of occupied slots (filled from slot 0); bytes after it are zero.
-    pub const COUNT: usize = 60;
+    pub const REC: usize = 48;
+    /// `u16` name length of slot `j`'s record, `j < 5`, at `LENS + 2 * j` (0 for an unused slot): slot
+    /// `j`'s record starts at `REC + 18 * j + lens[0] + … + lens[j - 1]`.
+    pub const LENS: usize = 52;
+    /// `u8` number of occupied slots (filled from slot 0); the byte after it is zero.
+    pub const COUNT: usize = 62;
 }
 
 /// Name bucket field offsets: `fps[10]` (`u16`), `recs[10]` (`u32`), then the occupancy byte.
@@ -120,7 +123,8 @@ pub mod rec {
 }
 
 const _: () = assert!(idb::FLAGS == idb::KEYS + 4 * ID_SLOTS && idb::REC == idb::FLAGS + 4 * ID_SLOTS);
-const _: () = assert!(idb::COUNT == idb::REC + 4 && idb::COUNT < BUCKET_LEN);
+const _: () = assert!(idb::LENS == idb::REC + 4 && idb::COUNT == idb::LENS + 2 * (ID_SLOTS - 1));
+const _: () = assert!(idb::COUNT < BUCKET_LEN);
 const _: () = assert!(nmb::RECS == nmb::FPS + 2 * NAME_SLOTS && nmb::COUNT == nmb::RECS + 4 * NAME_SLOTS);
 const _: () = assert!(nmb::COUNT < BUCKET_LEN);
 const _: () = assert!(hdr::RESERVED <= HEADER_LEN && HEADER_LEN.is_multiple_of(BUCKET_LEN));
@@ -129,6 +133,7 @@ const _: () = assert!(rec::NAME == RECORD_FIXED);
 // record offsets as 4-byte words.
 const _: () =
     assert!(idb::KEYS.is_multiple_of(4) && idb::FLAGS.is_multiple_of(4) && idb::REC.is_multiple_of(4));
+const _: () = assert!(idb::LENS.is_multiple_of(2));
 const _: () = assert!(nmb::FPS.is_multiple_of(2) && nmb::RECS.is_multiple_of(4));
 
 /// Why an image was refused. `at` is the byte offset (from the start of the image) of the offending
@@ -454,16 +459,23 @@ pub struct Layout<'a> {
     pub records: &'a [u8],
 }
 
-/// Outcome of an id-table probe: the slot's flags, and where its record is — the bucket's first record
-/// and the number of records to step over from there ([`Layout::record_at`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IdHit {
-    /// Canonical flags of the slot.
-    pub flags: u32,
-    /// Offset of the bucket's first record (relative to the record heap).
-    pub base: u32,
-    /// The slot index: records to step over from `base`.
-    pub skip: u32,
+/// Outcome of an id-table probe: `(flags, record offset)`.
+pub type IdHit = (u32, u32);
+
+/// Offset of slot `j`'s record in id bucket `bucket`: the bucket's first record, plus the fixed parts
+/// and names of the slots before `j`. Branchless, and only the bucket's own bytes: an unused result
+/// costs nothing.
+#[inline(always)]
+fn slot_record(bucket: &[u8; BUCKET_LEN], j: usize) -> u32 {
+    let (half, _) = bucket.as_chunks::<2>();
+    let word = |at: usize| half.get(at / 2).map_or(0, |v| u16::from_le_bytes(*v) as u32);
+    let first = word(idb::REC) | (word(idb::REC + 2) << 16);
+    let mut r = first.wrapping_add(RECORD_FIXED as u32 * j as u32);
+    for k in 0..ID_SLOTS - 1 {
+        // A mask, not a branch: `j` is as unpredictable as the slot a key landed in.
+        r = r.wrapping_add(word(idb::LENS + 2 * k) & ((k < j) as u32).wrapping_neg());
+    }
+    r
 }
 
 impl<'a> Layout<'a> {
@@ -610,18 +622,14 @@ impl<'a> Layout<'a> {
             // Bit k set when slot k holds `id`. Unused slots hold key 0, which `id` is not, so no mask is
             // needed on this path.
             // The bucket as sixteen 4-byte words, a view whose length the optimiser knows, and the slot
-            // index clamped to the last slot (a no-op: `m` has bits 0..7 only), so that the value reads
+            // index clamped to the last slot (a no-op: `m` has bits 0..6 only), so that the value reads
             // below compile without bounds checks.
             let (w, _) = bucket.as_chunks::<4>();
-            let mut m = 0u32;
-            for k in 0..ID_SLOTS {
-                m |= ((u32::from_le_bytes(w[idb::KEYS / 4 + k]) == id) as u32) << k;
-            }
+            let m = (eq_mask4(w, 0, id) | (eq_mask4(w, 4, id) << 4)) & ((1 << ID_SLOTS) - 1);
             if m != 0 {
                 let j = (m.trailing_zeros() as usize).min(ID_SLOTS - 1);
                 let flags = u32::from_le_bytes(w[idb::FLAGS / 4 + j]);
-                let base = u32::from_le_bytes(w[idb::REC / 4]);
-                return Some(IdHit { flags, base, skip: j as u32 });
+                return Some((flags, slot_record(bucket, j)));
             }
             if (bucket[idb::COUNT] as usize) < ID_SLOTS || left == 0 {
                 return None;
@@ -641,8 +649,7 @@ impl<'a> Layout<'a> {
             let bucket = self.id_table.get(b)?;
             let cnt = (bucket[idb::COUNT] as usize).min(ID_SLOTS);
             if let Some(j) = (0..cnt).find(|&j| rd32(bucket, idb::KEYS + 4 * j) == 0) {
-                let flags = rd32(bucket, idb::FLAGS + 4 * j);
-                return Some(IdHit { flags, base: rd32(bucket, idb::REC), skip: j as u32 });
+                return Some((rd32(bucket, idb::FLAGS + 4 * j), slot_record(bucket, j)));
             }
             if cnt < ID_SLOTS || left == 0 {
                 return None;
@@ -656,18 +663,6 @@ impl<'a> Layout<'a> {
     #[inline(always)]
     pub fn find_id(&self, id: u32) -> Option<IdHit> {
         self.find_id_from(id, self.id_home_of(id))
-    }
-
-    /// The offset of the record `skip` records after the one at `base`: in a valid image, the record of
-    /// slot `skip` of the id bucket whose first record is at `base`. At most `ID_SLOTS - 1` steps, over
-    /// adjacent records.
-    #[inline(always)]
-    pub fn record_at(records: &[u8], base: u32, skip: u32) -> u32 {
-        let mut r = base as usize;
-        for _ in 0..(skip as usize).min(ID_SLOTS - 1) {
-            r = next_record(r, rd16(records, r.wrapping_add(rec::NAME_LEN)) as usize);
-        }
-        r as u32
     }
 
     /// The name of the record at `r` (empty if `r` is not a record start of a valid image).
@@ -746,6 +741,17 @@ impl<'a> Layout<'a> {
     }
 }
 
+/// Bit `k` set when word `at + k` of `w` (little-endian) equals `x`, for `k < 4` (a missing word is
+/// no match).
+#[inline(always)]
+fn eq_mask4(w: &[[u8; 4]], at: usize, x: u32) -> u32 {
+    let mut m = 0u32;
+    for k in 0..4 {
+        m |= (w.get(at + k).is_some_and(|v| u32::from_le_bytes(*v) == x) as u32) << k;
+    }
+    m
+}
+
 /// `a == b`, without a call to `memcmp` for names up to 16 bytes: two overlapping windows of 8 (or 4)
 /// bytes cover every byte of equal-length inputs of 8..=16 (or 4..8) bytes; 1..=3 bytes are compared as
 /// first, middle and last byte.
@@ -792,11 +798,12 @@ pub fn validate(image: &[u8]) -> Result<Layout<'_>, ImageError> {
 /// The structural part of [`validate`] (everything but the checksum).
 pub fn validate_structure(l: &Layout<'_>) -> Result<(), ImageError> {
     // The id buckets in order, and with them the record heap: records are stored bucket by bucket,
-    // slot by slot, so walking the buckets walks the heap. Each bucket: occupancy in range, unused slots
-    // and padding zero, its first-record offset equal to the heap position reached. Each occupied slot:
-    // a well-formed record there, whose id is the slot's key and the MD5 prefix of its name, with the
-    // slot's flags, found again through the id table at exactly this slot (the lookup stops at the
-    // first match, so a duplicate id is refused) and through the name table at exactly this offset.
+    // slot by slot, so walking the buckets walks the heap. Each bucket: occupancy in range, unused slots,
+    // unused name lengths and padding zero, its first-record offset equal to the heap position reached.
+    // Each occupied slot: a well-formed record there, whose id is the slot's key and the MD5 prefix of
+    // its name, with the slot's flags and (slots 0..5) name length, found again through the id table
+    // at exactly this offset (the lookup stops at the first match, so a duplicate id is refused) and
+    // through the name table at exactly this offset.
     let recs = l.records;
     let base = l.rec_base();
     let mut r = 0usize;
@@ -806,11 +813,12 @@ pub fn validate_structure(l: &Layout<'_>) -> Result<(), ImageError> {
         let at = HEADER_LEN + i * BUCKET_LEN;
         let cnt = bucket[idb::COUNT] as usize;
         let clean = |j: usize| rd32(bucket, idb::KEYS + 4 * j) == 0 && rd32(bucket, idb::FLAGS + 4 * j) == 0;
-        let first = rd32(bucket, idb::REC);
+        let clean_len = |j: usize| rd16(bucket, idb::LENS + 2 * j) == 0;
         if cnt > ID_SLOTS
             || !(cnt..ID_SLOTS).all(clean)
+            || !(cnt.min(ID_SLOTS - 1)..ID_SLOTS - 1).all(clean_len)
             || bucket[idb::COUNT + 1..].iter().any(|&b| b != 0)
-            || first as usize != r
+            || rd32(bucket, idb::REC) as usize != r
         {
             return Err(ImageError::BadBucket { at });
         }
@@ -830,10 +838,12 @@ pub fn validate_structure(l: &Layout<'_>) -> Result<(), ImageError> {
             if md5_id(name) != id {
                 return Err(ImageError::IdMismatch { at });
             }
-            // `base` and `skip` name this very slot: a non-empty bucket's first-record offset is
-            // strictly between those of its non-empty neighbours (records are at least 19 bytes).
-            let slot = IdHit { flags: rd32(bucket, idb::FLAGS + 4 * j), base: first, skip: j as u32 };
-            if rd32(bucket, idb::KEYS + 4 * j) != id || slot.flags != flags || l.find_id(id) != Some(slot) {
+            let len_ok = j == ID_SLOTS - 1 || rd16(bucket, idb::LENS + 2 * j) as usize == name_len;
+            if rd32(bucket, idb::KEYS + 4 * j) != id
+                || rd32(bucket, idb::FLAGS + 4 * j) != flags
+                || !len_ok
+                || l.find_id(id) != Some((flags, r as u32))
+            {
                 return Err(ImageError::IdTableMismatch { at });
             }
             if l.find_name(name) != Some(r as u32) {
@@ -870,7 +880,7 @@ pub fn validate_structure(l: &Layout<'_>) -> Result<(), ImageError> {
         for j in 0..cnt {
             let r = rd32(bucket, nmb::RECS + 4 * j);
             let id = rd32(recs, r as usize);
-            let ok = matches!(l.find_id(id), Some(h) if Layout::record_at(recs, h.base, h.skip) == r)
+            let ok = matches!(l.find_id(id), Some((_, x)) if x == r)
                 && name_hash(l.name_seed, l.record_name(r)) as u16 == rd16(bucket, nmb::FPS + 2 * j);
             if !ok {
                 return Err(ImageError::BadBucket { at });
@@ -929,6 +939,42 @@ mod tests {
                 assert!(!bytes_eq(&base[..n], &m[..n]), "len {n}, byte {i}");
             }
         }
+    }
+
+    /// A bucket locates every slot's record by itself (first record, fixed parts, name lengths), and
+    /// id 0 (which unused slots also hold) is found only among the occupied slots. Hand-made buckets:
+    /// no name with MD5 prefix 0 is known.
+    #[test]
+    fn slot_records_and_id_zero() {
+        let mut bucket = [0u8; BUCKET_LEN];
+        let keys = [9u32, 5, 0xdead_beef, 0, 8];
+        let lens = [3u16, 10, 1, 7, 300];
+        for (j, k) in keys.iter().enumerate() {
+            bucket[idb::KEYS + 4 * j..][..4].copy_from_slice(&k.to_le_bytes());
+            bucket[idb::FLAGS + 4 * j..][..4].copy_from_slice(&(100 + j as u32).to_le_bytes());
+            bucket[idb::LENS + 2 * j..][..2].copy_from_slice(&lens[j].to_le_bytes());
+        }
+        bucket[idb::COUNT] = keys.len() as u8;
+        bucket[idb::REC..][..4].copy_from_slice(&40u32.to_le_bytes());
+        let offsets = [40u32, 61, 89, 108, 133];
+        let table = [bucket];
+        let l = Layout { id_table: &table, ..Layout::EMPTY };
+        for (j, &k) in keys.iter().enumerate() {
+            assert_eq!(l.find_id_from(k, 0), Some((100 + j as u32, offsets[j])), "key {k}");
+        }
+        for absent in [1u32, 6, 10, u32::MAX] {
+            assert_eq!(l.find_id_from(absent, 0), None, "id {absent}");
+        }
+        // Slot 5 (no length of its own: nothing follows it) and a bucket without id 0.
+        let mut full = bucket;
+        full[idb::KEYS + 20..][..4].copy_from_slice(&11u32.to_le_bytes());
+        full[idb::KEYS + 12..][..4].copy_from_slice(&12u32.to_le_bytes());
+        full[idb::COUNT] = 6;
+        let table = [full];
+        let l = Layout { id_table: &table, ..Layout::EMPTY };
+        assert_eq!(l.find_id_from(11, 0), Some((0, 133 + 18 + 300)));
+        assert_eq!(l.find_id_from(12, 0), Some((103, 108)));
+        assert_eq!(l.find_id_from(0, 0), None, "unused key 0 is not id 0");
     }
 
     #[test]

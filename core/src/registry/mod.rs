@@ -3,13 +3,14 @@
 //! An image is a 128-byte header followed by three sections, all little-endian and laid out for the
 //! cache (every byte is documented in `docs/FORMAT.md`):
 //!
-//! * the **id table** — 64-byte buckets of seven slots, keys apart from values inside the line
-//!   (`keys[7] | flags[7] | first record | count`), so a lookup by id touches one cache line and
-//!   returns the hot fields (id, flags, risk) from it;
+//! * the **id table** — 64-byte buckets of six slots, keys apart from values inside the line
+//!   (`keys[6] | flags[6] | first record | name lengths[5] | count`), so a lookup by id touches one
+//!   cache line and returns the hot fields (id, flags, risk) from it;
 //! * the **name table** — 64-byte buckets of ten `(16-bit fingerprint, record offset)` slots;
 //! * the **record heap** — per entry: id, flags, performance fields and the name, unpadded, stored in
-//!   id-table order (bucket by bucket, slot by slot), so a bucket needs only the offset of its first
-//!   record: the cold data, read only when asked for, a few adjacent records away.
+//!   id-table order (bucket by bucket, slot by slot), so a bucket locates each slot's record from its
+//!   first record's offset and the name lengths before the slot: the cold data, read only when asked
+//!   for.
 //!
 //! [`Registry::load`] validates an image once (header, section geometry, CRC-32C of the whole, every
 //! bucket, every record, every entry found again by id and by name, every id the MD5 prefix of its
@@ -77,18 +78,11 @@ impl fmt::Debug for Registry<'_> {
 
 /// One registry entry: the hot fields (id, flags) from the id table, the cold ones (name, performance)
 /// read on demand from the record heap.
-///
-/// An entry found by id knows its bucket's first record and its slot, and steps over the slot's
-/// predecessors (at most six short, adjacent records) only when a cold field is read, so a lookup
-/// that wants the flags alone never touches the heap.
 #[derive(Clone, Copy)]
 pub struct Entry<'a> {
     id: u32,
     flags: u32,
-    /// The record's offset in the heap, or (found by id) its bucket's first record's.
-    base: u32,
-    /// Records to step over from `base`.
-    skip: u32,
+    rec: u32,
     records: &'a [u8],
 }
 
@@ -146,7 +140,7 @@ impl<'a> Entry<'a> {
     /// Offset of the entry's record in the record heap.
     #[inline]
     pub(crate) fn rec(&self) -> usize {
-        Layout::record_at(self.records, self.base, self.skip) as usize
+        self.rec as usize
     }
 }
 
@@ -233,13 +227,7 @@ impl<'a> Registry<'a> {
     /// only when a cold field — name or performance — is read).
     #[inline]
     pub fn get(&self, id: u32) -> Option<Entry<'a>> {
-        self.l.find_id(id).map(|h| Entry {
-            id,
-            flags: h.flags,
-            base: h.base,
-            skip: h.skip,
-            records: self.l.records,
-        })
+        self.l.find_id(id).map(|(flags, rec)| Entry { id, flags, rec, records: self.l.records })
     }
 
     /// The entry named exactly `name` (bytes as registered: no trimming, no case folding).
@@ -366,7 +354,7 @@ fn entry_at(records: &[u8], rec: u32) -> Entry<'_> {
     let r = rec as usize;
     let id = rd32(records, r.wrapping_add(format::rec::ID));
     let flags = rd32(records, r.wrapping_add(format::rec::FLAGS));
-    Entry { id, flags, base: rec, skip: 0, records }
+    Entry { id, flags, rec, records }
 }
 
 impl<'a> IntoIterator for &Registry<'a> {
