@@ -32,7 +32,7 @@ pub enum BuildError {
         /// Position of the entry.
         index: usize,
     },
-    /// Entry `index` has a name longer than 65,535 bytes.
+    /// Entry `index` has a name longer than [`MAX_NAME_LEN`](super::MAX_NAME_LEN) (4,096) bytes.
     NameTooLong {
         /// Position of the entry.
         index: usize,
@@ -61,7 +61,9 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             BuildError::EmptyName { index } => write!(f, "entry {index} has an empty name"),
-            BuildError::NameTooLong { index } => write!(f, "entry {index} has a name over 65535 bytes"),
+            BuildError::NameTooLong { index } => {
+                write!(f, "entry {index} has a name over {MAX_NAME_LEN} bytes")
+            }
             BuildError::DuplicateName { first, second } => {
                 write!(f, "entries {first} and {second} have the same name")
             }
@@ -197,7 +199,7 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
     let id_mult = id_seed as u32 | 1;
 
     // Slots: each bucket's entries in name order. Records: bucket by bucket, slot by slot, so a bucket
-    // locates them by the offset of its first record and the name lengths before each slot.
+    // locates them by the offset of its first record and each slot's 16-bit offset from it.
     let mut slots: Vec<Vec<usize>> = vec![Vec::new(); id_buckets]; // per bucket, positions in `order`
     for (k, &b) in id_at.iter().enumerate() {
         slots[b as usize].push(k);
@@ -277,8 +279,14 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
             let i = order[k];
             put32(&mut img, at + idb::KEYS + 4 * j, ids[i]);
             put32(&mut img, at + idb::FLAGS + 4 * j, specs[i].flags);
-            if j < ID_SLOTS - 1 {
-                put16(&mut img, at + idb::LENS + 2 * j, specs[i].name.len() as u16);
+            if j > 0 {
+                // At most five records of at most 18 + MAX_NAME_LEN bytes each: fits (pinned in format).
+                let off = rec_at[k] - first[b];
+                put16(
+                    &mut img,
+                    at + idb::OFFS + 2 * (j - 1),
+                    u16::try_from(off).map_err(|_| BuildError::TooLarge)?,
+                );
             }
         }
         put32(&mut img, at + idb::REC, first[b]);

@@ -24,8 +24,10 @@ pub const ID_SLOTS: usize = 6;
 pub const NAME_SLOTS: usize = 10;
 /// Fixed part of a record before the name bytes.
 pub const RECORD_FIXED: usize = 18;
-/// Longest name an image can hold.
-pub const MAX_NAME_LEN: usize = u16::MAX as usize;
+/// Longest name an image can hold, in bytes (Linux's `PATH_MAX`: a command name is a path or a few
+/// words). It keeps the records of an id bucket's first five slots within 65,535 bytes, so a bucket can
+/// locate them with 16-bit offsets.
+pub const MAX_NAME_LEN: usize = 4096;
 
 /// Header field offsets.
 pub mod hdr {
@@ -78,7 +80,7 @@ pub mod hdr {
 }
 
 /// Id bucket field offsets: `keys[6]`, `flags[6]` (all `u32`), the offset of the bucket's first record
-/// (`u32`), the name lengths of slots 0..5 (`u16`), then the occupancy byte.
+/// (`u32`), the offsets of slots 1..6's records from it (`u16`), then the occupancy byte.
 pub mod idb {
     /// `u32` keys (command ids), slot `j` at `KEYS + 4 * j`.
     pub const KEYS: usize = 0;
@@ -87,9 +89,9 @@ pub mod idb {
     /// `u32` offset (relative to the record heap) of slot 0's record; the records of slots `1..count`
     /// follow it in slot order. Equal to the total length of the records of all earlier buckets.
     pub const REC: usize = 48;
-    /// `u16` name length of slot `j`'s record, `j < 5`, at `LENS + 2 * j` (0 for an unused slot): slot
-    /// `j`'s record starts at `REC + 18 * j + lens[0] + … + lens[j - 1]`.
-    pub const LENS: usize = 52;
+    /// `u16` offset of slot `j`'s record from slot 0's, `1 <= j < 6`, at `OFFS + 2 * (j - 1)` (0 for
+    /// an unused slot): slot `j`'s record starts at `rec + offs[j - 1]` in the record heap.
+    pub const OFFS: usize = 52;
     /// `u8` number of occupied slots (filled from slot 0); the byte after it is zero.
     pub const COUNT: usize = 62;
 }
@@ -123,7 +125,9 @@ pub mod rec {
 }
 
 const _: () = assert!(idb::FLAGS == idb::KEYS + 4 * ID_SLOTS && idb::REC == idb::FLAGS + 4 * ID_SLOTS);
-const _: () = assert!(idb::LENS == idb::REC + 4 && idb::COUNT == idb::LENS + 2 * (ID_SLOTS - 1));
+const _: () = assert!(idb::OFFS == idb::REC + 4 && idb::COUNT == idb::OFFS + 2 * (ID_SLOTS - 1));
+// Five records of at most `RECORD_FIXED + MAX_NAME_LEN` bytes: slot 5's offset fits in a `u16`.
+const _: () = assert!((ID_SLOTS - 1) * (RECORD_FIXED + MAX_NAME_LEN) <= u16::MAX as usize);
 const _: () = assert!(idb::COUNT < BUCKET_LEN);
 const _: () = assert!(nmb::RECS == nmb::FPS + 2 * NAME_SLOTS && nmb::COUNT == nmb::RECS + 4 * NAME_SLOTS);
 const _: () = assert!(nmb::COUNT < BUCKET_LEN);
@@ -133,7 +137,7 @@ const _: () = assert!(rec::NAME == RECORD_FIXED);
 // record offsets as 4-byte words.
 const _: () =
     assert!(idb::KEYS.is_multiple_of(4) && idb::FLAGS.is_multiple_of(4) && idb::REC.is_multiple_of(4));
-const _: () = assert!(idb::LENS.is_multiple_of(2));
+const _: () = assert!(idb::OFFS.is_multiple_of(2));
 const _: () = assert!(nmb::FPS.is_multiple_of(2) && nmb::RECS.is_multiple_of(4));
 
 /// Why an image was refused. `at` is the byte offset (from the start of the image) of the offending
@@ -462,20 +466,17 @@ pub struct Layout<'a> {
 /// Outcome of an id-table probe: `(flags, record offset)`.
 pub type IdHit = (u32, u32);
 
-/// Offset of slot `j`'s record in id bucket `bucket`: the bucket's first record, plus the fixed parts
-/// and names of the slots before `j`. Branchless, and only the bucket's own bytes: an unused result
+/// Offset of slot `j`'s record in id bucket `bucket`: the bucket's first record plus the slot's 16-bit
+/// offset from it (none for slot 0). Branch-free, and only the bucket's own bytes: an unused result
 /// costs nothing.
 #[inline(always)]
 fn slot_record(bucket: &[u8; BUCKET_LEN], j: usize) -> u32 {
     let (half, _) = bucket.as_chunks::<2>();
     let word = |at: usize| half.get(at / 2).map_or(0, |v| u16::from_le_bytes(*v) as u32);
     let first = word(idb::REC) | (word(idb::REC + 2) << 16);
-    let mut r = first.wrapping_add(RECORD_FIXED as u32 * j as u32);
-    for k in 0..ID_SLOTS - 1 {
-        // A mask, not a branch: `j` is as unpredictable as the slot a key landed in.
-        r = r.wrapping_add(word(idb::LENS + 2 * k) & ((k < j) as u32).wrapping_neg());
-    }
-    r
+    // Slot 0 reads some offset (slot 5's) and masks it off.
+    let k = j.wrapping_sub(1).min(ID_SLOTS - 2);
+    first.wrapping_add(word(idb::OFFS + 2 * k) & ((j != 0) as u32).wrapping_neg())
 }
 
 impl<'a> Layout<'a> {
@@ -804,11 +805,11 @@ pub fn validate(image: &[u8]) -> Result<Layout<'_>, ImageError> {
 pub fn validate_structure(l: &Layout<'_>) -> Result<(), ImageError> {
     // The id buckets in order, and with them the record heap: records are stored bucket by bucket,
     // slot by slot, so walking the buckets walks the heap. Each bucket: occupancy in range, unused slots,
-    // unused name lengths and padding zero, its first-record offset equal to the heap position reached.
-    // Each occupied slot: a well-formed record there, whose id is the slot's key and the MD5 prefix of
-    // its name, with the slot's flags and (slots 0..5) name length, found again through the id table
-    // at exactly this offset (the lookup stops at the first match, so a duplicate id is refused) and
-    // through the name table at exactly this offset.
+    // unused offsets and padding zero, its first-record offset equal to the heap position reached.
+    // Each occupied slot: a well-formed record there (the slot's offset, for slots 1..6, leading to
+    // it), whose id is the slot's key and the MD5 prefix of its name, with the slot's flags, found again
+    // through the id table at exactly this offset (the lookup stops at the first match, so a duplicate
+    // id is refused) and through the name table at exactly this offset.
     let recs = l.records;
     let base = l.rec_base();
     let mut r = 0usize;
@@ -818,12 +819,13 @@ pub fn validate_structure(l: &Layout<'_>) -> Result<(), ImageError> {
         let at = HEADER_LEN + i * BUCKET_LEN;
         let cnt = bucket[idb::COUNT] as usize;
         let clean = |j: usize| rd32(bucket, idb::KEYS + 4 * j) == 0 && rd32(bucket, idb::FLAGS + 4 * j) == 0;
-        let clean_len = |j: usize| rd16(bucket, idb::LENS + 2 * j) == 0;
+        let clean_off = |j: usize| rd16(bucket, idb::OFFS + 2 * (j - 1)) == 0;
+        let first = rd32(bucket, idb::REC) as usize;
         if cnt > ID_SLOTS
             || !(cnt..ID_SLOTS).all(clean)
-            || !(cnt.min(ID_SLOTS - 1)..ID_SLOTS - 1).all(clean_len)
+            || !(cnt.max(1)..ID_SLOTS).all(clean_off)
             || bucket[idb::COUNT + 1..].iter().any(|&b| b != 0)
-            || rd32(bucket, idb::REC) as usize != r
+            || first != r
         {
             return Err(ImageError::BadBucket { at });
         }
@@ -834,7 +836,7 @@ pub fn validate_structure(l: &Layout<'_>) -> Result<(), ImageError> {
             }
             let name_len = rd16(recs, r + rec::NAME_LEN) as usize;
             let end = r + RECORD_FIXED + name_len;
-            if name_len == 0 || end > recs.len() {
+            if name_len == 0 || name_len > MAX_NAME_LEN || end > recs.len() {
                 return Err(ImageError::BadRecord { at });
             }
             let name = &recs[r + RECORD_FIXED..end];
@@ -843,10 +845,10 @@ pub fn validate_structure(l: &Layout<'_>) -> Result<(), ImageError> {
             if md5_id(name) != id {
                 return Err(ImageError::IdMismatch { at });
             }
-            let len_ok = j == ID_SLOTS - 1 || rd16(bucket, idb::LENS + 2 * j) as usize == name_len;
+            let off_ok = j == 0 || rd16(bucket, idb::OFFS + 2 * (j - 1)) as usize == r - first;
             if rd32(bucket, idb::KEYS + 4 * j) != id
                 || rd32(bucket, idb::FLAGS + 4 * j) != flags
-                || !len_ok
+                || !off_ok
                 || l.find_id(id) != Some((flags, r as u32))
             {
                 return Err(ImageError::IdTableMismatch { at });
@@ -946,39 +948,42 @@ mod tests {
         }
     }
 
-    /// A bucket locates every slot's record by itself (first record, fixed parts, name lengths), and
-    /// id 0 (which unused slots also hold) is found only among the occupied slots. Hand-made buckets:
-    /// no name with MD5 prefix 0 is known.
+    /// A bucket locates every slot's record by itself (first record, 16-bit offsets), and id 0 (which
+    /// unused slots also hold) is found only among the occupied slots. Hand-made buckets: no name with
+    /// MD5 prefix 0 is known.
     #[test]
     fn slot_records_and_id_zero() {
         let mut bucket = [0u8; BUCKET_LEN];
         let keys = [9u32, 5, 0xdead_beef, 0, 8];
-        let lens = [3u16, 10, 1, 7, 300];
+        let offsets = [0u16, 21, 49, 68, 93];
         for (j, k) in keys.iter().enumerate() {
             bucket[idb::KEYS + 4 * j..][..4].copy_from_slice(&k.to_le_bytes());
             bucket[idb::FLAGS + 4 * j..][..4].copy_from_slice(&(100 + j as u32).to_le_bytes());
-            bucket[idb::LENS + 2 * j..][..2].copy_from_slice(&lens[j].to_le_bytes());
+            if j > 0 {
+                bucket[idb::OFFS + 2 * (j - 1)..][..2].copy_from_slice(&offsets[j].to_le_bytes());
+            }
         }
         bucket[idb::COUNT] = keys.len() as u8;
         bucket[idb::REC..][..4].copy_from_slice(&40u32.to_le_bytes());
-        let offsets = [40u32, 61, 89, 108, 133];
         let table = [bucket];
         let l = Layout { id_table: &table, ..Layout::EMPTY };
         for (j, &k) in keys.iter().enumerate() {
-            assert_eq!(l.find_id_from(k, 0), Some((100 + j as u32, offsets[j])), "key {k}");
+            assert_eq!(l.find_id_from(k, 0), Some((100 + j as u32, 40 + offsets[j] as u32)), "key {k}");
         }
         for absent in [1u32, 6, 10, u32::MAX] {
             assert_eq!(l.find_id_from(absent, 0), None, "id {absent}");
         }
-        // Slot 5 (no length of its own: nothing follows it) and a bucket without id 0.
+        // Slot 5, the largest offset, and a bucket without id 0.
         let mut full = bucket;
         full[idb::KEYS + 20..][..4].copy_from_slice(&11u32.to_le_bytes());
+        full[idb::OFFS + 8..][..2].copy_from_slice(&u16::MAX.to_le_bytes());
         full[idb::KEYS + 12..][..4].copy_from_slice(&12u32.to_le_bytes());
         full[idb::COUNT] = 6;
         let table = [full];
         let l = Layout { id_table: &table, ..Layout::EMPTY };
-        assert_eq!(l.find_id_from(11, 0), Some((0, 133 + 18 + 300)));
-        assert_eq!(l.find_id_from(12, 0), Some((103, 108)));
+        assert_eq!(l.find_id_from(11, 0), Some((0, 40 + 65_535)));
+        assert_eq!(l.find_id_from(12, 0), Some((103, 40 + 68)));
+        assert_eq!(l.find_id_from(9, 0), Some((100, 40)), "slot 0 has no offset: slot 5's is masked");
         assert_eq!(l.find_id_from(0, 0), None, "unused key 0 is not id 0");
     }
 

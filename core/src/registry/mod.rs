@@ -4,13 +4,12 @@
 //! cache (every byte is documented in `docs/FORMAT.md`):
 //!
 //! * the **id table** — 64-byte buckets of six slots, keys apart from values inside the line
-//!   (`keys[6] | flags[6] | first record | name lengths[5] | count`), so a lookup by id touches one
-//!   cache line and returns the hot fields (id, flags, risk) from it;
+//!   (`keys[6] | flags[6] | first record | 16-bit record offsets[5] | count`), so a lookup by id
+//!   touches one cache line and returns the hot fields (id, flags, risk) from it;
 //! * the **name table** — 64-byte buckets of ten `(16-bit fingerprint, record offset)` slots;
 //! * the **record heap** — per entry: id, flags, performance fields and the name, unpadded, stored in
 //!   id-table order (bucket by bucket, slot by slot), so a bucket locates each slot's record from its
-//!   first record's offset and the name lengths before the slot: the cold data, read only when asked
-//!   for.
+//!   first record's offset and a 16-bit offset from there: the cold data, read only when asked for.
 //!
 //! [`Registry::load`] validates an image once (header, section geometry, CRC-32C of the whole, every
 //! bucket, every record, every entry found again by id and by name, every id the MD5 prefix of its

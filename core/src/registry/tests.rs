@@ -265,6 +265,25 @@ mod with_alloc {
     }
 
     #[test]
+    fn longest_names_round_trip() {
+        // Four names of MAX_NAME_LEN bytes share the one bucket of a four-entry image: the slots'
+        // 16-bit offsets reach 3 × (18 + 4,096).
+        let names: Vec<Vec<u8>> = (b'a'..=b'd').map(|c| alloc::vec![c; MAX_NAME_LEN]).collect();
+        let mut b = Builder::new();
+        for n in &names {
+            b.push(spec(n, Risk::High));
+        }
+        let img = b.build().unwrap();
+        let reg = Registry::load(&img).unwrap();
+        assert_eq!(reg.l.id_table.len(), 1);
+        for n in &names {
+            let e = reg.get(command_id(n)).unwrap();
+            assert_eq!(e.name(), &n[..]);
+            assert_eq!(reg.get_by_name(n), Some(e));
+        }
+    }
+
+    #[test]
     fn colliding_ids_refused() {
         // Two distinct names with the same 32-bit MD5 prefix, found by a birthday search.
         let (a, b) = (&b"tcap-collide-69801"[..], &b"tcap-collide-104830"[..]);
