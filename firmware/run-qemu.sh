@@ -17,6 +17,7 @@ if [ "$status" -ne 0 ]; then
 fi
 # The scripted sequence must have run to the end and reported its verdicts.
 grep -q '^tcap firmware ' "$out" || { echo "firmware-test: no banner"; exit 1; }
+grep -Eq '^registry: built-in, [0-9]+ commands, ' "$out" || { echo "firmware-test: no built-in registry"; exit 1; }
 grep -q '^rm .*risk=CRITICAL' "$out" || { echo "firmware-test: no verdict for rm"; exit 1; }
 # The gate ran: an unknown command was not allowed, and the hostile agent ended quarantined.
 grep -Eq '^gate  agent=2 frobnicate +risk=UNKNOWN +decision=(require_approval|deny|quarantine) ' "$out" \

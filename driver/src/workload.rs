@@ -126,14 +126,17 @@ pub const POPULAR: &[&str] = &[
 pub const PER_AGENT_GAP_US: u64 = 4_000_000;
 
 /// The generator's commands from the built-in registry: the ids in popularity order (the names of
-/// [`POPULAR`] that the registry knows, then its other safe, low and medium commands in registry
-/// order), and the ids of its high and critical commands (what compromised agents drift to).
+/// [`POPULAR`] that the registry knows, then its other safe, low and medium commands in name order),
+/// and the ids of its high and critical commands, in name order (what compromised agents drift to).
+/// Name order, not the image's storage order, so the workloads do not change with the image layout.
 pub fn command_pools() -> (Vec<u32>, Vec<u32>) {
     let reg = registry::builtin();
     let mut ids: Vec<u32> =
         POPULAR.iter().filter_map(|n| reg.get_by_name(n.as_bytes()).map(|e| e.id())).collect();
     let mut risky = Vec::new();
-    for e in reg.iter() {
+    let mut entries: Vec<_> = reg.iter().collect();
+    entries.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+    for e in entries {
         if e.risk() >= Risk::High {
             risky.push(e.id());
         } else if !ids.contains(&e.id()) {

@@ -129,9 +129,11 @@ impl<'a> Arena<'a> {
             self.rest = rest;
             return Err(tcap_result::BufferTooSmall);
         }
-        let (front, back) = rest.split_at_mut(need);
+        // `need <= rest.len()`, so this is never `None` (`_checked`: no panic path is compiled in).
+        let (front, back) = rest.split_at_mut_checked(need).ok_or(tcap_result::Internal)?;
         self.rest = back;
-        let piece = &mut front[pad..];
+        // `pad <= need`, so this is never `None` either.
+        let piece = front.get_mut(pad..).ok_or(tcap_result::Internal)?;
         // SAFETY: `piece` starts `pad` bytes in, which `align_offset` made aligned for T, and holds
         // exactly size_of::<T>() * count bytes, exclusively borrowed for 'a. MaybeUninit<T> has no
         // validity invariant, so viewing uninitialised bytes as it is sound.

@@ -1,8 +1,8 @@
 //! The flash floor of the gate on the full built-in registry: open `tcap_registry_builtin`, initialise
 //! an engine, make one `check_name`, one `check` and one `observe`, exit with whether they succeeded.
 //! No output and no test logic: what remains is the library code any such firmware links.
-//! `make firmware-full` builds it (with the `full-registry` feature's 128 KiB FLASH), prints its size
-//! and runs it in QEMU.
+//! `make firmware` builds it next to the firmware and prints its size; `make firmware-test` runs it in
+//! QEMU.
 #![no_std]
 #![no_main]
 
@@ -15,7 +15,7 @@ use tcap::engine::{
 use tcap::registry::{tcap_registry, tcap_registry_builtin};
 use tcap::{tcap_agent_status, tcap_decision, tcap_node_state, tcap_outcome, tcap_result, tcap_risk};
 
-/// The engine's memory for 4 agents (640 bytes needed), 64-byte aligned.
+/// The engine's memory for 4 agents (`tcap_engine_size(4)` = 960 bytes), 64-byte aligned.
 #[repr(C, align(64))]
 struct EngineMem([u8; 1024]);
 

@@ -6,11 +6,11 @@
 //! firmware would call them, so this also proves the ABI links and runs without std, an allocator or an
 //! OS.
 //!
-//! Flash is the budget (48 KiB), so the firmware prints with the few bytes of [`Line`] instead of
-//! `core::fmt`. The registry is a compact image of the `REGISTRY.txt` commands, opened (and validated)
-//! with `tcap_registry_open`; with the `full-registry` feature it is the library's full built-in image
-//! (`tcap_registry_builtin`), which with the gate's code does not fit the budget (`make firmware-full`
-//! measures it; docs/C-API.md has the breakdown).
+//! The registry is the library's full built-in image (`tcap_registry_builtin`: the 577 commands every
+//! host gets, looked up by id and by name exactly as there). Flash is the budget (48 KiB, which the
+//! linker enforces: memory.x), so the firmware prints with the few bytes of [`Line`] instead of
+//! `core::fmt`, links no panic path (every index is a `get`), and prints result codes as numbers
+//! rather than linking `tcap_result_str`'s table of texts. docs/C-API.md has the size breakdown.
 #![no_std]
 #![no_main]
 
@@ -26,14 +26,10 @@ use tcap::engine::{
 use tcap::enums::{
     tcap_agent_status_name, tcap_decision_name, tcap_node_state_is_blocked, tcap_node_state_name,
 };
-#[cfg(feature = "full-registry")]
-use tcap::registry::tcap_registry_builtin;
-#[cfg(not(feature = "full-registry"))]
-use tcap::registry::tcap_registry_open;
 use tcap::registry::{
-    tcap_entry, tcap_registry, tcap_registry_image, tcap_registry_len, tcap_registry_lookup_name,
+    tcap_entry, tcap_registry, tcap_registry_builtin, tcap_registry_image, tcap_registry_len,
+    tcap_registry_lookup_name,
 };
-use tcap::result::tcap_result_str;
 use tcap::version::{TCAP_VERSION_NUMBER, tcap_version, tcap_version_number};
 use tcap::wire::{tcap_flags_risk, tcap_kb_flags_to_canonical};
 use tcap::{enums::tcap_risk_name, tcap_node_state, tcap_result, tcap_risk};
@@ -53,6 +49,7 @@ impl Line {
         Line { out: hio::hstdout().ok(), buf: [0; 120], len: 0 }
     }
 
+    #[inline(never)] // one copy: this is called from everywhere
     fn bytes(&mut self, s: &[u8]) -> &mut Line {
         for &b in s {
             if let Some(slot) = self.buf.get_mut(self.len) {
@@ -79,16 +76,17 @@ impl Line {
     /// Decimal.
     fn u(&mut self, mut v: u32) -> &mut Line {
         let mut d = [0u8; 10];
-        let mut i = d.len();
-        loop {
-            i -= 1;
-            d[i] = b'0' + (v % 10) as u8;
+        let mut n = 0;
+        for slot in d.iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
             v /= 10;
+            n += 1;
             if v == 0 {
                 break;
             }
         }
-        self.bytes(&d[i..])
+        // (`get`, not indexing: the firmware links no panic path, and so no formatting machinery.)
+        self.bytes(d.get(d.len() - n..).unwrap_or(&[]))
     }
 
     /// Signed decimal.
@@ -112,7 +110,7 @@ impl Line {
         self.bytes(b"\n");
         if let Some(out) = self.out.as_mut() {
             // Nothing useful to do if the host cannot take it: the exit status still reports.
-            let _ = out.write_all(&self.buf[..self.len]);
+            let _ = out.write_all(self.buf.get(..self.len).unwrap_or(&self.buf));
         }
         self.len = 0;
     }
@@ -166,40 +164,16 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ b as u32).wrapping_mul(0x0100_0193))
 }
 
-/// 64-byte alignment for the registry image (each bucket one cache line; any alignment would do).
-#[cfg(not(feature = "full-registry"))]
-#[repr(C, align(64))]
-struct Aligned<T: ?Sized>(T);
-
-/// The firmware's registry: a compact image of the `firmware/REGISTRY.txt` rows of the built-in
-/// registry's source, built by build.rs with tcap-core's builder. (The full built-in image is 36 KiB;
-/// with the gate's code it does not fit the 48 KiB flash budget: see docs/C-API.md.)
-#[cfg(not(feature = "full-registry"))]
-static REGISTRY_IMAGE: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/registry.bin")));
-
-/// Opens the compact image, validating it in full (CRC-32C, every bucket and record).
-#[cfg(not(feature = "full-registry"))]
-fn open(reg: &mut tcap_registry) -> tcap_result {
-    let image = &REGISTRY_IMAGE.0;
-    // SAFETY: the image is static (it outlives the handle and the engine) and never modified; `reg` is live.
-    unsafe { tcap_registry_open(image.as_ptr(), image.len(), reg) }
-}
-
-/// The library's full built-in registry, O(1) (`make firmware-full`: over the flash budget).
-#[cfg(feature = "full-registry")]
-fn open(reg: &mut tcap_registry) -> tcap_result {
-    // SAFETY: `reg` is live; the built-in image is static.
-    unsafe { tcap_registry_builtin(reg) }
-}
-
-/// Opens the registry and checks that its bytes are the ones validated at build time.
+/// Opens the library's built-in registry (O(1)) and checks that its bytes are the ones validated at
+/// build time.
 fn registry(t: &mut Tally) -> tcap_registry {
     let mut reg = tcap_registry { opaque: [0; 16] };
     let mut n = 0usize;
     let mut ptr: *const u8 = core::ptr::null();
     let mut len = 0usize;
-    let rc = open(&mut reg);
-    t.check(rc == tcap_result::Ok, "open the registry");
+    // SAFETY: `reg` is a live local; the built-in image is static.
+    let rc = unsafe { tcap_registry_builtin(&mut reg) };
+    t.check(rc == tcap_result::Ok, "tcap_registry_builtin");
     // SAFETY: live locals.
     let rc = unsafe { tcap_registry_len(&reg, &mut n) };
     t.check(rc == tcap_result::Ok && n == IMAGE_COMMANDS, "tcap_registry_len");
@@ -216,8 +190,14 @@ fn registry(t: &mut Tally) -> tcap_registry {
         0
     };
     t.check(hash == IMAGE_FNV, "flashed image = the image validated at build time");
-    t.line.s(if cfg!(feature = "full-registry") { "registry: built-in" } else { "registry: compact" });
-    t.line.s(", ").u(n as u32).s(" commands, ").u(len as u32).s(" bytes, fnv1a=").hex(hash).end();
+    t.line
+        .s("registry: built-in, ")
+        .u(n as u32)
+        .s(" commands, ")
+        .u(len as u32)
+        .s(" bytes, fnv1a=")
+        .hex(hash)
+        .end();
     reg
 }
 
@@ -350,10 +330,12 @@ const fn gc(agent: u32, name: &'static str, expect: tcap_decision) -> GateCall {
 }
 
 const GATE_SCRIPT: &[GateCall] = &[
-    // Agent 0 builds and reads: allowed.
+    // Agent 0 builds and reads: allowed (a build is watched).
     gc(0, "ls", tcap_decision::Allow),
     gc(0, "git status", tcap_decision::Allow),
     gc(0, "grep", tcap_decision::Allow),
+    gc(0, "kubectl version", tcap_decision::Allow),
+    gc(0, "cargo build", tcap_decision::Caution),
     // Agent 1 reaches out and escalates privileges: watched, then held for approval.
     gc(1, "curl", tcap_decision::Caution),
     gc(1, "sudo", tcap_decision::RequireApproval),
@@ -375,7 +357,7 @@ const HOSTILE: &[&str] = &[
 ];
 
 fn print_verdict(l: &mut Line, agent: u32, name: &str, v: &tcap_verdict) {
-    l.s("gate  agent=").u(agent).s(" ").pad(name.as_bytes(), 11);
+    l.s("gate  agent=").u(agent).s(" ").pad(name.as_bytes(), 15);
     l.s(" risk=").pad(text(tcap_risk_name(v.risk as u32)), 11);
     l.s(" decision=").pad(text(tcap_decision_name(v.decision as u32)), 16);
     l.s(" agent=").pad(text(tcap_agent_status_name(v.agent_state as u32)), 11);
@@ -473,7 +455,8 @@ fn gate(reg: &tcap_registry, t: &mut Tally) {
     // SAFETY: as above.
     let rc = unsafe { tcap_engine_check(engine, now + 2, N_AGENTS, 0, &mut v) };
     t.check(rc == tcap_result::AgentOutOfRange, "agent out of range");
-    t.line.s("gate: agent ").u(N_AGENTS).s(" -> ").bytes(text(tcap_result_str(rc as u32))).end();
+    // Result codes as numbers: `tcap_result_str` would link the text of every code (1.9 KiB of flash).
+    t.line.s("gate: agent ").u(N_AGENTS).s(" -> result ").u(rc as u32).s(" (AGENT_OUT_OF_RANGE)").end();
 }
 
 #[entry]
@@ -514,7 +497,7 @@ fn main() -> ! {
         null_rc == tcap_result::NullArgument && empty_rc == tcap_result::InvalidLength && e.id == before,
         "errors",
     );
-    t.line.s("NULL name -> ").bytes(text(tcap_result_str(null_rc as u32))).end();
+    t.line.s("NULL name -> result ").u(null_rc as u32).s(" (NULL_ARGUMENT)").end();
     // A quarantined node is blocked: none of its calls may run.
     let mut blocked = false;
     // SAFETY: `blocked` is a live bool.

@@ -127,7 +127,7 @@ void test_registry_and_descriptor() {
     scratch.push_back(0);
     CHECK(tcap_registry_open(scratch.data(), scratch.size(), &junk) == TCAP_RESULT_IMAGE_CORRUPT);
     scratch.pop_back();
-    scratch[8] = 2;
+    scratch[8] = 1;  // format version 1, the previous layout: refused, not misread
     CHECK(tcap_registry_open(scratch.data(), scratch.size(), &junk) == TCAP_RESULT_IMAGE_VERSION);
     CHECK(tcap_registry_len(&junk, &n) == TCAP_RESULT_BAD_HANDLE);  // never written by the failures
 

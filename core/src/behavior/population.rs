@@ -22,8 +22,10 @@ impl Moments {
     /// No samples.
     pub const EMPTY: Moments = Moments { count: 0, sum: 0, sum_sq: 0 };
 
-    /// Adds one sample. O(1).
-    #[inline(always)]
+    /// Adds one sample. O(1). (Inlined on 64-bit targets, where it is three adds; out of line on 32-bit
+    /// ones, where the two saturating 128-bit adds are some 150 bytes of code per call site.)
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     pub fn push(&mut self, x: u32) {
         let x = x as u128;
         self.count = self.count.saturating_add(1);
@@ -59,23 +61,25 @@ impl Moments {
     pub fn mean(&self) -> u32 {
         match self.count {
             0 => 0,
-            n => (self.sum / n as u128).min(u32::MAX as u128) as u32,
+            n => div_wide(self.sum, n).min(u32::MAX as u128) as u32,
         }
     }
 
     /// Population variance `Σx²/n − (Σx/n)²`, computed exactly as `(n·Σx² − (Σx)²) / n²` when that fits,
     /// rounded down.
     pub fn variance(&self) -> u64 {
-        let n = self.count as u128;
+        let n = self.count;
         if n == 0 {
             return 0;
         }
-        match (n.checked_mul(self.sum_sq), self.sum.checked_mul(self.sum)) {
-            (Some(a), Some(b)) => (a.saturating_sub(b) / (n * n)).min(u64::MAX as u128) as u64,
+        match (mul_wide(n, self.sum_sq), square_wide(self.sum)) {
+            (Some(a), Some(b)) => div_by_square(a.saturating_sub(b), n).min(u64::MAX as u128) as u64,
             // Huge populations: the (still exact to within one unit of the mean) two-step form.
             _ => {
-                let mean = self.sum / n;
-                (self.sum_sq / n).saturating_sub(mean * mean).min(u64::MAX as u128) as u64
+                // A mean of 2⁶⁴ or more (only possible for hand-made fields: pushed samples are below
+                // 2³²) has a square above any Σx²/n: variance 0 rather than an overflow.
+                let mean_sq = square_wide(div_wide(self.sum, n)).unwrap_or(u128::MAX);
+                div_wide(self.sum_sq, n).saturating_sub(mean_sq).min(u64::MAX as u128) as u64
             }
         }
     }
@@ -84,7 +88,7 @@ impl Moments {
     pub fn view(&self, min_samples: u64) -> MomentsView {
         MomentsView {
             mean: self.mean(),
-            sigma: self.variance().isqrt().min(u32::MAX as u64) as u32,
+            sigma: isqrt(self.variance()).min(u32::MAX as u64) as u32,
             ready: self.count >= min_samples.max(1),
         }
     }
@@ -178,7 +182,7 @@ impl Population {
         let mut risk_mix = [0u16; 6];
         if total > 0 {
             for (m, &c) in risk_mix.iter_mut().zip(&self.classes) {
-                *m = ((c as u128 * 65535) / total as u128) as u16;
+                *m = div_wide(c as u128 * 65535, total) as u16;
             }
         }
         PopulationView {
@@ -210,6 +214,124 @@ impl PopulationView {
     /// No population information.
     pub const NONE: PopulationView =
         PopulationView { mean: 0, sigma: 0, ready: false, risk_mix: [0; 6], mix_ready: false };
+}
+
+// ---- wide arithmetic without a 128-bit division on 32-bit targets ---------------------------------
+//
+// Every divisor here is a sample count, a `u64`. On 64-bit targets `u128 / u128` with a 64-bit divisor
+// is a few native instructions, and `div_wide` is exactly that. On 32-bit targets (the Cortex-M
+// firmware) a 128-bit division, and even a 64-bit one, is a call into compiler-builtins' generic
+// division — about a kilobyte of code per inlined site for `u128`, 0.9 KiB for the `u64` routine — so
+// there `div_wide` and `isqrt` are shift-and-subtract loops with no division at all. Both ways are exact
+// (the tests compare the loops with native division on every edge and on random operands), so the
+// statistics, and everything derived from them, are identical on every target.
+
+/// `⌊n / d⌋`, exactly (0 for `d = 0`, which no caller passes).
+#[cfg(target_pointer_width = "64")]
+#[inline]
+fn div_wide(n: u128, d: u64) -> u128 {
+    n.checked_div(d as u128).unwrap_or(0)
+}
+
+/// `⌊n / d⌋`, exactly (0 for `d = 0`, which no caller passes).
+#[cfg(not(target_pointer_width = "64"))]
+#[inline]
+fn div_wide(n: u128, d: u64) -> u128 {
+    div_shift_subtract(n, d)
+}
+
+/// `⌊a / n²⌋`, exactly (0 for `n = 0`): one native division on 64-bit targets (`n² < 2¹²⁸`).
+#[cfg(target_pointer_width = "64")]
+#[inline]
+fn div_by_square(a: u128, n: u64) -> u128 {
+    a.checked_div(n as u128 * n as u128).unwrap_or(0)
+}
+
+/// `⌊a / n²⌋`, exactly (0 for `n = 0`), as `⌊⌊a / n⌋ / n⌋` (equal for positive integers): two
+/// 128-by-64 divisions.
+#[cfg(not(target_pointer_width = "64"))]
+#[inline]
+fn div_by_square(a: u128, n: u64) -> u128 {
+    div_wide(div_wide(a, n), n)
+}
+
+/// `⌊√x⌋`.
+#[cfg(target_pointer_width = "64")]
+#[inline]
+fn isqrt(x: u64) -> u64 {
+    x.isqrt()
+}
+
+/// `⌊√x⌋`.
+#[cfg(not(target_pointer_width = "64"))]
+#[inline]
+fn isqrt(x: u64) -> u64 {
+    isqrt_digits(x)
+}
+
+/// `⌊n / d⌋` by restoring division, one quotient bit per step, with no division instruction or call:
+/// the remainder `r < d` is shifted left and the next dividend bit shifted in; as `r < d`, `2r + 1 < 2d`,
+/// so the bit shifted out of `r` (`carry`) is the partial remainder's 65th bit, and when it is set the
+/// remainder certainly exceeds `d`. 0 for `d = 0`.
+#[cfg_attr(target_pointer_width = "64", allow(dead_code))]
+fn div_shift_subtract(n: u128, d: u64) -> u128 {
+    if d == 0 {
+        return 0;
+    }
+    let mut r = 0u64;
+    let mut q = [0u64; 2];
+    for (word, q) in [(n >> 64) as u64, n as u64].into_iter().zip(&mut q) {
+        let mut w = word;
+        for _ in 0..64 {
+            let carry = r >> 63;
+            r = (r << 1) | (w >> 63);
+            w <<= 1;
+            *q <<= 1;
+            if carry != 0 || r >= d {
+                r = r.wrapping_sub(d);
+                *q |= 1;
+            }
+        }
+    }
+    ((q[0] as u128) << 64) | q[1] as u128
+}
+
+/// `⌊√x⌋`, digit by digit (two bits of `x` per step), with no division.
+#[cfg_attr(target_pointer_width = "64", allow(dead_code))]
+fn isqrt_digits(x: u64) -> u64 {
+    let (mut rem, mut root) = (x, 0u64);
+    let mut bit = 1u64 << 62;
+    while bit > rem {
+        bit >>= 2;
+    }
+    while bit != 0 {
+        if rem >= root + bit {
+            rem -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    root
+}
+
+/// `n · x`, or `None` if it overflows 128 bits (`n.checked_mul(x)` for a 64-bit `n`).
+fn mul_wide(n: u64, x: u128) -> Option<u128> {
+    let (hi, lo) = ((x >> 64) as u64, x as u64);
+    let top = n as u128 * hi as u128;
+    if top >> 64 != 0 {
+        return None;
+    }
+    (n as u128 * lo as u128).checked_add(top << 64)
+}
+
+/// `x²`, or `None` if it overflows 128 bits.
+fn square_wide(x: u128) -> Option<u128> {
+    match x >> 64 {
+        0 => Some(x * x),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -281,6 +403,133 @@ mod tests {
         assert!(v.mix_ready);
         let sum: u32 = v.risk_mix.iter().map(|&m| m as u32).sum();
         assert!((65535 - 6..=65535).contains(&sum));
+    }
+
+    /// The former `u128`-division formulas, the oracle for the 128-by-64 arithmetic.
+    fn reference_view(m: &Moments) -> (u32, u64) {
+        let n = m.count as u128;
+        if n == 0 {
+            return (0, 0);
+        }
+        let mean = (m.sum / n).min(u32::MAX as u128) as u32;
+        let var = match (n.checked_mul(m.sum_sq), m.sum.checked_mul(m.sum)) {
+            (Some(a), Some(b)) => (a.saturating_sub(b) / (n * n)).min(u64::MAX as u128) as u64,
+            _ => {
+                let mean = m.sum / n;
+                // (The former code overflowed here for a mean of 2⁶⁴ or more, which only hand-made
+                // fields reach; it now saturates, as below.)
+                let mean_sq = mean.saturating_mul(mean);
+                (m.sum_sq / n).saturating_sub(mean_sq).min(u64::MAX as u128) as u64
+            }
+        };
+        (mean, var)
+    }
+
+    #[test]
+    fn wide_division_is_exact() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let edges = [0u128, 1, 2, u64::MAX as u128, 1 << 64, (1 << 64) + 1, u128::MAX, u128::MAX - 1];
+        let divisors = [1u64, 2, 3, 7, 0xffff_ffff, 1 << 32, (1 << 63) + 1, u64::MAX - 1, u64::MAX];
+        for &n in &edges {
+            for &d in &divisors {
+                assert_eq!(div_wide(n, d), n / d as u128, "{n} / {d}");
+                assert_eq!(div_shift_subtract(n, d), n / d as u128, "{n} / {d}");
+            }
+        }
+        for _ in 0..20_000 {
+            let n = ((xorshift(&mut seed) as u128) << 64 | xorshift(&mut seed) as u128)
+                >> (xorshift(&mut seed) % 128);
+            let d = xorshift(&mut seed) >> (xorshift(&mut seed) % 64);
+            if d == 0 {
+                continue;
+            }
+            assert_eq!(div_wide(n, d), n / d as u128, "{n} / {d}");
+            assert_eq!(div_shift_subtract(n, d), n / d as u128, "{n} / {d}");
+            let x = n >> (xorshift(&mut seed) % 128);
+            assert_eq!(mul_wide(d, x), (d as u128).checked_mul(x), "{d} * {x}");
+            assert_eq!(square_wide(x), x.checked_mul(x), "{x}^2");
+        }
+        assert_eq!(div_wide(5, 0), 0);
+        assert_eq!(div_shift_subtract(5, 0), 0);
+        assert_eq!(div_by_square(5, 0), 0);
+        // The 32-bit targets' ⌊⌊a / n⌋ / n⌋ is ⌊a / n²⌋.
+        for _ in 0..20_000 {
+            let a = ((xorshift(&mut seed) as u128) << 64 | xorshift(&mut seed) as u128)
+                >> (xorshift(&mut seed) % 128);
+            let n = xorshift(&mut seed) >> (xorshift(&mut seed) % 64);
+            if n == 0 {
+                continue;
+            }
+            let two_step = div_shift_subtract(div_shift_subtract(a, n), n);
+            assert_eq!(two_step, a / (n as u128 * n as u128), "{a} / {n}^2");
+            assert_eq!(div_by_square(a, n), two_step);
+        }
+    }
+
+    #[test]
+    fn digit_square_root_is_exact() {
+        let mut seed = 0x5151_5151_5151_5151u64;
+        let check = |x: u64| {
+            assert_eq!(isqrt_digits(x), x.isqrt(), "sqrt {x}");
+            assert_eq!(isqrt(x), x.isqrt(), "sqrt {x}");
+        };
+        for x in [0u64, 1, 2, 3, 4, 8, 15, 16, 17, u32::MAX as u64, 1 << 32, u64::MAX, u64::MAX - 1] {
+            check(x);
+        }
+        for k in 1..32u64 {
+            for x in [k * k - 1, k * k, k * k + 1, (1 << (2 * k)) - 1, 1 << (2 * k)] {
+                check(x);
+            }
+        }
+        for _ in 0..20_000 {
+            let x = xorshift(&mut seed) >> (xorshift(&mut seed) % 64);
+            check(x);
+        }
+    }
+
+    #[test]
+    fn mean_and_variance_match_the_u128_formulas() {
+        let mut seed = 0x0123_4567_89ab_cdefu64;
+        // Realistic statistics (pushed samples) of every size, and hand-made extreme fields that reach
+        // the two-step branch and the clamps.
+        for round in 0..4000u32 {
+            let m = if round % 2 == 0 {
+                let n = xorshift(&mut seed) % 300;
+                let shift = xorshift(&mut seed) % 33;
+                Moments::of((0..n).map(|_| (xorshift(&mut seed) >> (32 + shift.min(31))) as u32))
+            } else {
+                let wide =
+                    |s: &mut u64| ((xorshift(s) as u128) << 64 | xorshift(s) as u128) >> (xorshift(s) % 128);
+                Moments {
+                    count: xorshift(&mut seed) >> (xorshift(&mut seed) % 64),
+                    sum: wide(&mut seed),
+                    sum_sq: wide(&mut seed),
+                }
+            };
+            let (mean, var) = reference_view(&m);
+            assert_eq!((m.mean(), m.variance()), (mean, var), "{m:?}");
+        }
+        // 2^40 samples of 2^32 - 1: n·Σx² overflows 128 bits, so the two-step form answers.
+        let x = u32::MAX as u128;
+        let n = 1u64 << 40;
+        let m = Moments { count: n, sum: x * n as u128, sum_sq: x * x * n as u128 };
+        assert_eq!(mul_wide(n, m.sum_sq), None);
+        assert_eq!((m.mean(), m.variance()), (u32::MAX, 0));
+        assert_eq!((m.mean(), m.variance()), reference_view(&m));
+    }
+
+    #[test]
+    fn risk_mix_matches_the_u128_formula() {
+        for classes in
+            [[1u64, 0, 0, 0, 0, 0], [u64::MAX / 6; 6], [u64::MAX, 1, 2, 3, 4, 5], [3, 5, 7, 11, 13, 17]]
+        {
+            let p = Population { hi: Moments::EMPTY, classes };
+            let total = p.calls();
+            let v = p.view(1);
+            for (m, c) in v.risk_mix.iter().zip(classes) {
+                assert_eq!(*m as u128, (c as u128 * 65535) / total as u128, "{classes:?}");
+            }
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub enum BuildError {
         /// Position of the entry.
         index: usize,
     },
-    /// Entry `index` has a name longer than 65,535 bytes.
+    /// Entry `index` has a name longer than [`MAX_NAME_LEN`](super::MAX_NAME_LEN) (4,096) bytes.
     NameTooLong {
         /// Position of the entry.
         index: usize,
@@ -61,7 +61,9 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             BuildError::EmptyName { index } => write!(f, "entry {index} has an empty name"),
-            BuildError::NameTooLong { index } => write!(f, "entry {index} has a name over 65535 bytes"),
+            BuildError::NameTooLong { index } => {
+                write!(f, "entry {index} has a name over {MAX_NAME_LEN} bytes")
+            }
             BuildError::DuplicateName { first, second } => {
                 write!(f, "entries {first} and {second} have the same name")
             }
@@ -151,7 +153,7 @@ fn put64(b: &mut [u8], off: usize, v: u64) {
 }
 
 /// Builds an image from `specs`. Deterministic: the result depends only on the set of entries, not on
-/// the order they were given in (records are sorted by name).
+/// the order they were given in (entries are placed in name order).
 pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
     use format::{hdr, idb, nmb, rec};
     for (index, s) in specs.iter().enumerate() {
@@ -162,7 +164,7 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
             return Err(BuildError::NameTooLong { index });
         }
     }
-    // Records in name order; equal names are adjacent.
+    // Entries in name order; equal names are adjacent.
     let mut order: Vec<usize> = (0..specs.len()).collect();
     order.sort_by(|&a, &b| specs[a].name.cmp(&specs[b].name).then(a.cmp(&b)));
     for w in order.windows(2) {
@@ -182,31 +184,10 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
     if n > u32::MAX as usize {
         return Err(BuildError::TooLarge);
     }
+    let max_words = order.iter().map(|&i| format::word_count(&specs[i].name)).max().unwrap_or(0);
 
-    // Record heap.
-    let mut records: Vec<u8> = Vec::new();
-    let mut rec_at: Vec<u32> = Vec::with_capacity(n); // per position in `order`
-    let mut max_words = 0;
-    for &i in &order {
-        let s = &specs[i];
-        let r = records.len();
-        if r > u32::MAX as usize {
-            return Err(BuildError::TooLarge);
-        }
-        rec_at.push(r as u32);
-        records.resize(format::next_record(r, s.name.len()), 0);
-        put32(&mut records, r + rec::ID, ids[i]);
-        put32(&mut records, r + rec::FLAGS, s.flags);
-        put32(&mut records, r + rec::EXEC_MS, s.exec_time_ms);
-        put16(&mut records, r + rec::MEMORY_MB, s.memory_mb);
-        put16(&mut records, r + rec::OUTPUT_KB, s.output_kb);
-        put16(&mut records, r + rec::NAME_LEN, s.name.len() as u16);
-        records[r + RECORD_FIXED..r + RECORD_FIXED + s.name.len()].copy_from_slice(&s.name);
-        max_words = max_words.max(format::word_count(&s.name));
-    }
-
-    // Id table: about 3 entries per 5-slot bucket (load 0.6).
-    let id_home = n.div_ceil(3).max(1);
+    // Id table: about 4 entries per 5 slots (load 0.8, 4.8 of 6 per bucket).
+    let id_home = (n * 5).div_ceil(ID_SLOTS * 4).max(1);
     let id_home32 = u32::try_from(id_home).map_err(|_| BuildError::TooLarge)?;
     let (id_seed, id_at, id_buckets, id_max_probe) = best_seed(
         n,
@@ -217,10 +198,37 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
     );
     let id_mult = id_seed as u32 | 1;
 
-    // Name table: about 4.5 entries per 7-slot bucket (load 0.64).
-    let name_home = (n * 2).div_ceil(9).max(1);
+    // Slots: each bucket's entries in name order. Records: bucket by bucket, slot by slot, so a bucket
+    // locates them by the offset of its first record and each slot's 16-bit offset from it.
+    let mut slots: Vec<Vec<usize>> = vec![Vec::new(); id_buckets]; // per bucket, positions in `order`
+    for (k, &b) in id_at.iter().enumerate() {
+        slots[b as usize].push(k);
+    }
+    let mut records: Vec<u8> = Vec::new();
+    let mut first: Vec<u32> = Vec::with_capacity(id_buckets);
+    let mut rec_at: Vec<u32> = vec![0; n]; // per position in `order`
+    for bucket in &slots {
+        let r = u32::try_from(records.len()).map_err(|_| BuildError::TooLarge)?;
+        first.push(r);
+        for &k in bucket {
+            let i = order[k];
+            let s = &specs[i];
+            let r = records.len();
+            rec_at[k] = u32::try_from(r).map_err(|_| BuildError::TooLarge)?;
+            records.resize(format::next_record(r, s.name.len()), 0);
+            put32(&mut records, r + rec::ID, ids[i]);
+            put32(&mut records, r + rec::FLAGS, s.flags);
+            put32(&mut records, r + rec::EXEC_MS, s.exec_time_ms);
+            put16(&mut records, r + rec::MEMORY_MB, s.memory_mb);
+            put16(&mut records, r + rec::OUTPUT_KB, s.output_kb);
+            put16(&mut records, r + rec::NAME_LEN, s.name.len() as u16);
+            records[r + RECORD_FIXED..r + RECORD_FIXED + s.name.len()].copy_from_slice(&s.name);
+        }
+    }
+
+    // Name table: about 4 entries per 5 slots (load 0.8, 8 of 10 per bucket).
+    let name_home = (n * 5).div_ceil(NAME_SLOTS * 4).max(1);
     let name_home32 = u32::try_from(name_home).map_err(|_| BuildError::TooLarge)?;
-    let mut hashes: Vec<u64> = Vec::new();
     let (name_seed, name_at, name_buckets, name_max_probe) = best_seed(
         n,
         name_home,
@@ -233,7 +241,6 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
         },
         0x4e,
     );
-    hashes.extend(order.iter().map(|&i| format::name_hash(name_seed, &specs[i].name)));
 
     let id_len = id_buckets * BUCKET_LEN;
     let name_len = name_buckets * BUCKET_LEN;
@@ -266,20 +273,31 @@ pub fn build_image(specs: &[RawSpec]) -> Result<Vec<u8>, BuildError> {
     put32(&mut img, hdr::REC_OFF, rec_off as u32);
     put32(&mut img, hdr::REC_LEN, records.len() as u32);
 
+    for (b, bucket) in slots.iter().enumerate() {
+        let at = id_off + b * BUCKET_LEN;
+        for (j, &k) in bucket.iter().enumerate() {
+            let i = order[k];
+            put32(&mut img, at + idb::KEYS + 4 * j, ids[i]);
+            put32(&mut img, at + idb::FLAGS + 4 * j, specs[i].flags);
+            if j > 0 {
+                // At most five records of at most 18 + MAX_NAME_LEN bytes each: fits (pinned in format).
+                let off = rec_at[k] - first[b];
+                put16(
+                    &mut img,
+                    at + idb::OFFS + 2 * (j - 1),
+                    u16::try_from(off).map_err(|_| BuildError::TooLarge)?,
+                );
+            }
+        }
+        put32(&mut img, at + idb::REC, first[b]);
+        img[at + idb::COUNT] = bucket.len() as u8;
+    }
     for (k, &i) in order.iter().enumerate() {
-        // Id slot.
-        let b = id_off + id_at[k] as usize * BUCKET_LEN;
-        let j = img[b + idb::COUNT] as usize;
-        put32(&mut img, b + idb::KEYS + 4 * j, ids[i]);
-        put32(&mut img, b + idb::FLAGS + 4 * j, specs[i].flags);
-        put32(&mut img, b + idb::RECS + 4 * j, rec_at[k]);
-        img[b + idb::COUNT] += 1;
-        // Name slot.
-        let b = name_off + name_at[k] as usize * BUCKET_LEN;
-        let j = img[b + nmb::COUNT] as usize;
-        put32(&mut img, b + nmb::FPS + 4 * j, hashes[k] as u32);
-        put32(&mut img, b + nmb::RECS + 4 * j, rec_at[k]);
-        img[b + nmb::COUNT] += 1;
+        let at = name_off + name_at[k] as usize * BUCKET_LEN;
+        let j = img[at + nmb::COUNT] as usize;
+        put16(&mut img, at + nmb::FPS + 2 * j, format::name_hash(name_seed, &specs[i].name) as u16);
+        put32(&mut img, at + nmb::RECS + 4 * j, rec_at[k]);
+        img[at + nmb::COUNT] += 1;
     }
     img[rec_off..].copy_from_slice(&records);
     let crc = format::image_checksum(&img);

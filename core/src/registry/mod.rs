@@ -3,12 +3,13 @@
 //! An image is a 128-byte header followed by three sections, all little-endian and laid out for the
 //! cache (every byte is documented in `docs/FORMAT.md`):
 //!
-//! * the **id table** — 64-byte buckets of five slots, keys apart from values inside the line
-//!   (`keys[5] | flags[5] | record offsets[5] | count`), so a lookup by id touches one cache line and
-//!   returns the hot fields (id, flags, risk) from it;
-//! * the **name table** — 64-byte buckets of seven `(fingerprint, record offset)` slots;
-//! * the **record heap** — per entry: id, flags, performance fields and the name, padded to 4 bytes
-//!   (the cold data, read only when asked for).
+//! * the **id table** — 64-byte buckets of six slots, keys apart from values inside the line
+//!   (`keys[6] | flags[6] | first record | 16-bit record offsets[5] | count`), so a lookup by id
+//!   touches one cache line and returns the hot fields (id, flags, risk) from it;
+//! * the **name table** — 64-byte buckets of ten `(16-bit fingerprint, record offset)` slots;
+//! * the **record heap** — per entry: id, flags, performance fields and the name, unpadded, stored in
+//!   id-table order (bucket by bucket, slot by slot), so a bucket locates each slot's record from its
+//!   first record's offset and a 16-bit offset from there: the cold data, read only when asked for.
 //!
 //! [`Registry::load`] validates an image once (header, section geometry, CRC-32C of the whole, every
 //! bucket, every record, every entry found again by id and by name, every id the MD5 prefix of its
@@ -115,7 +116,7 @@ impl<'a> Entry<'a> {
     /// The command name, exactly as registered.
     #[inline]
     pub fn name(&self) -> &'a [u8] {
-        let r = self.rec as usize;
+        let r = self.rec();
         let n = rd16(self.records, r.wrapping_add(format::rec::NAME_LEN)) as usize;
         let start = r.wrapping_add(format::rec::NAME);
         self.records.get(start..start.wrapping_add(n)).unwrap_or(&[])
@@ -123,17 +124,22 @@ impl<'a> Entry<'a> {
     /// Typical execution time, milliseconds.
     #[inline]
     pub fn exec_time_ms(&self) -> u32 {
-        rd32(self.records, (self.rec as usize).wrapping_add(format::rec::EXEC_MS))
+        rd32(self.records, self.rec().wrapping_add(format::rec::EXEC_MS))
     }
     /// Typical memory use, megabytes.
     #[inline]
     pub fn memory_mb(&self) -> u16 {
-        rd16(self.records, (self.rec as usize).wrapping_add(format::rec::MEMORY_MB))
+        rd16(self.records, self.rec().wrapping_add(format::rec::MEMORY_MB))
     }
     /// Typical output size, kilobytes.
     #[inline]
     pub fn output_kb(&self) -> u16 {
-        rd16(self.records, (self.rec as usize).wrapping_add(format::rec::OUTPUT_KB))
+        rd16(self.records, self.rec().wrapping_add(format::rec::OUTPUT_KB))
+    }
+    /// Offset of the entry's record in the record heap.
+    #[inline]
+    pub(crate) fn rec(&self) -> usize {
+        self.rec as usize
     }
 }
 
@@ -212,22 +218,15 @@ impl<'a> Registry<'a> {
     }
 
     #[inline(always)]
-    fn entry(&self, id: u32, flags: u32, rec: u32) -> Entry<'a> {
-        Entry { id, flags, rec, records: self.l.records }
-    }
-
-    #[inline(always)]
     fn entry_at(&self, rec: u32) -> Entry<'a> {
-        let r = rec as usize;
-        let id = rd32(self.l.records, r.wrapping_add(format::rec::ID));
-        let flags = rd32(self.l.records, r.wrapping_add(format::rec::FLAGS));
-        self.entry(id, flags, rec)
+        entry_at(self.l.records, rec)
     }
 
-    /// The entry with command id `id`. Touches one cache line in the common case.
+    /// The entry with command id `id`. Touches one cache line in the common case (and the record heap
+    /// only when a cold field — name or performance — is read).
     #[inline]
     pub fn get(&self, id: u32) -> Option<Entry<'a>> {
-        self.l.find_id(id).map(|(flags, rec)| self.entry(id, flags, rec))
+        self.l.find_id(id).map(|(flags, rec)| Entry { id, flags, rec, records: self.l.records })
     }
 
     /// The entry named exactly `name` (bytes as registered: no trimming, no case folding).
@@ -340,10 +339,21 @@ impl<'a> Registry<'a> {
         best
     }
 
-    /// All entries, in name order (byte-wise).
+    /// All entries, in the order the image stores them: id-table order (by bucket, then slot), which
+    /// is fixed for a given image but follows the id hash, not the names. Sort by
+    /// [`Entry::name`] for a listing.
     pub fn iter(&self) -> Iter<'a> {
         Iter { records: self.l.records, at: 0, left: self.l.count as usize }
     }
+}
+
+/// The entry whose record starts at `rec` (its id and flags read from the record).
+#[inline(always)]
+fn entry_at(records: &[u8], rec: u32) -> Entry<'_> {
+    let r = rec as usize;
+    let id = rd32(records, r.wrapping_add(format::rec::ID));
+    let flags = rd32(records, r.wrapping_add(format::rec::FLAGS));
+    Entry { id, flags, rec, records }
 }
 
 impl<'a> IntoIterator for &Registry<'a> {
@@ -354,7 +364,7 @@ impl<'a> IntoIterator for &Registry<'a> {
     }
 }
 
-/// Iterator over a registry's entries, in name order.
+/// Iterator over a registry's entries, in the image's (id-table) order.
 #[derive(Clone, Debug)]
 pub struct Iter<'a> {
     records: &'a [u8],
@@ -369,12 +379,7 @@ impl<'a> Iterator for Iter<'a> {
             return None;
         }
         let r = self.at;
-        let e = Entry {
-            id: rd32(self.records, r + format::rec::ID),
-            flags: rd32(self.records, r + format::rec::FLAGS),
-            rec: r as u32,
-            records: self.records,
-        };
+        let e = entry_at(self.records, r as u32);
         self.at = format::next_record(r, rd16(self.records, r + format::rec::NAME_LEN) as usize);
         self.left -= 1;
         Some(e)

@@ -472,7 +472,11 @@ impl InspectArgs {
             record_heap: section(hdr::REC_OFF, hdr::REC_LEN, None),
             risk_histogram: Histogram::of(risk_histogram(reg.iter().map(|e| e.flags()))),
             entry_list: self.entries.then(|| {
-                reg.iter()
+                // Name order (the image stores entries in id-table order).
+                let mut entries: Vec<_> = reg.iter().collect();
+                entries.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+                entries
+                    .into_iter()
                     .map(|e| InspectEntry {
                         name: String::from_utf8_lossy(e.name()).into_owned(),
                         id: hex32(e.id()),
