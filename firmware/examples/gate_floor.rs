@@ -15,11 +15,14 @@ use tcap::engine::{
 use tcap::registry::{tcap_registry, tcap_registry_builtin};
 use tcap::{tcap_agent_status, tcap_decision, tcap_node_state, tcap_outcome, tcap_result, tcap_risk};
 
-/// The engine's memory for 4 agents (`tcap_engine_size(4)` = 960 bytes), 64-byte aligned.
-#[repr(C, align(64))]
-struct EngineMem([u8; 1024]);
+/// Bytes of engine memory for 4 agents (`tcap_engine_size(4)`, about 1.1 KiB), as in the firmware.
+const ENGINE_BYTES: usize = 1536;
 
-static mut ENGINE_MEM: EngineMem = EngineMem([0; 1024]);
+/// The engine's memory, 64-byte aligned.
+#[repr(C, align(64))]
+struct EngineMem([u8; ENGINE_BYTES]);
+
+static mut ENGINE_MEM: EngineMem = EngineMem([0; ENGINE_BYTES]);
 
 /// Board-sized interrupt table, as in the firmware (cortex-m-rt's `device` feature).
 #[repr(C)]
@@ -53,7 +56,7 @@ fn main() -> ! {
     let ok = unsafe {
         tcap_registry_builtin(&mut reg) == tcap_result::Ok
             && tcap_config_default(&mut cfg) == tcap_result::Ok
-            && tcap_engine_init((&raw mut ENGINE_MEM).cast(), 1024, 4, &reg, &cfg, &mut engine)
+            && tcap_engine_init((&raw mut ENGINE_MEM).cast(), ENGINE_BYTES, 4, &reg, &cfg, &mut engine)
                 == tcap_result::Ok
             && tcap_engine_check(engine, 1_000, 0, 0x44ba_5ca6, &mut v) == tcap_result::Ok
             && tcap_engine_observe(engine, 2_000, 0, tcap_outcome::Success as u32) == tcap_result::Ok

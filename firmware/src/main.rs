@@ -311,12 +311,16 @@ fn run(reg: &tcap_registry, call: &Call, t: &mut Tally) -> tcap_risk {
 /// Agents of the scripted session.
 const N_AGENTS: u32 = 4;
 
-/// The engine's memory: static, 64-byte aligned, never allocated. `tcap_engine_size(4)` must fit.
+/// Bytes of engine memory: `tcap_engine_size(4)` must fit (1,152 on a 64-bit host; the gate's state
+/// for 4 agents, its configuration, folded tables and policy rows, and the population statistics).
+const ENGINE_BYTES: usize = 1536;
+
+/// The engine's memory: static, 64-byte aligned, never allocated.
 #[repr(C, align(64))]
-struct EngineMem([u8; 1024]);
+struct EngineMem([u8; ENGINE_BYTES]);
 const _: () = assert!(core::mem::align_of::<EngineMem>() == TCAP_ENGINE_ALIGN);
 
-static mut ENGINE_MEM: EngineMem = EngineMem([0; 1024]);
+static mut ENGINE_MEM: EngineMem = EngineMem([0; ENGINE_BYTES]);
 
 /// One scripted tool call for the gate and the decision it must get.
 struct GateCall {
@@ -397,7 +401,7 @@ fn gate(reg: &tcap_registry, t: &mut Tally) {
     // static, so it outlives the engine; `reg` (on the static built-in image) and `cfg` are live.
     let rc = unsafe {
         let rc = tcap_engine_size(N_AGENTS, &mut size);
-        t.check(rc == tcap_result::Ok && size <= 1024, "tcap_engine_size");
+        t.check(rc == tcap_result::Ok && size <= ENGINE_BYTES, "tcap_engine_size");
         tcap_engine_init(mem.cast(), core::mem::size_of::<EngineMem>(), N_AGENTS, reg, &cfg, &mut engine)
     };
     t.check(rc == tcap_result::Ok, "tcap_engine_init");
