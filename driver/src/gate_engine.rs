@@ -27,7 +27,7 @@
 //! offset size field
 //!   0     2   payload version, u16 LE = 1
 //!   2     2   size of one agent state, u16 LE = 64
-//!   4     1   AgentState::VERSION
+//!   4     1   AgentState::VERSION (2; layout 1 is still read: its states are valid layout-2 states)
 //!   5     1   byte order of the states: 1 = little-endian (the only one this build writes or reads)
 //!   6     2   zero
 //!   8     8   capacity (agents), u64 LE
@@ -404,7 +404,9 @@ impl Engine for GateEngine {
                 "gate snapshot payload version differs from this build's",
             ));
         }
-        if r.u16() as usize != STATE_LEN || r.take::<1>()[0] != AgentState::VERSION {
+        // Layout 1 (no micro-window: its four bytes were zero) is read as layout 2 with empty windows.
+        let layout = (r.u16() as usize, r.take::<1>()[0]);
+        if layout.0 != STATE_LEN || !(1..=AgentState::VERSION).contains(&layout.1) {
             return Err(SnapshotError::Incompatible("agent state layout differs from this build's"));
         }
         if r.take::<1>()[0] != cfg!(target_endian = "little") as u8 {
@@ -579,6 +581,10 @@ mod tests {
         bad[4] = AgentState::VERSION + 1;
         assert!(matches!(g.restore(&bad), Err(SnapshotError::Incompatible(_))));
         let mut bad = snap.clone();
+        bad[4] = 0;
+        assert!(matches!(g.restore(&bad), Err(SnapshotError::Incompatible(_))));
+
+        let mut bad = snap.clone();
         bad[5] ^= 1;
         assert!(matches!(g.restore(&bad), Err(SnapshotError::Incompatible(_))));
         let mut bad = snap.clone();
@@ -592,6 +598,14 @@ mod tests {
             Err(SnapshotError::Corrupt("an agent state fails validation (AgentState::is_valid)"))
         );
         check_unchanged(&g);
+        // A snapshot of the previous layout (1, before the micro-window) is still read.
+        let mut old = snap.clone();
+        old[4] = 1;
+        let mut h = engine(5, false);
+        h.restore(&old).unwrap();
+        let mut back = Vec::new();
+        h.snapshot_into(&mut back);
+        assert_eq!(back, snap, "restored exactly; written back as layout 2");
     }
 
     #[test]
