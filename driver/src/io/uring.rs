@@ -88,10 +88,38 @@ pub(crate) fn new_ring(sq: u32, cq: u32, sqpoll: bool) -> io::Result<(IoUring, b
             Err(e) => eprintln!("tcapd: warning: SQPOLL refused ({e}); continuing without it"),
         }
     }
-    if let Ok(r) = IoUring::builder().setup_cqsize(cq).setup_single_issuer().setup_defer_taskrun().build(sq) {
-        return Ok((r, false));
+    let r = match IoUring::builder().setup_cqsize(cq).setup_single_issuer().setup_defer_taskrun().build(sq) {
+        Ok(r) => r,
+        Err(_) => IoUring::builder().setup_cqsize(cq).build(sq)?,
+    };
+    spread_iowq(&r);
+    Ok((r, false))
+}
+
+/// When the calling thread is pinned to one CPU (`--cpu`), lets the ring's async workers run on the
+/// other CPUs instead of that one. They execute what cannot complete inline — buffered writes to a
+/// file (ext4 has no non-blocking buffered write path) — and by default inherit the pinned mask, so
+/// the copy of every output batch would queue behind the thread it was meant to relieve. Best effort:
+/// a kernel without `IORING_REGISTER_IOWQ_AFF` (before 5.14) keeps the inherited mask.
+fn spread_iowq(ring: &IoUring) {
+    let Ok(mine) = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) else { return };
+    let pinned: Vec<usize> =
+        (0..nix::sched::CpuSet::count()).filter(|&c| mine.is_set(c).unwrap_or(false)).collect();
+    let [cpu] = pinned[..] else { return };
+    // SAFETY: sysconf only reads a system parameter.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    let online = usize::try_from(online).unwrap_or(0).min(libc::CPU_SETSIZE as usize);
+    // SAFETY: `cpu_set_t` is a plain bit array: all zeros is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let mut any = false;
+    for c in (0..online).filter(|&c| c != cpu) {
+        // SAFETY: `c < CPU_SETSIZE`, so CPU_SET writes inside `set`, a live local.
+        unsafe { libc::CPU_SET(c, &mut set) };
+        any = true;
     }
-    IoUring::builder().setup_cqsize(cq).build(sq).map(|r| (r, false))
+    if any {
+        let _ = ring.submitter().register_iowq_aff(&set);
+    }
 }
 
 /// Probes the ring's opcodes. `None` if the probe itself is unsupported (kernels before 5.6, where the
