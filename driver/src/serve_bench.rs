@@ -4,7 +4,7 @@
 //! its events as fast as it can while reading its decisions; (2) latency at a fixed offered load —
 //! clients send small paced batches and time each batch from `send` to the arrival of its last
 //! decision. The throughput clients are threads; the latency clients are driven from one thread with
-//! `poll` (the machine has two cores: the server's and the clients').
+//! `poll` (the machine has two cores: the server's and the clients'), staggered within the period.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -63,9 +63,9 @@ struct Paced {
 
 /// The latency phase's clients, all driven from this one thread (so that the machine's two cores go
 /// to the server and to one client rather than to a crowd of client threads): every `period`, each
-/// client writes its next batch of `per_batch` events; the thread then waits in `poll` for each
-/// client's decision of that batch's last call and records the time from just before the write to
-/// the read that returned it.
+/// client in turn (staggered by `period / clients`) writes its next batch of `per_batch` events, and
+/// the thread waits in `poll` for that batch's last decision, recording the time from just before the
+/// write to the read that returned it.
 fn paced_clients(
     sock: &Path,
     clients: u32,
@@ -88,13 +88,18 @@ fn paced_clients(
     }
     let mut buf = vec![0u8; 64 << 10];
     let start = Instant::now();
-    for b in 0..batches {
-        let due = start + period * b as u32;
+    let n_conns = conns.len().max(1) as u32;
+    for b in 0..batches * conns.len() {
+        // Client k sends its batch b at b·period + k·period/n: the clients are not synchronised,
+        // and each batch's decision is collected before the next client sends (one thread cannot
+        // otherwise tell when a decision arrived while it was busy writing another client's batch).
+        let (b, k) = (b / conns.len(), b % conns.len());
+        let due = start + period * b as u32 + period * k as u32 / n_conns;
         let now = Instant::now();
         if due > now {
             thread::sleep(due - now);
         }
-        for p in &mut conns {
+        if let Some(p) = conns.get_mut(k) {
             let end = (p.at + per_batch * EVENT_LEN).min(p.data.len());
             let batch = &p.data[p.at..end];
             let last_call = batch
