@@ -163,12 +163,12 @@ install-test: ffi-lib ## Install to a temporary prefix and build a client with p
 	test "$$(pkg-config --modversion tcap)" = "$(TCAP_VERSION)"; \
 	echo "pkg-config --cflags --libs tcap: $$(pkg-config --cflags --libs tcap)"; \
 	cd $$tmp && $(CC) -std=c11 $(FFI_WARN) $(FFI_EXAMPLE) -o example $$(pkg-config --cflags --libs tcap); \
-	LD_LIBRARY_PATH=$$tmp/usr/lib ldd ./example | grep -q "libtcap.so.$(TCAP_MAJOR) => $$tmp/usr/lib/"; \
+	LD_LIBRARY_PATH=$$tmp/usr/lib ldd ./example | grep "libtcap.so.$(TCAP_MAJOR) => $$tmp/usr/lib/" >/dev/null; \
 	LD_LIBRARY_PATH=$$tmp/usr/lib ./example; \
 	echo "== static, from pkg-config's libdir and Libs.private"; \
 	$(CC) -std=c11 $(FFI_WARN) $(FFI_EXAMPLE) -o example-static $$(pkg-config --cflags tcap) \
 	  "$$(pkg-config --variable=libdir tcap)/libtcap.a" $$(pkg-config --static --libs-only-l tcap | sed 's/-ltcap\b//'); \
-	! readelf -d example-static | grep -q 'libtcap'; \
+	! readelf -d example-static | grep 'libtcap' >/dev/null; \
 	./example-static >/dev/null; \
 	echo "install-test: 2 passed, 0 failed"
 

@@ -69,7 +69,7 @@ echo "kernel-check: instructions using x87/SSE/AVX registers: $fp_insns"
 [ "$fp_insns" -eq 0 ] || bad "$fp_insns floating-point/SIMD instructions in the code"
 
 # 3. Thread-local storage.
-if readelf -SW "$tmp/closure.o" | grep -qE '\.(tdata|tbss)\b'; then bad "TLS section (.tdata/.tbss)"; fi
+if readelf -SW "$tmp/closure.o" | grep -E '\.(tdata|tbss)\b' >/dev/null; then bad "TLS section (.tdata/.tbss)"; fi
 tls_syms=$(awk '$1=="TLS"' "$tmp/closure.syms" | wc -l)
 echo "kernel-check: TLS symbols: $tls_syms"
 [ "$tls_syms" -eq 0 ] || bad "$tls_syms TLS symbols"
