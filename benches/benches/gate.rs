@@ -25,7 +25,7 @@ use tcap_core::wire::Risk;
 const EVENTS: usize = 1 << 16;
 const BATCH: usize = 64;
 
-use tcap_benches::{Rng, gate_commands as commands};
+use tcap_benches::{PeerState, Rng, gate_commands as commands};
 
 struct Events {
     calls: Vec<Call>,
@@ -51,44 +51,7 @@ fn events(agents: u32, cmds: &[CommandInfo]) -> Events {
     Events { calls, obs }
 }
 
-/// The peer's per-agent state: a plain f64 Welford mean/variance of the risk weight, EWMAs of
-/// inter-arrival and error rate, and a decaying score.
-#[derive(Clone, Copy, Default)]
-struct PeerState {
-    n: f64,
-    mean: f64,
-    m2: f64,
-    ia: f64,
-    err: f64,
-    score: f64,
-    last: u64,
-    status: u8,
-}
-
-impl PeerState {
-    #[inline(always)]
-    fn call(&mut self, now: u64, risk: u8) -> u8 {
-        let x = [0.0, 1.0, 4.0, 12.0, 32.0, 16.0][risk.min(5) as usize];
-        self.n += 1.0;
-        let d = x - self.mean;
-        self.mean += d / self.n;
-        self.m2 += d * (x - self.mean);
-        let dt = now.saturating_sub(self.last) as f64;
-        self.last = now;
-        self.ia = 0.9 * self.ia + 0.1 * dt;
-        let var = self.m2 / self.n;
-        self.score = 0.99 * self.score + if d * d > 4.0 * var { 1.0 } else { -0.1 };
-        self.score = self.score.max(0.0);
-        self.status = (self.score >= 6.0) as u8 + (self.score >= 12.0) as u8 + (self.score >= 24.0) as u8;
-        self.status
-    }
-    #[inline(always)]
-    fn outcome(&mut self, o: Outcome) {
-        self.err = 0.95 * self.err + 0.05 * (o != Outcome::Success) as u8 as f64;
-        self.score += self.err;
-    }
-}
-
+/// The default policy as a table, for the peers.
 fn policy_rows() -> [[Decision; 4]; 6] {
     let p = Policy::DEFAULT;
     let mut rows = [[Decision::Allow; 4]; 6];
@@ -172,7 +135,7 @@ fn run_peer_gate(
     for (cs, os) in ev.calls.chunks(group.min(ev.calls.len())).zip(ev.obs.chunks(group.min(ev.obs.len()))) {
         if lookahead {
             for c in cs {
-                touch ^= states[c.agent as usize].last;
+                touch ^= states[c.agent as usize].last();
             }
         }
         for (c, o) in cs.iter().zip(os) {

@@ -8,52 +8,18 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use hashbrown::{HashMap, HashSet};
+use tcap_benches::Rng;
 use tcap_core::network::{Network, NetworkBuffers, NetworkConfig, NodeId, NodeState};
 
 const N: usize = 1024;
 const D: usize = 16;
 type Net<'t> = Network<'t, D>;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// A ring (for connectivity) plus 3 random chords per node: about 8 edges per node, weights 1..=16.
+/// The shared benchmark graph ([`tcap_benches::bench_graph`]): a ring plus 3 random chords per node,
+/// about 8 edges per node, weights 1..=16.
 fn build(cfg: NetworkConfig, bufs: &mut NetworkBuffers<D>) -> Net<'_> {
     let mut net = Net::new(cfg, N, bufs.storage()).expect("network");
-    let mut rng = Rng(7);
-    let mut seen = HashSet::new();
-    let mut deg = vec![0usize; N];
-    let mut edges = Vec::new();
-    let mut push = |a: u64, b: u64, w: u16| {
-        let (a, b) = (a as usize, b as usize);
-        if a != b && deg[a] < D && deg[b] < D && seen.insert((a.min(b), a.max(b))) {
-            deg[a] += 1;
-            deg[b] += 1;
-            edges.push((a as NodeId, b as NodeId, w));
-        }
-    };
-    for i in 0..N as u64 {
-        let w = 1 + rng.below(16) as u16;
-        push(i, (i + 1) % N as u64, w);
-    }
-    for i in 0..N as u64 {
-        for _ in 0..3 {
-            let (b, w) = (rng.below(N as u64), 1 + rng.below(16) as u16);
-            push(i, b, w);
-        }
-    }
-    net.add_edges(edges).expect("edges were filtered");
+    net.add_edges(tcap_benches::bench_graph(N, D)).expect("edges were filtered");
     net
 }
 

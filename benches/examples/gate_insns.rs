@@ -15,8 +15,8 @@
 //! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/gate_insns MODE REPS`
 //! (the difference cancels set-up). The printed ns/event are only indicative.
 use std::hint::black_box;
-use tcap_benches::{gate_commands, gate_events};
-use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass};
+use tcap_benches::{PeerState, gate_commands, gate_events};
+use tcap_core::behavior::{AgentState, Config, PopulationView, RiskClass};
 use tcap_core::gate::{Command, Gate, GateError, Policy, SliceLookup, Verdict};
 
 const EVENTS: usize = 1 << 16;
@@ -127,41 +127,4 @@ fn run_peer(
         }
     }
     acc
-}
-
-/// The peer of `benches/gate.rs` (same code).
-#[derive(Clone, Copy, Default)]
-struct PeerState {
-    n: f64,
-    mean: f64,
-    m2: f64,
-    ia: f64,
-    err: f64,
-    score: f64,
-    last: u64,
-    status: u8,
-}
-
-impl PeerState {
-    #[inline(always)]
-    fn call(&mut self, now: u64, risk: u8) -> u8 {
-        let x = [0.0, 1.0, 4.0, 12.0, 32.0, 16.0][risk.min(5) as usize];
-        self.n += 1.0;
-        let d = x - self.mean;
-        self.mean += d / self.n;
-        self.m2 += d * (x - self.mean);
-        let dt = now.saturating_sub(self.last) as f64;
-        self.last = now;
-        self.ia = 0.9 * self.ia + 0.1 * dt;
-        let var = self.m2 / self.n;
-        self.score = 0.99 * self.score + if d * d > 4.0 * var { 1.0 } else { -0.1 };
-        self.score = self.score.max(0.0);
-        self.status = (self.score >= 6.0) as u8 + (self.score >= 12.0) as u8 + (self.score >= 24.0) as u8;
-        self.status
-    }
-    #[inline(always)]
-    fn outcome(&mut self, o: Outcome) {
-        self.err = 0.95 * self.err + 0.05 * (o != Outcome::Success) as u8 as f64;
-        self.score += self.err;
-    }
 }

@@ -16,6 +16,10 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
+    /// A value below `n` (`n > 0`; modulo bias is irrelevant here).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
 }
 
 /// The gate benchmarks' 32 commands (`cmd0..cmd31`) over five risk levels, sorted by id.
@@ -65,4 +69,78 @@ pub fn gate_events(n: usize, agents: u32, cmds: &[CommandInfo]) -> (Vec<Call>, V
         obs.push(Observation { now: now + 1, agent, outcome });
     }
     (calls, obs)
+}
+
+/// The benchmarks' peer for the behaviour update: a plain per-agent f64 Welford mean/variance of the
+/// risk weight, EWMAs of inter-arrival time and error rate, and a decaying score with three thresholds.
+#[derive(Clone, Copy, Default)]
+pub struct PeerState {
+    n: f64,
+    mean: f64,
+    m2: f64,
+    ia: f64,
+    err: f64,
+    score: f64,
+    last: u64,
+    status: u8,
+}
+
+impl PeerState {
+    /// A call of risk code `risk` at `now`; returns the status (0..=3).
+    #[inline(always)]
+    pub fn call(&mut self, now: u64, risk: u8) -> u8 {
+        let x = [0.0, 1.0, 4.0, 12.0, 32.0, 16.0][risk.min(5) as usize];
+        self.n += 1.0;
+        let d = x - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (x - self.mean);
+        let dt = now.saturating_sub(self.last) as f64;
+        self.last = now;
+        self.ia = 0.9 * self.ia + 0.1 * dt;
+        let var = self.m2 / self.n;
+        self.score = 0.99 * self.score + if d * d > 4.0 * var { 1.0 } else { -0.1 };
+        self.score = self.score.max(0.0);
+        self.status = (self.score >= 6.0) as u8 + (self.score >= 12.0) as u8 + (self.score >= 24.0) as u8;
+        self.status
+    }
+    /// Time of the last call (the bench's look-ahead reads it to bring the state into the cache).
+    #[inline(always)]
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+    /// The outcome of the last call.
+    #[inline(always)]
+    pub fn outcome(&mut self, o: Outcome) {
+        self.err = 0.95 * self.err + 0.05 * (o != Outcome::Success) as u8 as f64;
+        self.score += self.err;
+    }
+}
+
+/// The network benchmarks' graph on `n` nodes: a ring (for connectivity) plus 3 random chords per
+/// node, at most `max_degree` edges per node, weights 1..=16 (seed 7): about 8 edges per node.
+pub fn bench_graph(n: usize, max_degree: usize) -> Vec<(u32, u32, u16)> {
+    let mut rng = Rng(7);
+    let mut below = |m: u64| rng.below(m);
+    let mut seen = std::collections::HashSet::new();
+    let mut deg = vec![0usize; n];
+    let mut edges = Vec::new();
+    let mut push = |a: u64, b: u64, w: u16| {
+        let (a, b) = (a as usize, b as usize);
+        if a != b && deg[a] < max_degree && deg[b] < max_degree && seen.insert((a.min(b), a.max(b))) {
+            deg[a] += 1;
+            deg[b] += 1;
+            edges.push((a as u32, b as u32, w));
+        }
+    };
+    for i in 0..n as u64 {
+        let w = 1 + below(16) as u16;
+        push(i, (i + 1) % n as u64, w);
+    }
+    for i in 0..n as u64 {
+        for _ in 0..3 {
+            let (b, w) = (below(n as u64), 1 + below(16) as u16);
+            push(i, b, w);
+        }
+    }
+    edges
 }
