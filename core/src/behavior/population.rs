@@ -389,7 +389,7 @@ mod tests {
         let mut all = Population::EMPTY;
         let mut a = Population::EMPTY;
         let mut b = Population::EMPTY;
-        for i in 0..10_000 {
+        for i in 0..if cfg!(miri) { 300 } else { 10_000 } {
             let class = (xorshift(&mut seed) % 6) as usize;
             let hi = xorshift(&mut seed) as u16;
             let warm = !xorshift(&mut seed).is_multiple_of(3);
@@ -454,7 +454,7 @@ mod tests {
         assert_eq!(div_shift_subtract(5, 0), 0);
         assert_eq!(div_by_square(5, 0), 0);
         // The 32-bit targets' ⌊⌊a / n⌋ / n⌋ is ⌊a / n²⌋.
-        for _ in 0..20_000 {
+        for _ in 0..if cfg!(miri) { 500 } else { 20_000 } {
             let a = ((xorshift(&mut seed) as u128) << 64 | xorshift(&mut seed) as u128)
                 >> (xorshift(&mut seed) % 128);
             let n = xorshift(&mut seed) >> (xorshift(&mut seed) % 64);
@@ -482,7 +482,7 @@ mod tests {
                 check(x);
             }
         }
-        for _ in 0..20_000 {
+        for _ in 0..if cfg!(miri) { 1_000 } else { 20_000 } {
             let x = xorshift(&mut seed) >> (xorshift(&mut seed) % 64);
             check(x);
         }
