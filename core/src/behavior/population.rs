@@ -389,7 +389,8 @@ mod tests {
         let mut all = Population::EMPTY;
         let mut a = Population::EMPTY;
         let mut b = Population::EMPTY;
-        for i in 0..if cfg!(miri) { 300 } else { 10_000 } {
+        let n = if cfg!(miri) { 300 } else { 10_000 };
+        for i in 0..n {
             let class = (xorshift(&mut seed) % 6) as usize;
             let hi = xorshift(&mut seed) as u16;
             let warm = !xorshift(&mut seed).is_multiple_of(3);
@@ -398,7 +399,7 @@ mod tests {
         }
         assert_eq!(a.merge(b), all);
         assert_eq!(a.merge(b).view(100), all.view(100));
-        assert_eq!(all.calls(), 10_000);
+        assert_eq!(all.calls(), n);
         let v = all.view(100);
         assert!(v.mix_ready);
         let sum: u32 = v.risk_mix.iter().map(|&m| m as u32).sum();

@@ -154,6 +154,10 @@ fn reset_restores_a_fresh_network_in_place() {
 /// The whole point of caller storage: a 1,024-node network (≈ 9 MiB of storage) is built, used and
 /// reset on a thread whose stack is 64 KiB.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "1,024 shortest-path trees on a 1,024-node ring: far too long under Miri; the small-network tests drive the same code"
+)]
 fn large_network_on_a_small_stack() {
     const LEN: usize = 1024;
     let mut bufs = NetworkBuffers::<16>::new(LEN);
