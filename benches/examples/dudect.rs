@@ -29,7 +29,7 @@ use std::hint::black_box;
 use std::time::Instant;
 use tcap_core::behavior::{AgentState, AgentStatus, Config, Outcome, Population, PopulationView};
 use tcap_core::gate::{Command, CommandInfo, Decision, Gate, Policy, SliceLookup};
-use tcap_core::wire::{Flags, Risk, command_id};
+use tcap_core::wire::Risk;
 
 struct Rng(u64);
 impl Rng {
@@ -157,24 +157,6 @@ impl Tests {
         }
         (best.0, best.1, self.all.0[0].mean, self.all.0[1].mean)
     }
-}
-
-fn commands() -> Vec<CommandInfo> {
-    let risks = [
-        (Flags::SAFE, 10),
-        (Flags::LOW_RISK, 8),
-        (Flags(Flags::MEDIUM_RISK.0 | Flags::FILE_MODIFICATION.0), 7),
-        (Flags(Flags::HIGH_RISK.0 | Flags::SYSTEM_MODIFICATION.0), 4),
-        (Flags(Flags::CRITICAL.0 | Flags::DESTRUCTIVE.0), 3),
-    ];
-    let mut v = Vec::new();
-    for (flags, n) in risks {
-        for _ in 0..n {
-            v.push(CommandInfo::new(command_id(format!("cmd{}", v.len()).as_bytes()), flags));
-        }
-    }
-    v.sort_by_key(|e| e.id);
-    v
 }
 
 /// A random valid policy (never Allow for Unknown).
@@ -327,7 +309,7 @@ fn cost(cmds: &[CommandInfo], path: Path) -> f64 {
 fn main() {
     let per_class: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let mut r = Rng(0x5eed);
-    let cmds = commands();
+    let cmds = tcap_benches::gate_commands();
     let (fixed_state, states, pop, view) = agent_states(&cmds, &mut r);
     let statuses = states.iter().fold([0usize; 4], |mut a, s| {
         a[s.status as usize] += 1;
