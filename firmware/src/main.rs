@@ -201,10 +201,10 @@ fn registry(t: &mut Tally) -> tcap_registry {
     reg
 }
 
-/// The registry's entry for `name`, or `None` (`TCAP_RESULT_NOT_FOUND`).
-fn lookup(reg: &tcap_registry, name: &str, t: &mut Tally) -> Option<tcap_entry> {
-    let mut e = tcap_entry {
-        id: 0,
+/// An entry holding only `id`: the output buffer before a lookup fills it.
+fn blank_entry(id: u32) -> tcap_entry {
+    tcap_entry {
+        id,
         flags: 0,
         risk: tcap_risk::Unknown,
         exec_time_ms: 0,
@@ -212,7 +212,12 @@ fn lookup(reg: &tcap_registry, name: &str, t: &mut Tally) -> Option<tcap_entry> 
         output_kb: 0,
         name: core::ptr::null(),
         name_len: 0,
-    };
+    }
+}
+
+/// The registry's entry for `name`, or `None` (`TCAP_RESULT_NOT_FOUND`).
+fn lookup(reg: &tcap_registry, name: &str, t: &mut Tally) -> Option<tcap_entry> {
+    let mut e = blank_entry(0);
     // SAFETY: `reg` is a live handle on the static image; `name` a live &str; `e` a live local.
     let rc = unsafe { tcap_registry_lookup_name(reg, name.as_ptr(), name.len(), &mut e) };
     t.check(rc == tcap_result::Ok || rc == tcap_result::NotFound, "tcap_registry_lookup_name");
@@ -479,16 +484,7 @@ fn main() -> ! {
     gate(&reg, &mut t);
 
     // Errors are values here too: no panic, no fault, and the output is untouched.
-    let mut e = lookup(&reg, "ls", &mut t).unwrap_or(tcap_entry {
-        id: 7,
-        flags: 0,
-        risk: tcap_risk::Unknown,
-        exec_time_ms: 0,
-        memory_mb: 0,
-        output_kb: 0,
-        name: core::ptr::null(),
-        name_len: 0,
-    });
+    let mut e = lookup(&reg, "ls", &mut t).unwrap_or(blank_entry(7));
     let before = e.id;
     // SAFETY: NULL name with a live output, then a live name with length 0: both refused without access.
     let (null_rc, empty_rc) = unsafe {

@@ -419,18 +419,7 @@ impl AgentState {
             let mut closed = *self;
             let u = closed.close_window::<true>(cfg, now, acc, anomaly_q16);
             *self = select_state(close, &closed, &open);
-            Update {
-                score: sel_i32(close, u.score, kept.score),
-                previous: AgentStatus::from_u8_saturating(sel_u32(
-                    close,
-                    u.previous as u32,
-                    kept.previous as u32,
-                ) as u8),
-                status: AgentStatus::from_u8_saturating(
-                    sel_u32(close, u.status as u32, kept.status as u32) as u8
-                ),
-                evidence: Evidence(sel_u32(close, u.evidence.0 as u32, kept.evidence.0 as u32) as u8),
-            }
+            select_update(close, &u, &kept)
         } else if close {
             self.close_window::<false>(cfg, now, acc, anomaly_q16)
         } else {
@@ -605,14 +594,8 @@ impl AgentState {
             full.fold_successes::<true>(cfg);
             let u = full.outcome_now::<true>(cfg, now, outcome);
             *self = select_state(defer, &open, &full);
-            Update {
-                score: sel_i32(defer, open.score, u.score),
-                previous: AgentStatus::from_u8_saturating(
-                    sel_u32(defer, status as u32, u.previous as u32) as u8
-                ),
-                status: AgentStatus::from_u8_saturating(sel_u32(defer, status as u32, u.status as u32) as u8),
-                evidence: Evidence(sel_u32(defer, 0, u.evidence.0 as u32) as u8),
-            }
+            let kept = Update { score: open.score, previous: status, status, evidence: Evidence(0) };
+            select_update(defer, &kept, &u)
         } else if defer {
             self.window += 1 << WIN_SUCC_SHIFT;
             let status = self.status();
@@ -853,21 +836,13 @@ fn pick64<const K: usize, const CT: bool>(a: &[u64; K], i: u32) -> u64 {
 /// `log2(1-ε)` below.
 #[inline(always)]
 const fn profile_llr(n_i: u64, total: u32, wprior_i: u64, alt_i: u64, t: &Tables) -> i32 {
-    // total < 2^19, w < 2^16: every product below stays under 2^36. `wprior_i` = w·prior_i.
-    let tw = max_u64(total as u64 + t.w, 1);
-    let p = max_u64((n_i << 16) + wprior_i, t.floor * tw);
-    let e = t.eps;
-    let t = tw;
-    let mix = p - (p >> e) + ((alt_i * t) >> e);
-    // Bring both under 32 bits with the same shift (keeps the ratio).
-    let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
-    log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
+    profile_llr_mid(n_i, 0, total, 0, wprior_i, alt_i, t)
 }
 
 /// [`profile_llr`] at the midpoint of a window: the category's count raised by `extra_i / 2` and the
 /// total by `extra_t / 2` (half-counts, added as `x·2^15` and `(y·extra_t) >> 1` to the `2^16`-scaled
-/// quantities). With `extra_i = extra_t = 0` every intermediate value is the one of [`profile_llr`], so
-/// the result is the same bits.
+/// quantities); with no extras it is [`profile_llr`] itself. Both values are brought under 32 bits
+/// with the same shift before the logarithms (keeps the ratio).
 #[inline(always)]
 const fn profile_llr_mid(
     n_i: u64,
@@ -958,6 +933,20 @@ fn select_state(c: bool, a: &AgentState, b: &AgentState) -> AgentState {
     let (Ok(wa), Ok(wb)) = (wa, wb) else { return *b };
     let w: [u64; 8] = core::array::from_fn(|i| (wa[i] & m) | (wb[i] & !m));
     AgentState::read_from_bytes(w.as_bytes()).unwrap_or(*b)
+}
+
+/// [`select_state`] for the [`Update`] that goes with it: `a` if `c`, else `b`, with masks.
+#[inline(always)]
+fn select_update(c: bool, a: &Update, b: &Update) -> Update {
+    let status = |x: AgentStatus, y: AgentStatus| {
+        AgentStatus::from_u8_saturating(sel_u32(c, x as u32, y as u32) as u8)
+    };
+    Update {
+        score: sel_i32(c, a.score, b.score),
+        previous: status(a.previous, b.previous),
+        status: status(a.status, b.status),
+        evidence: Evidence(sel_u32(c, a.evidence.0 as u32, b.evidence.0 as u32) as u8),
+    }
 }
 
 /// `if c { a } else { b }`: masks on the constant-time path (`CT`), a plain select (cmov or branch)
