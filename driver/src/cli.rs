@@ -482,7 +482,9 @@ impl BenchArgs {
                 println!(
                     "tcapd bench --serve: {} clients over a Unix socket, engine GateEngine (sketch off)\n\
                      throughput: {} events in total at {:.2} M events/s\n\
-                     latency at {} events/s offered: {} batches, p50 ≤ {}  p99 ≤ {}  p99.9 ≤ {}  max {}",
+                     latency at {} events/s offered: {} batches, p50 ≤ {}  p99 ≤ {}  p99.9 ≤ {}  max {}\n\
+                     peer (echo server, no gate, same clients and load): p50 ≤ {}  p99 ≤ {}  p99.9 ≤ {}  \
+                     max {}  (p99 ratio {:.2})",
                     r.clients,
                     r.events,
                     r.events_per_sec / 1e6,
@@ -491,7 +493,12 @@ impl BenchArgs {
                     crate::stats::fmt_ns(r.p50_ns),
                     crate::stats::fmt_ns(r.p99_ns),
                     crate::stats::fmt_ns(r.p999_ns),
-                    crate::stats::fmt_ns(r.max_ns)
+                    crate::stats::fmt_ns(r.max_ns),
+                    crate::stats::fmt_ns(r.peer_p50_ns),
+                    crate::stats::fmt_ns(r.peer_p99_ns),
+                    crate::stats::fmt_ns(r.peer_p999_ns),
+                    crate::stats::fmt_ns(r.peer_max_ns),
+                    r.p99_ns as f64 / r.peer_p99_ns.max(1) as f64
                 );
             }
             return Ok(ExitCode::SUCCESS);

@@ -42,6 +42,16 @@ pub struct ServeReport {
     pub p999_ns: u64,
     /// Max.
     pub max_ns: u64,
+    /// The peer in the same run: the same clients and load against an echo server (one thread,
+    /// `poll` + `read` + `write`, one decision-sized record back per call, no gate): the floor this
+    /// machine sets for a round trip over a Unix socket. p50.
+    pub peer_p50_ns: u64,
+    /// Peer p99.
+    pub peer_p99_ns: u64,
+    /// Peer p99.9.
+    pub peer_p999_ns: u64,
+    /// Peer max.
+    pub peer_max_ns: u64,
 }
 
 fn err(message: String) -> CliError {
@@ -200,6 +210,75 @@ fn start_server(
     }))
 }
 
+/// The latency peer: accepts `clients` connections and answers each call record with a
+/// decision-sized record carrying its sequence number, from one thread blocked in `poll` — the
+/// least a server can do per round trip, so its latency is what the kernel and the machine cost.
+fn start_echo_server(path: &Path, clients: u32) -> Result<thread::JoinHandle<Result<(), String>>, CliError> {
+    let listener = std::os::unix::net::UnixListener::bind(path)
+        .map_err(|e| err(format!("bind {}: {e}", path.display())))?;
+    Ok(thread::spawn(move || {
+        let e = |what: &str, e: std::io::Error| format!("echo peer: {what}: {e}");
+        let mut conns = Vec::new();
+        for _ in 0..clients {
+            let (mut s, _) = listener.accept().map_err(|x| e("accept", x))?;
+            s.write_all(&[0u8; HEADER_LEN]).map_err(|x| e("write", x))?;
+            conns.push((s, Vec::<u8>::new(), HEADER_LEN, true));
+        }
+        let mut buf = vec![0u8; 64 << 10];
+        let mut out = Vec::with_capacity(64 << 10);
+        while conns.iter().any(|c| c.3) {
+            let mut fds: Vec<libc::pollfd> = conns
+                .iter()
+                .map(|c| libc::pollfd {
+                    fd: if c.3 { c.0.as_raw_fd() } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: `fds` is a live, exclusively borrowed array of `fds.len()` pollfd structs.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10_000) };
+            if rc < 0 {
+                let x = std::io::Error::last_os_error();
+                if x.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e("poll", x));
+            }
+            for ((s, pending, skip, open), f) in conns.iter_mut().zip(&fds) {
+                if f.revents == 0 {
+                    continue;
+                }
+                let n = s.read(&mut buf).map_err(|x| e("read", x))?;
+                if n == 0 {
+                    // Close our side too: the client drains until it sees the end.
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                    *open = false;
+                    continue;
+                }
+                let mut data = &buf[..n];
+                let k = (*skip).min(data.len());
+                data = &data[k..];
+                *skip -= k;
+                pending.extend_from_slice(data);
+                let whole = pending.len() / EVENT_LEN * EVENT_LEN;
+                out.clear();
+                for r in pending[..whole].chunks_exact(EVENT_LEN) {
+                    if let Ok(ev) = EventRepr::parse(r)
+                        && ev.outcome.is_none()
+                    {
+                        let mut d = [0u8; DECISION_LEN];
+                        d[..8].copy_from_slice(&ev.seq.to_le_bytes());
+                        out.extend_from_slice(&d);
+                    }
+                }
+                pending.drain(..whole);
+                s.write_all(&out).map_err(|x| e("write", x))?;
+            }
+        }
+        Ok(())
+    }))
+}
+
 fn join(h: thread::JoinHandle<Result<(), String>>) -> Result<(), CliError> {
     h.join()
         .map_err(|_| CliError { code: 1, message: "server thread panicked".into() })?
@@ -261,6 +340,13 @@ pub fn run(dir: &Path, clients: u32, events: u64, rate: u64, agents: u32) -> Res
     paced_clients(&sock, clients, agents, per_batch, total_batches, period, &mut all)?;
     join(server)?;
     let _ = std::fs::remove_file(&sock);
+
+    // The peer: the same clients and load against the echo server.
+    let server = start_echo_server(&sock, clients)?;
+    let mut peer = Histogram::default();
+    paced_clients(&sock, clients, agents, per_batch, total_batches, period, &mut peer)?;
+    join(server)?;
+    let _ = std::fs::remove_file(&sock);
     Ok(ServeReport {
         clients,
         events: sent,
@@ -271,5 +357,9 @@ pub fn run(dir: &Path, clients: u32, events: u64, rate: u64, agents: u32) -> Res
         p99_ns: all.quantile_ppm(990_000),
         p999_ns: all.quantile_ppm(999_000),
         max_ns: all.max(),
+        peer_p50_ns: peer.quantile_ppm(500_000),
+        peer_p99_ns: peer.quantile_ppm(990_000),
+        peer_p999_ns: peer.quantile_ppm(999_000),
+        peer_max_ns: peer.max(),
     })
 }

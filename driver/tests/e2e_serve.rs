@@ -262,3 +262,28 @@ fn sigterm_stops_serve_cleanly_and_snapshots() {
     assert!(rest.is_empty(), "closed after the flush");
     assert!(state.exists(), "state snapshotted at exit");
 }
+
+/// `tcapd bench --serve --json`: both phases run against the real server and the latency phase again
+/// against the echo peer; every batch of both is timed and the quantiles are ordered.
+#[test]
+fn bench_serve_times_the_server_and_its_peer() {
+    if !uring_available("bench_serve_times_the_server_and_its_peer") {
+        return;
+    }
+    let (st, out, err) = run_tcapd(&["bench", "--serve", "--events", "100000", "--json"], None);
+    assert!(st.success(), "{err}");
+    let r: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let n = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {r}"));
+    assert_eq!(n("clients"), 4);
+    assert_eq!(n("events"), 100_000);
+    assert!(r["events_per_sec"].as_f64().unwrap() > 0.0);
+    // 4 clients × 2,000 periods of 1 ms, one timed batch each.
+    assert_eq!(n("batches"), 8_000);
+    assert_eq!(n("offered_events_per_sec"), 100_000);
+    for p in ["", "peer_"] {
+        let q = |k: &str| n(&format!("{p}{k}"));
+        assert!(q("p50_ns") > 0, "{p}p50");
+        assert!(q("p50_ns") <= q("p99_ns") && q("p99_ns") <= q("p999_ns"), "{p} quantiles out of order: {r}");
+        assert!(q("p999_ns") <= q("max_ns") * 9 / 8 + 1, "{p}p99.9 above the max: {r}");
+    }
+}
