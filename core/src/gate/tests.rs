@@ -191,6 +191,7 @@ fn check_ct_equals_check_on_random_inputs() {
     let t = table();
     let names: [&[u8]; 8] = [b"ls", b"ps", b"curl", b"chmod", b"rm", b"mystery", b"nope", b"sudo"];
     let mut seed = 0xfeed_f00d_u64;
+    let steps = if cfg!(miri) { 300 } else { 3000 };
     for round in 0..20 {
         let mut policy = Policy::DEFAULT;
         for r in Risk::ALL {
@@ -209,7 +210,7 @@ fn check_ct_equals_check_on_random_inputs() {
         let mut gb = Gate::new(SliceLookup::new(&t).unwrap(), policy, cfg, &mut b).unwrap();
         let mut net = [NodeState::Healthy; 16];
         let mut now = 0u64;
-        for _ in 0..if cfg!(miri) { 300 } else { 3000 } {
+        for _ in 0..steps {
             now += xorshift(&mut seed) % 3_000_000;
             let agent = (xorshift(&mut seed) % 17) as u32; // includes one out of range
             if xorshift(&mut seed).is_multiple_of(50) {
@@ -234,7 +235,8 @@ fn check_ct_equals_check_on_random_inputs() {
         }
         assert_eq!(ga.population(), gb.population());
         assert_eq!(a.as_bytes(), b.as_bytes());
-        assert!(a.iter().any(|s| s.calls > 100));
+        // Some agent was driven well past its warm-up (16 in range share `steps` calls).
+        assert!(a.iter().any(|s| s.calls as usize > steps / 30));
     }
 }
 
