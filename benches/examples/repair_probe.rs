@@ -8,7 +8,7 @@
 //! total `Ir` divided by 1,024.
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use tcap_core::network::{Network, NetworkBuffers, NetworkConfig, NodeId, NodeState};
+use tcap_core::network::{Network, NetworkConfig, NodeId, NodeState};
 const N: usize = 1024;
 const D: usize = 16;
 /// One quarantine, out of line so that callgrind can count it alone.
@@ -29,7 +29,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let k: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(64);
     let rounds: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
-    let mut bufs = NetworkBuffers::<D>::new(N);
+    // `TCAP_HUGE=1`: the route table on transparent huge pages (the caller's choice of memory).
+    let huge = std::env::var("TCAP_HUGE").is_ok_and(|v| v == "1");
+    let mut bufs = tcap_benches::BenchStorage::<D>::new(N, huge);
     let mut net = Network::<D>::new(NetworkConfig::DEFAULT, N, bufs.storage()).unwrap();
     net.add_edges(tcap_benches::bench_graph(N, D)).unwrap();
     for r in 0..rounds {
