@@ -33,11 +33,31 @@ fn main() {
     let huge = std::env::var("TCAP_HUGE").is_ok_and(|v| v == "1");
     let mut bufs = tcap_benches::BenchStorage::<D>::new(N, huge);
     let mut net = Network::<D>::new(NetworkConfig::DEFAULT, N, bufs.storage()).unwrap();
-    net.add_edges(tcap_benches::bench_graph(N, D)).unwrap();
+    // `TCAP_PERMUTE=seed`: the same graph with its node ids randomly renumbered (the bench graph's ring
+    // is in id order: neighbours on the ring share cache lines of every tree's block).
+    let mut edges = tcap_benches::bench_graph(N, D);
+    if let Some(seed) = std::env::var("TCAP_PERMUTE").ok().and_then(|v| v.parse::<u64>().ok()) {
+        let mut perm: Vec<u32> = (0..N as u32).collect();
+        let mut rng = tcap_benches::Rng(seed);
+        for i in (1..N).rev() {
+            perm.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        for e in &mut edges {
+            (e.0, e.1) = (perm[e.0 as usize], perm[e.1 as usize]);
+        }
+    }
+    net.add_edges(edges).unwrap();
     for r in 0..rounds {
         let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
+        // `TCAP_WARM=1`: quarantine and release each node once untimed first (the table lines that
+        // repair touches are then mostly cached): the difference to a cold run bounds the cost of misses.
+        let warm = std::env::var("TCAP_WARM").is_ok_and(|v| v == "1");
         for i in 0..k {
             let v = (i * 97 + 5) % N as u32;
+            if warm {
+                quarantine_one(&mut net, v);
+                net.set_state(0, v, NodeState::Healthy).unwrap();
+            }
             let (t0, c0) = (Instant::now(), thread_cpu());
             quarantine_one(&mut net, v);
             cpu += thread_cpu() - c0;

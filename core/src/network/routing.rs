@@ -342,19 +342,24 @@ fn second_look(links: &[Link], slots: &[RouteSlot]) -> (RouteSlot, u64) {
     (label(best, hop, OK), gap)
 }
 
-/// Phase 4 of a repair: a Dijkstra from the queued nodes, within the subtree (labels tagged [`AFF`]
-/// or [`OK`]). A settled node is final (tag 0). Out of line, like the other phases, so that each loop
-/// has the registers to itself.
+/// Phase 4 of a repair: a Dijkstra from the queued nodes, within the subtree (every label is tagged
+/// [`OK`] by now). A settled node is final (tag 0). Out of line, like the other phases, so that each
+/// loop has the registers to itself.
 #[inline(never)]
 fn settle<const D: usize>(graph: &Graph<'_, D>, slots: &mut [RouteSlot], heap: &mut Heap<'_>) {
     while let Some((y, dy)) = heap.pop() {
         if let Some(s) = slots.get_mut(y) {
             *s = tagged(*s, 0);
         }
+        if dy == INF {
+            // Unreachable (a seed whose label was recomputed to `INF`): improves nobody.
+            continue;
+        }
         for &l in graph.links(y) {
             let Some(s) = slots.get_mut(usize::from(l.to())) else { continue };
             let nd = u64::from(dy) + u64::from(l.cost());
-            if (tag(*s) == AFF || tag(*s) == OK) && nd < u64::from(s.dist()) {
+            // One compare: tag `OK` (unsettled, in the subtree) and `nd < d` (`nd < INF + 1 = 2^32`).
+            if OK << 48 | nd << 16 | 0xFFFF < s.0 {
                 *s = label(nd, y as u16, OK);
                 heap.push_or_decrease(l.to(), nd as u32);
             }
