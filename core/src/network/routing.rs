@@ -285,13 +285,12 @@ const DIST: u64 = 0x0000_FFFF_FFFF_0000;
 /// plus the edge (found ones offer `INF + c`, never taken). Returns the new `n`, the best offer as a
 /// key `(d + c) << 16 | y << 1` (the least distance, ties to the least id; `INF << 16 | 0xFFFF` if
 /// none), and a bound `g` such that `(b << 16) < g` iff `b < d(z) − c` for some neighbour `z` looked at
-/// before `u` (tag [`AFF`]) — or `b = d(z) − c`: a tie, which costs a needless seed, never a wrong
-/// label.
+/// before `u` (tag [`AFF`]), i.e. iff `u` with label `b` can improve `z`.
 ///
-/// Branch-free but for the children (the rare case): `2l = c << 16 | y << 1` for a link `l`; a slot `s`
-/// is `tag << 48 | d << 16 | hop`, so `(s & DIST) + 2l` is the offer's key and `s − AFF << 48 − 2l` is
-/// `(d − c) << 16 + hop − 2y` for a node tagged [`AFF`] (`|hop − 2y| < 2^16`) and negative for tags 0 and
-/// [`IN`].
+/// Branch-free but for the children (about one edge in eight): with `2l = c << 16 | y << 1` for a link
+/// `l` and a slot `s = tag << 48 | d << 16 | hop`, `(s & DIST) + 2l` is the offer's key, and
+/// `(s & !0xFFFF) − AFF << 48 − 2l` is `(d − c) << 16 − 2y` for a node tagged [`AFF`] (`0 ≤ 2y < 2^16`,
+/// hence the exact test above) and negative for tags 0 and [`IN`].
 #[inline(always)]
 fn look(
     links: &[Link],
@@ -316,7 +315,7 @@ fn look(
         }
         let l2 = u64::from(l.0) << 1;
         best = best.min((s & DIST) + l2);
-        gap = gap.max((s.wrapping_sub(AFF << 48).wrapping_sub(l2)) as i64);
+        gap = gap.max(((s & !0xFFFF).wrapping_sub(AFF << 48).wrapping_sub(l2)) as i64);
     }
     (n, best, gap)
 }
