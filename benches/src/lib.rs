@@ -144,3 +144,67 @@ pub fn bench_graph(n: usize, max_degree: usize) -> Vec<(u32, u32, u16)> {
     }
     edges
 }
+
+/// Caller storage for a [`Network`](tcap_core::network::Network) of `len` nodes whose route table
+/// (the only large part: `8·len²` bytes) may be backed by 2 MiB transparent huge pages: the caller
+/// owns the memory, so this is the caller's choice (`madvise(MADV_HUGEPAGE)` before the pages are
+/// first touched; the kernel's THP mode here is `madvise`). With 4 KiB pages an 8 MiB table spans
+/// 2,048 pages, and a repair that touches a few hundred trees walks the page tables for most of them.
+pub struct BenchStorage<const D: usize> {
+    nodes: Vec<tcap_core::network::NodeSlot>,
+    adjacency: Vec<tcap_core::network::Adjacency<D>>,
+    words: Vec<u64>,
+    scratch: Vec<u16>,
+    table: Vec<tcap_core::network::RouteSlot>,
+    /// Where the table starts in `table` (aligned to 2 MiB when huge pages were asked for).
+    off: usize,
+    len: usize,
+}
+
+impl<const D: usize> BenchStorage<D> {
+    /// Storage for `len` nodes; `huge`: back the route table with transparent huge pages if the kernel
+    /// allows it (otherwise ordinary pages, silently).
+    pub fn new(len: usize, huge: bool) -> Self {
+        use tcap_core::network::{Adjacency, NodeSlot, RouteSlot, storage_len};
+        const HUGE: usize = 2 << 20;
+        let l = storage_len(len);
+        let slot = std::mem::size_of::<RouteSlot>();
+        let extra = if huge { HUGE / slot } else { 0 };
+        let mut table: Vec<RouteSlot> = Vec::with_capacity(l.table + extra);
+        let mut off = 0;
+        if huge {
+            let p = table.as_ptr() as usize;
+            off = (HUGE - p % HUGE) % HUGE / slot;
+            let start = p + off * slot;
+            let bytes = l.table * slot / HUGE * HUGE;
+            if bytes > 0 {
+                // SAFETY: `[start, start + bytes)` lies inside the allocation of `table` (capacity
+                // `l.table + extra` slots, `start` at most `extra` slots in): madvise only changes how
+                // the kernel backs these pages, which nothing has touched yet.
+                unsafe { libc::madvise(start as *mut libc::c_void, bytes, libc::MADV_HUGEPAGE) };
+            }
+        }
+        table.resize(off + l.table, RouteSlot::EMPTY);
+        BenchStorage {
+            nodes: vec![NodeSlot::EMPTY; l.nodes],
+            adjacency: vec![Adjacency::EMPTY; l.adjacency],
+            words: vec![0; l.words],
+            scratch: vec![0; l.scratch],
+            table,
+            off,
+            len,
+        }
+    }
+
+    /// The parts, for [`Network::new`](tcap_core::network::Network::new).
+    pub fn storage(&mut self) -> tcap_core::network::NetworkStorage<'_, D> {
+        let n = tcap_core::network::storage_len(self.len).table;
+        tcap_core::network::NetworkStorage {
+            nodes: &mut self.nodes,
+            adjacency: &mut self.adjacency,
+            words: &mut self.words,
+            scratch: &mut self.scratch,
+            table: &mut self.table[self.off..self.off + n],
+        }
+    }
+}

@@ -113,15 +113,15 @@ impl RouteSlot {
 
     #[inline]
     pub(crate) const fn new(dist: u32, hop: u16) -> RouteSlot {
-        RouteSlot(dist as u64 | (hop as u64) << 32)
+        RouteSlot((dist as u64) << 16 | hop as u64)
     }
     #[inline]
     pub(crate) const fn dist(self) -> u32 {
-        self.0 as u32
+        (self.0 >> 16) as u32
     }
     #[inline]
     pub(crate) const fn hop(self) -> u16 {
-        (self.0 >> 32) as u16
+        self.0 as u16
     }
 }
 
@@ -427,16 +427,42 @@ pub struct EdgeInfo {
     pub cost: u32,
 }
 
+/// The part of an edge a route repair reads: the other end (15 bits: ids are below [`MAX_NODES`]) and
+/// the route cost (17 bits: at most `MAX_EDGE_WEIGHT × 17`) packed in one `u32`, so that a node's
+/// links (`4·D` bytes: one cache line at `D = 16`) are scanned with one load per edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Link(pub(crate) u32);
+
+const _: () = assert!(MAX_NODES <= 1 << 15);
+const _: () = assert!((MAX_EDGE_WEIGHT as u32) * 17 < 1 << 17);
+
+impl Link {
+    const EMPTY: Link = Link(0);
+    #[inline]
+    const fn new(to: u16, cost: u32) -> Link {
+        Link((to as u32) & 0x7FFF | cost << 15)
+    }
+    /// The other end.
+    #[inline]
+    pub(crate) const fn to(self) -> u16 {
+        (self.0 & 0x7FFF) as u16
+    }
+    /// The route cost ([`edge_cost`]).
+    #[inline]
+    pub(crate) const fn cost(self) -> u32 {
+        self.0 >> 15
+    }
+}
+
+/// The rest of an edge: base weight and trust (read when the trust changes, never by a repair).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Edge {
-    pub(crate) to: u16,
     pub(crate) weight: u16,
     pub(crate) trust: u32,
-    pub(crate) cost: u32,
 }
 
 impl Edge {
-    const EMPTY: Edge = Edge { to: 0, weight: 0, trust: 0, cost: 0 };
+    const EMPTY: Edge = Edge { weight: 0, trust: 0 };
 }
 
 /// The per-node record of a network's caller-provided storage (time of the last state change and the
@@ -459,17 +485,19 @@ impl Default for NodeSlot {
     }
 }
 
-/// The edges of one node in a network's caller-provided storage: up to `D` edges of 12 bytes (the
-/// degree is kept apart, in [`NetworkStorage::scratch`]).
+/// The edges of one node in a network's caller-provided storage: up to `D` edges of 12 bytes, as two
+/// arrays — the links a repair scans (other end and cost, 4 bytes each) and the base weights and
+/// trusts (8 bytes each). The degree is kept apart, in [`NetworkStorage::scratch`].
 /// Opaque: allocate `[Adjacency::EMPTY; n]` (or a `Vec`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Adjacency<const D: usize> {
+    links: [Link; D],
     edges: [Edge; D],
 }
 
 impl<const D: usize> Adjacency<D> {
     /// No edges.
-    pub const EMPTY: Adjacency<D> = Adjacency { edges: [Edge::EMPTY; D] };
+    pub const EMPTY: Adjacency<D> = Adjacency { links: [Link::EMPTY; D], edges: [Edge::EMPTY; D] };
 }
 
 impl<const D: usize> Default for Adjacency<D> {
@@ -595,15 +623,32 @@ pub(crate) struct Graph<'t, const D: usize> {
 }
 
 impl<const D: usize> Graph<'_, D> {
+    /// The links of `u` (other end and cost of each edge).
     #[inline]
-    pub(crate) fn edges(&self, u: usize) -> &[Edge] {
+    pub(crate) fn links(&self, u: usize) -> &[Link] {
+        match (self.adj.get(u), self.deg.get(u)) {
+            (Some(a), Some(&d)) => &a.links[..usize::from(d).min(D)],
+            _ => &[],
+        }
+    }
+    /// Base weights and trusts of the edges of `u`, in the order of [`Graph::links`].
+    #[inline]
+    fn edges(&self, u: usize) -> &[Edge] {
         match (self.adj.get(u), self.deg.get(u)) {
             (Some(a), Some(&d)) => &a.edges[..usize::from(d).min(D)],
             _ => &[],
         }
     }
+    fn degree(&self, u: usize) -> usize {
+        self.links(u).len()
+    }
     fn find(&self, u: usize, v: u16) -> Option<usize> {
-        self.edges(u).iter().position(|e| e.to == v)
+        self.links(u).iter().position(|l| l.to() == v)
+    }
+    /// Edge `k` of `u` as the public [`EdgeInfo`].
+    fn info(&self, u: usize, k: usize) -> Option<EdgeInfo> {
+        let (l, e) = (self.links(u).get(k)?, self.edges(u).get(k)?);
+        Some(EdgeInfo { to: NodeId::from(l.to()), weight: e.weight, trust: e.trust, cost: l.cost() })
     }
 }
 
@@ -826,7 +871,7 @@ impl<'t, const D: usize> Network<'t, D> {
             return Err(NetworkError::DuplicateEdge);
         }
         for (i, id) in [(ai, a), (bi, b)] {
-            if self.graph.edges(i).len() >= D {
+            if self.graph.degree(i) >= D {
                 return Err(NetworkError::DegreeFull { node: id });
             }
         }
@@ -834,7 +879,8 @@ impl<'t, const D: usize> Network<'t, D> {
         let cost = edge_cost(weight, trust);
         for (u, v) in [(ai, bi), (bi, ai)] {
             let d = usize::from(self.graph.deg[u]);
-            self.graph.adj[u].edges[d] = Edge { to: v as u16, weight, trust, cost };
+            self.graph.adj[u].links[d] = Link::new(v as u16, cost);
+            self.graph.adj[u].edges[d] = Edge { weight, trust };
             self.graph.deg[u] += 1;
         }
         Ok((ai, bi, cost))
@@ -874,8 +920,9 @@ impl<'t, const D: usize> Network<'t, D> {
         };
         for (u, k) in [(ai, i), (bi, j)] {
             self.graph.deg[u] -= 1;
-            let a = &mut self.graph.adj[u];
-            a.edges[k] = a.edges[usize::from(self.graph.deg[u])];
+            let (a, last) = (&mut self.graph.adj[u], usize::from(self.graph.deg[u]));
+            a.links[k] = a.links[last];
+            a.edges[k] = a.edges[last];
         }
         self.edge_increased(ai, bi);
         Ok(())
@@ -884,17 +931,13 @@ impl<'t, const D: usize> Network<'t, D> {
     /// The edge between `a` and `b`, if any.
     pub fn edge(&self, a: NodeId, b: NodeId) -> Result<Option<EdgeInfo>, NetworkError> {
         let (ai, bi) = self.check_pair(a, b)?;
-        Ok(self.graph.find(ai, bi as u16).map(|k| Self::info(&self.graph.edges(ai)[k])))
-    }
-
-    fn info(e: &Edge) -> EdgeInfo {
-        EdgeInfo { to: NodeId::from(e.to), weight: e.weight, trust: e.trust, cost: e.cost }
+        Ok(self.graph.find(ai, bi as u16).and_then(|k| self.graph.info(ai, k)))
     }
 
     /// The edges of `node`.
     pub fn edges(&self, node: NodeId) -> Result<impl Iterator<Item = EdgeInfo> + '_, NetworkError> {
         let i = self.check(node)?;
-        Ok(self.graph.edges(i).iter().map(Self::info))
+        Ok((0..self.graph.degree(i)).filter_map(move |k| self.graph.info(i, k)))
     }
 
     /// Feeds an observation `obs` ([`Q16`], e.g. 1 − anomaly of what `a` saw from `b`) into the trust of
@@ -905,17 +948,16 @@ impl<'t, const D: usize> Network<'t, D> {
         let (Some(i), Some(j)) = (self.graph.find(ai, bi as u16), self.graph.find(bi, ai as u16)) else {
             return Err(NetworkError::NoSuchEdge);
         };
-        let e = self.graph.edges(ai)[i];
+        let (e, old) = (self.graph.adj[ai].edges[i], self.graph.adj[ai].links[i].cost());
         let trust = trust_ewma(e.trust, obs, self.cfg.trust_alpha);
         let cost = edge_cost(e.weight, trust);
-        for (u, k) in [(ai, i), (bi, j)] {
-            let e = &mut self.graph.adj[u].edges[k];
-            e.trust = trust;
-            e.cost = cost;
+        for (u, v, k) in [(ai, bi, i), (bi, ai, j)] {
+            self.graph.adj[u].edges[k].trust = trust;
+            self.graph.adj[u].links[k] = Link::new(v as u16, cost);
         }
-        if cost > e.cost {
+        if cost > old {
             self.edge_increased(ai, bi);
-        } else if cost < e.cost {
+        } else if cost < old {
             self.edge_decreased(ai, bi, cost);
         }
         Ok(trust)

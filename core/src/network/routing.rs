@@ -18,7 +18,7 @@
 //! rebuild and when `v` is blocked, after which it has no children), so blocking `v` visits those trees
 //! only.
 
-use super::{Edge, Graph, INF, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
+use super::{Graph, INF, Link, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
 
 // Tags a repair puts in the spare top bits of the slots of the tree it repairs, above the next hop:
 // `hi = slot >> 32` is `tag << 16 | hop`. Every slot outside a repair has tag 0.
@@ -193,15 +193,15 @@ fn propagate<const D: usize>(
     tree: &mut Tree<'_>,
 ) {
     while let Some((y, dy)) = heap.pop() {
-        for e in graph.edges(y) {
-            let z = usize::from(e.to);
+        for &l in graph.links(y) {
+            let z = usize::from(l.to());
             if bit(blocked, z) {
                 continue;
             }
-            let nd = dy.saturating_add(e.cost);
+            let nd = dy.saturating_add(l.cost());
             if nd < tree.d(z) {
                 tree.set(z, nd, y as u16);
-                heap.push_or_decrease(e.to, nd);
+                heap.push_or_decrease(l.to(), nd);
             }
         }
     }
@@ -223,7 +223,7 @@ fn tagged(s: RouteSlot, tag: u64) -> RouteSlot {
 #[inline]
 fn label(d: u64, hop: u16, tag: u64) -> RouteSlot {
     // `d ≤ INF` always: labels only take offers below the `INF` they start from.
-    RouteSlot(d.min(u64::from(INF)) | u64::from(hop) << 32 | tag << 48)
+    RouteSlot(d.min(u64::from(INF)) << 16 | u64::from(hop) | tag << 48)
 }
 
 /// Phase 1 of a repair in the tree whose block is `slots`: one look at each node of the subtree,
@@ -245,81 +245,93 @@ fn first_looks<const D: usize>(
     heap: &mut Heap<'_>,
     root: usize,
     root_blocked: bool,
-) -> (usize, bool) {
-    let k = slots.len();
-    let (mut n, mut i, mut stale) = (0, 0, false);
-    if !root_blocked && let (Some(s), Some(l)) = (slots.get_mut(root), list.get_mut(0)) {
-        *s = tagged(*s, IN);
+) -> usize {
+    let (mut n, mut i) = (0, 0);
+    if root_blocked {
+        // Only its children: `v` itself is `(INF, NO_HOP)` and gets no label.
+        n = look(graph.links(root), slots, list, 0, root as u16).0;
+    } else if let (Some(s), Some(l)) = (slots.get_mut(root), list.get_mut(0)) {
+        *s = FOUND;
         *l = root as u16;
         n = 1;
     }
-    let mut u = root as u16;
-    let mut blocked_root = root_blocked;
-    loop {
-        if !blocked_root {
-            let Some(&x) = list.get(i).filter(|_| i < n) else { break };
-            i += 1;
-            u = x;
-        }
-        let me = u32::from(u);
-        let (mut best, mut hop, mut gap) = (u64::from(INF), NO_HOP, 0u64);
-        for edge in graph.edges(usize::from(u)) {
-            let y = usize::from(edge.to);
-            if y >= k {
-                continue;
-            }
-            let s = slots[y].0;
-            let hi = (s >> 32) as u32;
-            if hi <= 0xFFFF {
-                if hi == me {
-                    if let Some(l) = list.get_mut(n) {
-                        *l = edge.to;
-                        n += 1;
-                        slots[y].0 = s | IN << 48;
-                    }
-                } else {
-                    let d = u64::from(s as u32) + u64::from(edge.cost);
-                    if d < best {
-                        best = d;
-                        hop = edge.to;
-                    }
-                }
-            } else if hi >> 16 == AFF as u32 {
-                let (d, c) = (u64::from(s as u32), u64::from(edge.cost));
-                if d + c < best {
-                    best = d + c;
-                    hop = edge.to;
-                }
-                gap = gap.max(d.saturating_sub(c));
-                stale |= hi as u16 == u;
-            }
-        }
-        if blocked_root {
-            blocked_root = false;
-            continue;
-        }
+    while let Some(&u) = list.get(i).filter(|_| i < n) {
+        i += 1;
+        let (m, best, gap) = look(graph.links(usize::from(u)), slots, list, n, u);
+        n = m;
+        let d = best >> 16;
+        let hop = if d >= u64::from(INF) { NO_HOP } else { (best >> 1) as u16 & 0x7FFF };
         if let Some(s) = slots.get_mut(usize::from(u)) {
-            *s = label(best, hop, AFF);
+            *s = label(d, hop, AFF);
         }
-        if best < gap {
-            heap.push_or_decrease(u, best as u32);
+        if ((d << 16) as i64) < gap {
+            heap.push_or_decrease(u, d as u32);
         }
     }
-    (n, stale)
+    n
+}
+
+/// A node found in the subtree and not looked at yet: tag [`IN`], distance `INF` (its old distance is
+/// stale: it offers nothing, without a tag test).
+const FOUND: RouteSlot = RouteSlot(IN << 48 | (INF as u64) << 16 | NO_HOP as u64);
+
+/// The tag and next-hop bits of a slot.
+const TAG_HOP: u64 = 0xFFFF_0000_0000_FFFF;
+/// The distance bits of a slot.
+const DIST: u64 = 0x0000_FFFF_FFFF_0000;
+
+/// One look at `u` (links `links`) in phase 1, with `n` nodes in `list`: its children (tag 0, next hop
+/// `u`) become [`FOUND`] and are appended to `list`; every other neighbour `y` offers its distance
+/// plus the edge (found ones offer `INF + c`, never taken). Returns the new `n`, the best offer as a
+/// key `(d + c) << 16 | y << 1` (the least distance, ties to the least id; `INF << 16 | 0xFFFF` if
+/// none), and a bound `g` such that `(b << 16) < g` iff `b < d(z) − c` for some neighbour `z` looked at
+/// before `u` (tag [`AFF`]), i.e. iff `u` with label `b` can improve `z`.
+///
+/// Branch-free but for the children (about one edge in eight): with `2l = c << 16 | y << 1` for a link
+/// `l` and a slot `s = tag << 48 | d << 16 | hop`, `(s & DIST) + 2l` is the offer's key, and
+/// `(s & !0xFFFF) − AFF << 48 − 2l` is `(d − c) << 16 − 2y` for a node tagged [`AFF`] (`0 ≤ 2y < 2^16`,
+/// hence the exact test above) and negative for tags 0 and [`IN`].
+#[inline(always)]
+fn look(
+    links: &[Link],
+    slots: &mut [RouteSlot],
+    list: &mut [u16],
+    mut n: usize,
+    u: u16,
+) -> (usize, u64, i64) {
+    let me = u64::from(u);
+    let (mut best, mut gap) = (u64::from(INF) << 16 | 0xFFFF, 0i64);
+    for &l in links {
+        let y = l.to();
+        let Some(slot) = slots.get_mut(usize::from(y)) else { continue };
+        let s = slot.0;
+        if s & TAG_HOP == me {
+            if let Some(x) = list.get_mut(n) {
+                *x = y;
+                n += 1;
+                *slot = FOUND;
+            }
+            continue;
+        }
+        let l2 = u64::from(l.0) << 1;
+        best = best.min((s & DIST) + l2);
+        gap = gap.max(((s & !0xFFFF).wrapping_sub(AFF << 48).wrapping_sub(l2)) as i64);
+    }
+    (n, best, gap)
 }
 
 /// Another look at node `u` whose label was [`BAD`], once the subtree is known and checked: offers
 /// from neighbours tagged 0 (outside the subtree) or [`OK`]; the largest `d(z) − c` over the latter.
 #[inline(never)]
-fn second_look(edges: &[Edge], slots: &[RouteSlot]) -> (RouteSlot, u64) {
+fn second_look(links: &[Link], slots: &[RouteSlot]) -> (RouteSlot, u64) {
     let (mut best, mut hop, mut gap) = (u64::from(INF), NO_HOP, 0u64);
-    for edge in edges {
-        let Some(&s) = slots.get(usize::from(edge.to)) else { continue };
-        let (t, d, c) = (tag(s), u64::from(s.dist()), u64::from(edge.cost));
+    for &l in links {
+        let Some(&s) = slots.get(usize::from(l.to())) else { continue };
+        let (t, d, c) = (tag(s), u64::from(s.dist()), u64::from(l.cost()));
         if t == 0 || t == OK {
             if d + c < best {
                 best = d + c;
-                hop = edge.to;
+                hop = l.to();
             }
             if t == OK {
                 gap = gap.max(d.saturating_sub(c));
@@ -329,21 +341,26 @@ fn second_look(edges: &[Edge], slots: &[RouteSlot]) -> (RouteSlot, u64) {
     (label(best, hop, OK), gap)
 }
 
-/// Phase 4 of a repair: a Dijkstra from the queued nodes, within the subtree (labels tagged [`AFF`]
-/// or [`OK`]). A settled node is final (tag 0). Out of line, like the other phases, so that each loop
-/// has the registers to itself.
+/// Phase 4 of a repair: a Dijkstra from the queued nodes, within the subtree (every label is tagged
+/// [`OK`] by now). A settled node is final (tag 0). Out of line, like the other phases, so that each
+/// loop has the registers to itself.
 #[inline(never)]
 fn settle<const D: usize>(graph: &Graph<'_, D>, slots: &mut [RouteSlot], heap: &mut Heap<'_>) {
     while let Some((y, dy)) = heap.pop() {
         if let Some(s) = slots.get_mut(y) {
             *s = tagged(*s, 0);
         }
-        for edge in graph.edges(y) {
-            let Some(s) = slots.get_mut(usize::from(edge.to)) else { continue };
-            let nd = u64::from(dy) + u64::from(edge.cost);
-            if (tag(*s) == AFF || tag(*s) == OK) && nd < u64::from(s.dist()) {
+        if dy == INF {
+            // Unreachable (a seed whose label was recomputed to `INF`): improves nobody.
+            continue;
+        }
+        for &l in graph.links(y) {
+            let Some(s) = slots.get_mut(usize::from(l.to())) else { continue };
+            let nd = u64::from(dy) + u64::from(l.cost());
+            // One compare: tag `OK` (unsettled, in the subtree) and `nd < d` (`nd < INF + 1 = 2^32`).
+            if OK << 48 | nd << 16 | 0xFFFF < s.0 {
                 *s = label(nd, y as u16, OK);
-                heap.push_or_decrease(edge.to, nd as u32);
+                heap.push_or_decrease(l.to(), nd as u32);
             }
         }
     }
@@ -476,13 +493,13 @@ impl<const D: usize> Network<'_, D> {
         let Some(slots) = self.table.get_mut(t * len..(t + 1) * len) else { return };
         let (graph, list, heap) = (&self.graph, &mut *self.list, &mut self.heap);
         // 1. One look at each node (see `first_looks`).
-        let (n, stale) = first_looks(graph, slots, list, heap, root, root_blocked);
+        let n = first_looks(graph, slots, list, heap, root, root_blocked);
         // 2. Check the labels in the same order: a label is good if its hop is outside the subtree
         //    or good itself; it is bad if the hop is bad or was found after the node (its distance
         //    was stale when offered; such hops are rare: breadth-first order finds most of the
         //    subtree before its nodes are looked at).
         let mut bad = false;
-        for &x in &list[..if stale { n } else { 0 }] {
+        for &x in list.get(..n).unwrap_or_default() {
             let Some(&s) = slots.get(usize::from(x)) else { continue };
             let h = slots.get(usize::from(s.hop())).map_or(0, |&h| tag(h));
             let good = h == 0 || h == OK;
@@ -498,7 +515,7 @@ impl<const D: usize> Network<'_, D> {
                 if slots.get(usize::from(x)).is_none_or(|&s| tag(s) != BAD) {
                     continue;
                 }
-                let (lab, gap) = second_look(graph.edges(usize::from(x)), slots);
+                let (lab, gap) = second_look(graph.links(usize::from(x)), slots);
                 if let Some(s) = slots.get_mut(usize::from(x)) {
                     *s = lab;
                 }
@@ -550,19 +567,19 @@ impl<const D: usize> Network<'_, D> {
                 continue;
             }
             let mut tree = Self::tree(self.table, self.has_child, self.w, len, t);
-            let edges = self.graph.edges(v);
+            let links = self.graph.links(v);
             let mut ds = [INF; D];
-            for (d, e) in ds.iter_mut().zip(edges) {
-                if !bit(self.blocked, usize::from(e.to)) {
-                    *d = tree.d(usize::from(e.to));
+            for (d, l) in ds.iter_mut().zip(links) {
+                if !bit(self.blocked, usize::from(l.to())) {
+                    *d = tree.d(usize::from(l.to()));
                 }
             }
             let (mut best, mut hop) = (INF, NO_HOP);
-            for (e, &d) in edges.iter().zip(&ds) {
-                let c = d.saturating_add(e.cost);
+            for (l, &d) in links.iter().zip(&ds) {
+                let c = d.saturating_add(l.cost());
                 if d != INF && c < best {
                     best = c;
-                    hop = e.to;
+                    hop = l.to();
                 }
             }
             tree.set(v, best, hop);
@@ -570,10 +587,10 @@ impl<const D: usize> Network<'_, D> {
                 continue;
             }
             // A strict gain for anyone implies a strict gain for a neighbour of v.
-            let gains = |(e, &d): (&super::Edge, &u32)| {
-                !bit(self.blocked, usize::from(e.to)) && best.saturating_add(e.cost) < d
+            let gains = |(l, &d): (&Link, &u32)| {
+                !bit(self.blocked, usize::from(l.to())) && best.saturating_add(l.cost()) < d
             };
-            if edges.iter().zip(&ds).any(gains) {
+            if links.iter().zip(&ds).any(gains) {
                 self.heap.push_or_decrease(v as u16, best);
                 propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
             }

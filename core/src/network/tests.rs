@@ -980,3 +980,92 @@ proptest! {
         }
     }
 }
+
+/// The packed link (other end in 15 bits, cost in 17) at its extremes: the costliest edge there is
+/// (`MAX_EDGE_WEIGHT` at trust 0: `× 17`) is stored, reported and routed at its full cost, and an edge
+/// whose trust moves between the extremes keeps its other end.
+#[test]
+fn costliest_edges_keep_their_cost_and_end() {
+    let cfg = NetworkConfig { initial_trust: 0, ..NetworkConfig::DEFAULT };
+    let mut tb = tables(5);
+    let mut net = Net::new(cfg, 5, tb.storage()).unwrap();
+    net.add_edges([(0, 4, MAX_EDGE_WEIGHT), (4, 3, MAX_EDGE_WEIGHT), (0, 1, 1), (1, 2, 1)]).unwrap();
+    let max = u32::from(MAX_EDGE_WEIGHT) * 17;
+    assert!(max >= 1 << 16, "the cost needs the 17th bit");
+    assert_eq!(net.edge(0, 4).unwrap().map(|e| (e.to, e.cost)), Some((4, max)));
+    assert_eq!(net.edge(4, 0).unwrap().map(|e| (e.to, e.cost)), Some((0, max)));
+    assert_eq!((net.route(3, 0), net.route_cost(3, 0)), (Ok(4), Ok(2 * max)));
+    // Full trust: the cost drops to the weight; the ends do not move.
+    for _ in 0..200 {
+        net.observe_edge(0, 4, ONE_Q16).unwrap();
+    }
+    let e = net.edge(0, 4).unwrap().unwrap();
+    assert_eq!(e.to, 4);
+    assert!(e.cost <= 2 * u32::from(MAX_EDGE_WEIGHT), "trust near 1.0: cost near the weight");
+    assert_eq!(net.route_cost(3, 0), Ok(max + e.cost));
+    net.set_state(0, 4, NodeState::Quarantined).unwrap();
+    assert_eq!(net.route(3, 0), Err(RouteError::Unreachable));
+    assert_eq!((net.route(2, 0), net.route_cost(2, 0)), (Ok(1), Ok(2 * 17)), "two untrusted unit edges");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Costs across the whole range of the packed link (weights up to `MAX_EDGE_WEIGHT`, trust driven
+    /// to 0 or 1, so edge costs from 1 to `4095 × 17`) and mostly blocks and releases, on ring-plus-chord
+    /// graphs of up to 48 nodes (several subtrees per tree, found nodes, stale offers, seeds): every
+    /// state against the oracle.
+    #[test]
+    fn wide_costs_and_quarantine_cycles_match_oracle(
+        len in 8..=48usize,
+        ring_w in proptest::collection::vec(1..=MAX_EDGE_WEIGHT, 48),
+        chords in proptest::collection::vec((0..48u32, 0..48u32, prop_oneof![1..=16u16, 1..=MAX_EDGE_WEIGHT]), 0..60),
+        ops in proptest::collection::vec(
+            prop_oneof![
+                6 => (0..48u32, prop_oneof![Just(0u8), Just(2), Just(3)]).prop_map(|(n, s)| Op::SetState(n, s)),
+                2 => (any::<usize>(), prop_oneof![Just(0), Just(ONE_Q16)]).prop_map(|(e, o)| Op::Observe(e, o)),
+                1 => any::<usize>().prop_map(Op::RemoveEdge),
+            ],
+            1..40,
+        ),
+    ) {
+        type Wide<'t> = Network<'t, 8>;
+        let mut tb = NetworkBuffers::<8>::new(len);
+        let mut net = Wide::new(NetworkConfig::DEFAULT, len, tb.storage()).unwrap();
+        let len32 = len as u32;
+        let ring = (0..len32).map(|i| (i, (i + 1) % len32, ring_w[i as usize]));
+        let chords = chords.into_iter().map(|(a, b, w)| (a % len32, b % len32, w));
+        let mut edges: Vec<(u32, u32, u16)> = ring.collect();
+        for (a, b, w) in chords {
+            if a != b && !edges.iter().any(|&(x, y, _)| (x, y) == (a, b) || (x, y) == (b, a)) {
+                edges.push((a, b, w));
+            }
+        }
+        // Degree-full edges are refused and the rest kept: routes are consistent either way.
+        for e in edges {
+            let _ = net.add_edge(e.0, e.1, e.2);
+        }
+        check_against_oracle(&net)?;
+        for (k, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::SetState(n, st) => {
+                    net.set_state(k as u64, n % len32, NodeState::from_u8(st).unwrap()).unwrap();
+                }
+                Op::Observe(e, o) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        for _ in 0..40 {
+                            net.observe_edge(a, b, o).unwrap();
+                        }
+                    }
+                }
+                Op::RemoveEdge(e) => {
+                    if let Some((a, b)) = nth_edge(&net, e) {
+                        net.remove_edge(a, b).unwrap();
+                    }
+                }
+                _ => {}
+            }
+            check_against_oracle(&net)?;
+        }
+    }
+}
