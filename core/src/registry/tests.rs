@@ -319,7 +319,9 @@ mod with_alloc {
 
     #[test]
     fn structure_checks_without_checksum_builtin_sampled() {
-        assert_structure_checks_hold(builtin_bytes(), 89);
+        // Every 89th byte natively (~300 full validations of the 577-entry image, 577 MD5s each);
+        // every 1,999th under Miri (14 of them: the same checks, in minutes rather than an hour).
+        assert_structure_checks_hold(builtin_bytes(), if cfg!(miri) { 1999 } else { 89 });
     }
 
     #[test]
