@@ -105,6 +105,11 @@ pub struct IoArgs {
     /// Ask io_uring for a kernel submission-polling thread (falls back with a warning if refused).
     #[arg(long)]
     pub sqpoll: bool,
+    /// Hold a 0 µs CPU wake-up latency request (/dev/cpu_dma_latency) while running: idle CPUs poll
+    /// instead of halting, which removes the wake-up tail of decisions on VMs and power-saving hosts,
+    /// machine-wide, at the cost of power (needs root; falls back with a warning).
+    #[arg(long)]
+    pub low_latency: bool,
     /// Bytes per read (at least 4096; default 512 KiB).
     #[arg(long, default_value_t = 512 << 10, value_name = "BYTES")]
     pub batch: usize,
@@ -180,6 +185,24 @@ fn final_snapshot<E: Engine>(
     io_ctx(r, || format!("snapshot to {}", args.state.as_deref().unwrap_or(Path::new("?")).display()))
 }
 
+/// `--low-latency`: the held request (dropped on exit), or `None` with one warning when the device is
+/// missing or not writable.
+pub(crate) fn apply_low_latency(on: bool) -> Option<sys::CpuLatencyHold> {
+    if !on {
+        return None;
+    }
+    match sys::hold_cpu_latency(0) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            eprintln!(
+                "tcapd: warning: --low-latency: {}: {e}; continuing without it (CPUs may halt when idle)",
+                sys::CPU_DMA_LATENCY
+            );
+            None
+        }
+    }
+}
+
 fn apply_cpu(cpu: Option<usize>) -> Result<(), CliError> {
     if let Some(c) = cpu {
         io_ctx(sys::set_affinity(c), || format!("--cpu {c}"))?;
@@ -229,6 +252,7 @@ impl RunArgs {
     pub fn exec_with<E: Engine>(self, engine: &mut E) -> CliResult {
         install_signals()?;
         apply_cpu(self.io.cpu)?;
+        let _qos = apply_low_latency(self.io.low_latency);
         restore_state(&self.engine, engine, self.io.quiet)?;
         let src = io_ctx(Source::open(&self.input), || format!("open {}", self.input.display()))?;
         if let (Ok(a), Ok(b)) = (std::fs::metadata(&self.input), std::fs::metadata(&self.output)) {
@@ -316,6 +340,7 @@ impl ServeArgs {
     pub fn exec_with<E: Engine>(self, engine: &mut E) -> CliResult {
         install_signals()?;
         apply_cpu(self.io.cpu)?;
+        let _qos = apply_low_latency(self.io.low_latency);
         let use_uring = match (self.io.io, crate::io::uring::features()) {
             (IoMode::Blocking, _) => false,
             (_, Ok(_)) => true,
@@ -465,15 +490,20 @@ pub struct BenchArgs {
     /// Offered load (events/s, all clients) for the --serve latency phase.
     #[arg(long, default_value_t = 100_000)]
     pub rate: u64,
+    /// Hold a 0 µs CPU wake-up latency request while benchmarking (as `serve --low-latency`).
+    #[arg(long)]
+    pub low_latency: bool,
 }
 
 impl BenchArgs {
     /// Runs the command.
     pub fn exec(self) -> CliResult {
         apply_cpu(self.cpu)?;
+        let qos = apply_low_latency(self.low_latency);
         if self.serve {
             let dir = temp_dir("tcapd-bench-serve")?;
-            let r = crate::serve_bench::run(&dir, self.clients, self.events, self.rate, self.agents);
+            let r = crate::serve_bench::run(&dir, self.clients, self.events, self.rate, self.agents)
+                .map(|r| crate::serve_bench::ServeReport { low_latency: qos.is_some(), ..r });
             let _ = std::fs::remove_dir_all(&dir);
             let r = r?;
             if self.json {
@@ -482,13 +512,14 @@ impl BenchArgs {
                 println!(
                     "tcapd bench --serve: {} clients over a Unix socket, engine GateEngine (sketch off)\n\
                      throughput: {} events in total at {:.2} M events/s\n\
-                     latency at {} events/s offered: {} batches, p50 ≤ {}  p99 ≤ {}  p99.9 ≤ {}  max {}\n\
+                     latency at {} events/s offered{}: {} batches, p50 ≤ {}  p99 ≤ {}  p99.9 ≤ {}  max {}\n\
                      peer (echo server, no gate, same clients and load): p50 ≤ {}  p99 ≤ {}  p99.9 ≤ {}  \
                      max {}  (p99 ratio {:.2})",
                     r.clients,
                     r.events,
                     r.events_per_sec / 1e6,
                     r.offered_events_per_sec,
+                    if r.low_latency { " (CPU wake-up latency held at 0 µs)" } else { "" },
                     r.batches,
                     crate::stats::fmt_ns(r.p50_ns),
                     crate::stats::fmt_ns(r.p99_ns),

@@ -52,6 +52,8 @@ pub struct ServeReport {
     pub peer_p999_ns: u64,
     /// Peer max.
     pub peer_max_ns: u64,
+    /// Whether a 0 µs CPU wake-up latency request was held during the run (`--low-latency`).
+    pub low_latency: bool,
 }
 
 fn err(message: String) -> CliError {
@@ -361,5 +363,6 @@ pub fn run(dir: &Path, clients: u32, events: u64, rate: u64, agents: u32) -> Res
         peer_p99_ns: peer.quantile_ppm(990_000),
         peer_p999_ns: peer.quantile_ppm(999_000),
         peer_max_ns: peer.max(),
+        low_latency: false,
     })
 }

@@ -92,6 +92,27 @@ pub fn set_affinity(cpu: usize) -> io::Result<()> {
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(io::Error::from)
 }
 
+/// A PM QoS CPU wake-up latency request, held while this value lives (the kernel drops it when the
+/// file is closed). See [`hold_cpu_latency`].
+#[derive(Debug)]
+pub struct CpuLatencyHold {
+    _file: std::fs::File,
+}
+
+/// The PM QoS device through which a process asks every CPU to wake within a bound.
+pub const CPU_DMA_LATENCY: &str = "/dev/cpu_dma_latency";
+
+/// Asks the kernel to keep every CPU's wake-up latency at most `us` microseconds for as long as the
+/// returned value lives: with `0`, idle CPUs poll instead of halting (on a KVM guest a halted vCPU
+/// takes tens of µs to resume), at the cost of the power and host CPU time they would have saved.
+/// Needs write access to [`CPU_DMA_LATENCY`] (root, or CAP_SYS_ADMIN-granted permissions).
+pub fn hold_cpu_latency(us: i32) -> io::Result<CpuLatencyHold> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().write(true).open(CPU_DMA_LATENCY)?;
+    file.write_all(&us.to_ne_bytes())?;
+    Ok(CpuLatencyHold { _file: file })
+}
+
 static STOP: AtomicBool = AtomicBool::new(false);
 static REPORT: AtomicBool = AtomicBool::new(false);
 

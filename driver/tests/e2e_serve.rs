@@ -263,16 +263,20 @@ fn sigterm_stops_serve_cleanly_and_snapshots() {
     assert!(state.exists(), "state snapshotted at exit");
 }
 
-/// `tcapd bench --serve --json`: both phases run against the real server and the latency phase again
-/// against the echo peer; every batch of both is timed and the quantiles are ordered.
+/// `tcapd bench --serve --low-latency --json`: both phases run against the real server and the latency
+/// phase again against the echo peer; every batch of both is timed and the quantiles are ordered.
 #[test]
 fn bench_serve_times_the_server_and_its_peer() {
     if !uring_available("bench_serve_times_the_server_and_its_peer") {
         return;
     }
-    let (st, out, err) = run_tcapd(&["bench", "--serve", "--events", "100000", "--json"], None);
+    let (st, out, err) =
+        run_tcapd(&["bench", "--serve", "--events", "100000", "--low-latency", "--json"], None);
     assert!(st.success(), "{err}");
     let r: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // --low-latency is held (root) or refused with one warning naming the device; never silent.
+    let held = r["low_latency"].as_bool().unwrap();
+    assert_eq!(held, !err.contains("--low-latency: /dev/cpu_dma_latency"), "{err}");
     let n = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {r}"));
     assert_eq!(n("clients"), 4);
     assert_eq!(n("events"), 100_000);
