@@ -321,6 +321,11 @@ pub struct ServeArgs {
     /// Exit after this many connections have closed (for scripts and benchmarks).
     #[arg(long, value_name = "N")]
     pub exit_after: Option<u64>,
+    /// io_uring receives: `multishot` (one submission per connection, into a ring of provided buffers
+    /// shared by all connections; falls back to `single` on kernels without it) or `single` (one
+    /// receive per completion into a per-connection buffer).
+    #[arg(long, default_value = "multishot", value_parser = ["multishot", "single"])]
+    pub recv: String,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub engine: EngineArgs,
@@ -361,6 +366,7 @@ impl ServeArgs {
             quiet: self.io.quiet,
             sqpoll: self.io.sqpoll,
             exit_after: self.exit_after,
+            recv_multishot: self.recv == "multishot",
             ..ServeConfig::default()
         };
         let mut stats = Stats::new();

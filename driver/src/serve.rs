@@ -3,6 +3,9 @@
 //!
 //! * Accept is multishot where the kernel allows it (one submission, a completion per client), else
 //!   re-armed after each completion.
+//! * Receives are multishot into one ring of provided buffers shared by every connection (one
+//!   submission per connection, a completion per arrival, the buffer handed back as soon as its bytes
+//!   are decoded), else one receive per completion into a per-connection buffer.
 //! * Per-connection state lives in a slab indexed by the low bits of `user_data`: a completion finds its
 //!   connection with one index, never a hash lookup.
 //! * Each connection has one fixed receive buffer and a bounded output queue. A connection whose output
@@ -15,6 +18,7 @@
 //!   [`DRAIN_LIMIT`]), close, return.
 
 use std::io;
+use std::mem::ManuallyDrop;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
@@ -25,7 +29,7 @@ use io_uring::{cqueue, opcode, types};
 
 use crate::engine::Engine;
 use crate::io::IoFailure;
-use crate::io::uring::{Features, Ring, new_ring, probe};
+use crate::io::uring::{BufRing, Features, Ring, new_ring, probe};
 use crate::stats::Stats;
 use crate::stream::{Decoder, max_output};
 use crate::sys;
@@ -65,6 +69,9 @@ pub struct ServeConfig {
     pub quiet: bool,
     /// Ask for SQPOLL.
     pub sqpoll: bool,
+    /// Receive with multishot receives into a ring of provided buffers where the kernel has them
+    /// (otherwise, or when false, one receive per completion into a per-connection buffer).
+    pub recv_multishot: bool,
     /// Exit after this many connections have closed (tests and benchmarks); `None` = run until a signal.
     pub exit_after: Option<u64>,
 }
@@ -77,6 +84,7 @@ impl Default for ServeConfig {
             out_cap: 256 << 10,
             quiet: true,
             sqpoll: false,
+            recv_multishot: true,
             exit_after: None,
         }
     }
@@ -86,6 +94,9 @@ impl Default for ServeConfig {
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 /// After a bad stream, how much more input to read and discard before closing anyway.
 const DISCARD_LIMIT: u64 = 16 << 20;
+
+/// Provided buffers shared by the connections' multishot receives (each `recv_buf` bytes).
+const RECV_BUFFERS: u16 = 64;
 
 const UD_ACCEPT: u64 = 1 << 32;
 const UD_RECV: u64 = 2 << 32;
@@ -104,6 +115,10 @@ struct Conn {
     sending_born: Option<Instant>,
     sent: usize,
     recv_inflight: bool,
+    /// The receive in flight is multishot: it goes on until it ends by itself or is cancelled.
+    multishot: bool,
+    /// Its cancellation has been submitted.
+    cancel_sent: bool,
     send_inflight: bool,
     /// The peer finished sending (EOF), or the stream is bad: no more decoding.
     input_done: bool,
@@ -189,8 +204,17 @@ fn serve_loop<E: Engine>(
         return Err(fail("io_uring", io::Error::other("kernel lacks IORING_OP_ACCEPT/RECV/SEND")));
     }
     let mut feat = Features { sqpoll, accept_multishot: true, ..Features::default() };
-    stats.io_detail = feat.describe(&ring) + ", accept multishot (falls back if refused)";
     let mut r = Ring { ring, backlog: Vec::new() };
+    // Provided buffers for multishot receives. Freed after the loop, once nothing is in flight; on an
+    // error return they are leaked with the slab (a receive may still be in flight into them).
+    let mut pbufs: Option<ManuallyDrop<BufRing>> = None;
+    if cfg.recv_multishot {
+        pbufs = BufRing::new(&r.ring, RECV_BUFFERS, cfg.recv_buf.max(4096), 0).ok().map(ManuallyDrop::new);
+    }
+    feat.recv_multishot = pbufs.is_some();
+    stats.io_detail = feat.describe(&r.ring)
+        + ", accept multishot (falls back if refused)"
+        + if feat.recv_multishot { ", recv multishot into provided buffers" } else { "" };
     let lfd = listener.as_raw_fd();
     let mut free: Vec<usize> = Vec::new();
     let mut inflight = 0usize;
@@ -306,12 +330,34 @@ fn serve_loop<E: Engine>(
             let want_recv = !c.dead && !stop && (c.discarding || (!c.input_done && room));
             if want_recv && !c.recv_inflight {
                 c.recv_inflight = true;
-                let ptr = c.inbuf.as_mut_ptr();
-                push!(
-                    opcode::Recv::new(types::Fd(c.fd.as_raw_fd()), ptr, recv_len as u32)
-                        .build()
-                        .user_data(UD_RECV | i as u64)
-                );
+                c.cancel_sent = false;
+                match pbufs.as_deref().filter(|_| feat.recv_multishot) {
+                    Some(b) => {
+                        c.multishot = true;
+                        push!(
+                            opcode::RecvMulti::new(types::Fd(c.fd.as_raw_fd()), b.group())
+                                .build()
+                                .user_data(UD_RECV | i as u64)
+                        );
+                    }
+                    None => {
+                        c.multishot = false;
+                        if c.inbuf.len() < recv_len {
+                            c.inbuf = vec![0u8; recv_len].into_boxed_slice();
+                        }
+                        let ptr = c.inbuf.as_mut_ptr();
+                        push!(
+                            opcode::Recv::new(types::Fd(c.fd.as_raw_fd()), ptr, recv_len as u32)
+                                .build()
+                                .user_data(UD_RECV | i as u64)
+                        );
+                    }
+                }
+            } else if !want_recv && c.recv_inflight && c.multishot && !c.cancel_sent {
+                // A multishot receive goes on until cancelled: stop it (backpressure, a stop, a dead
+                // connection). What it delivered before the cancellation is still consumed.
+                c.cancel_sent = true;
+                push!(opcode::AsyncCancel::new(UD_RECV | i as u64).build().user_data(UD_AUX));
             }
             let finished = c.dead || (flushed && (stop || (c.input_done && !c.discarding)));
             if finished && !c.recv_inflight && !c.send_inflight {
@@ -334,8 +380,9 @@ fn serve_loop<E: Engine>(
         r.reap();
         for (ud, res, flags) in std::mem::take(&mut r.backlog) {
             let idx = (ud & 0xffff_ffff) as usize;
+            // Only multishot accepts and receives say "more": their submission stays in flight.
             let multishot_more = cqueue::more(flags);
-            if !(ud & !0xffff_ffff == UD_ACCEPT && multishot_more) {
+            if !multishot_more {
                 inflight -= 1;
             }
             match ud & !0xffff_ffff {
@@ -367,13 +414,16 @@ fn serve_loop<E: Engine>(
                         fd,
                         peer,
                         dec: Decoder::new(),
-                        inbuf: vec![0u8; recv_len].into_boxed_slice(),
+                        // Allocated when a single-shot receive first needs it.
+                        inbuf: Box::default(),
                         pending: Vec::with_capacity(out_cap),
                         pending_born: None,
                         sending: Vec::with_capacity(out_cap),
                         sending_born: None,
                         sent: 0,
                         recv_inflight: false,
+                        multishot: false,
+                        cancel_sent: false,
                         send_inflight: false,
                         input_done: false,
                         discarding: false,
@@ -387,11 +437,25 @@ fn serve_loop<E: Engine>(
                     }
                 }
                 UD_RECV => {
-                    let Some(c) = slab.get_mut(idx).and_then(Option::as_mut) else { continue };
-                    c.recv_inflight = false;
+                    let bid = cqueue::buffer_select(flags);
+                    let Some(c) = slab.get_mut(idx).and_then(Option::as_mut) else {
+                        // (A slot is freed only with nothing in flight; the buffer goes back anyway.)
+                        if let (Some(b), Some(p)) = (bid, pbufs.as_deref_mut()) {
+                            p.recycle(b);
+                        }
+                        continue;
+                    };
+                    if !multishot_more {
+                        c.recv_inflight = false;
+                    }
                     if res < 0 {
                         match -res {
-                            libc::EINTR | libc::EAGAIN | libc::ECANCELED => {}
+                            // ENOBUFS: every provided buffer was in use; the receive is re-armed.
+                            libc::EINTR | libc::EAGAIN | libc::ECANCELED | libc::ENOBUFS => {}
+                            libc::EINVAL if c.multishot && feat.recv_multishot => {
+                                // A kernel without multishot receive: one receive per completion.
+                                feat.recv_multishot = false;
+                            }
                             e => {
                                 if !c.discarding {
                                     eprintln!(
@@ -407,42 +471,51 @@ fn serve_loop<E: Engine>(
                         continue;
                     }
                     let n = res as usize;
-                    if c.discarding {
+                    let data: &[u8] = match (bid, pbufs.as_deref()) {
+                        (Some(b), Some(p)) => p.get(b, n),
+                        _ => c.inbuf.get(..n).unwrap_or(&[]),
+                    };
+                    if c.discarding || (c.input_done && n > 0) {
+                        // After a bad stream (or what a multishot receive delivered after it): read and
+                        // dropped, up to a bound.
                         c.discarded += n as u64;
                         if n == 0 || c.discarded > DISCARD_LIMIT {
                             c.discarding = false;
                             c.input_done = true;
                         }
-                        continue;
-                    }
-                    stats.reads += 1;
-                    stats.bytes_in += n as u64;
-                    let before = c.dec.counts;
-                    let err = if n == 0 {
-                        c.input_done = true;
-                        c.dec.finish().err()
                     } else {
-                        let start = c.pending.len();
-                        c.pending.resize(start + max_output(n), 0);
-                        let (w, err) = c.dec.feed(&c.inbuf[..n], engine, &mut c.pending[start..]);
-                        c.pending.truncate(start + w);
-                        if w > 0 {
-                            c.pending_born.get_or_insert_with(Instant::now);
+                        stats.reads += 1;
+                        stats.bytes_in += n as u64;
+                        let before = c.dec.counts;
+                        let err = if n == 0 {
+                            c.input_done = true;
+                            c.dec.finish().err()
+                        } else {
+                            let start = c.pending.len();
+                            c.pending.resize(start + max_output(n), 0);
+                            let (w, err) = c.dec.feed(data, engine, &mut c.pending[start..]);
+                            c.pending.truncate(start + w);
+                            if w > 0 {
+                                c.pending_born.get_or_insert_with(Instant::now);
+                            }
+                            err
+                        };
+                        let mut delta = c.dec.counts;
+                        delta.events -= before.events;
+                        delta.outcomes -= before.outcomes;
+                        for (d, b) in delta.decisions.iter_mut().zip(before.decisions) {
+                            *d -= b;
                         }
-                        err
-                    };
-                    let mut delta = c.dec.counts;
-                    delta.events -= before.events;
-                    delta.outcomes -= before.outcomes;
-                    for (d, b) in delta.decisions.iter_mut().zip(before.decisions) {
-                        *d -= b;
+                        stats.counts.add(&delta);
+                        if let Some(e) = err {
+                            eprintln!("tcapd: {}: {e}", c.peer);
+                            stats.bad_streams += 1;
+                            c.input_done = true;
+                            c.discarding = n > 0;
+                        }
                     }
-                    stats.counts.add(&delta);
-                    if let Some(e) = err {
-                        eprintln!("tcapd: {}: {e}", c.peer);
-                        stats.bad_streams += 1;
-                        c.input_done = true;
-                        c.discarding = n > 0;
+                    if let (Some(b), Some(p)) = (bid, pbufs.as_deref_mut()) {
+                        p.recycle(b);
                     }
                 }
                 UD_SEND => {
@@ -484,6 +557,11 @@ fn serve_loop<E: Engine>(
             stats.progress(cfg.quiet);
             tick(engine);
         }
+    }
+    // Nothing is in flight any more: the provided buffers can go.
+    if let Some(b) = pbufs.take() {
+        let _ = b.unregister(&r.ring);
+        drop(ManuallyDrop::into_inner(b));
     }
     Ok(feat)
 }

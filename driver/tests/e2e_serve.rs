@@ -141,6 +141,11 @@ fn unix_socket_concurrent_clients() {
     let path = dir.path().join("tcapd.sock");
     concurrent_clients_get_exactly_their_decisions(&format!("unix:{}", path.display()), &[]);
     assert!(!path.exists(), "socket file removed at exit");
+    // The one-receive-per-completion path, as on kernels without multishot receive.
+    concurrent_clients_get_exactly_their_decisions(
+        &format!("unix:{}", path.display()),
+        &["--recv", "single"],
+    );
 }
 
 #[test]
@@ -183,17 +188,26 @@ fn tcp_loopback_concurrent_clients() {
 
 #[test]
 fn bad_stream_closes_only_its_connection() {
-    let mut modes = vec!["blocking"];
-    if uring_available("serve bad stream (io_uring)") {
-        modes.push("uring");
-    }
-    for m in modes {
+    for m in serve_modes("serve bad stream (io_uring)") {
         bad_stream_closes_only_its_connection_with(m);
     }
 }
 
-fn bad_stream_closes_only_its_connection_with(io: &str) {
-    let (mut child, addr, err) = start("tcp:127.0.0.1:0", &["--exit-after", "3", "--io", io]);
+/// The I/O paths of `serve`: poll with blocking sockets, and where io_uring is allowed its multishot
+/// receives (the default) and its one-receive-per-completion fallback.
+fn serve_modes(test: &str) -> Vec<&'static [&'static str]> {
+    let mut modes: Vec<&'static [&'static str]> = vec![&["--io", "blocking"]];
+    if uring_available(test) {
+        modes.push(&["--io", "uring"]);
+        modes.push(&["--io", "uring", "--recv", "single"]);
+    }
+    modes
+}
+
+fn bad_stream_closes_only_its_connection_with(io: &[&str]) {
+    let mut args = vec!["--exit-after", "3"];
+    args.extend_from_slice(io);
+    let (mut child, addr, err) = start("tcp:127.0.0.1:0", &args);
     let good1 = workload_for_agents(0, 50, 10_000, 30);
     let good2 = workload_for_agents(1000, 50, 10_000, 31);
     let mut bad = workload_for_agents(2000, 50, 10_000, 32);
@@ -221,18 +235,16 @@ fn bad_stream_closes_only_its_connection_with(io: &str) {
 
 #[test]
 fn slow_reader_gets_everything_under_backpressure() {
-    let mut modes = vec!["blocking"];
-    if uring_available("serve backpressure (io_uring)") {
-        modes.push("uring");
-    }
-    for m in modes {
+    for m in serve_modes("serve backpressure (io_uring)") {
         let dir = tempfile::tempdir().unwrap();
         let listen = format!("unix:{}", dir.path().join("s").display());
-        let (mut child, addr, _) = start(&listen, &["--exit-after", "1", "--io", m]);
+        let mut args = vec!["--exit-after", "1"];
+        args.extend_from_slice(m);
+        let (mut child, addr, _) = start(&listen, &args);
         // ~3 MB of decisions, far above the per-connection output cap, read slowly.
         let data = workload_for_agents(0, 200, 150_000, 40);
         let got = client(addr, data.clone(), 65536, true).join().unwrap();
-        assert!(got == oracle(&data).0, "{m}: nothing dropped, nothing reordered");
+        assert!(got == oracle(&data).0, "{m:?}: nothing dropped, nothing reordered");
         assert!(wait_deadline(&mut child, Duration::from_secs(30)).success());
     }
 }

@@ -58,6 +58,8 @@ pub struct Features {
     pub sqpoll: bool,
     /// Multishot accept is available (serve).
     pub accept_multishot: bool,
+    /// Multishot receive into a ring of provided buffers (serve).
+    pub recv_multishot: bool,
 }
 
 impl Features {
@@ -127,6 +129,99 @@ fn spread_iowq(ring: &IoUring) {
 pub(crate) fn probe(ring: &IoUring) -> Option<Probe> {
     let mut p = Probe::new();
     ring.submitter().register_probe(&mut p).ok().map(|()| p)
+}
+
+/// A ring of provided buffers (`IORING_REGISTER_PBUF_RING`) for multishot receives: `count` buffers
+/// of `len` bytes in one page-aligned mapping, their descriptors in another. The kernel takes a free
+/// buffer for each receive completion and names it in the completion's flags; its owner hands it back
+/// with [`BufRing::recycle`] once the bytes are consumed. Dropping it frees the memory: the owner
+/// unregisters it first ([`BufRing::unregister`]) once nothing that may use it is in flight, or
+/// leaks it.
+pub(crate) struct BufRing {
+    entries: sys::PageBuf,
+    pool: sys::PageBuf,
+    count: u16,
+    len: usize,
+    tail: u16,
+    bgid: u16,
+}
+
+impl BufRing {
+    /// Maps and registers `count` (a power of two, at most 32,768) buffers of `len` bytes as buffer
+    /// group `bgid` of `ring`, all of them free.
+    pub(crate) fn new(ring: &IoUring, count: u16, len: usize, bgid: u16) -> io::Result<BufRing> {
+        if !count.is_power_of_two() || count > 1 << 15 || len == 0 || len > u32::MAX as usize {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "buffer ring: bad count or length"));
+        }
+        let entries = sys::PageBuf::new(count as usize * std::mem::size_of::<types::BufRingEntry>())?;
+        let pool = sys::PageBuf::new(count as usize * len)?;
+        let mut b = BufRing { entries, pool, count, len, tail: 0, bgid };
+        for bid in 0..count {
+            b.put(bid);
+        }
+        b.publish();
+        // SAFETY: the descriptor array is `count` entries of a page-aligned mapping owned by `b`, and
+        // every buffer it names lies in `b.pool`; both stay mapped until `b` is dropped, which its
+        // owner does only after `unregister` (nothing in flight) or never (it leaks `b` on errors).
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(b.entries.as_mut_ptr() as u64, count, bgid, 0)
+        }?;
+        Ok(b)
+    }
+
+    /// Writes buffer `bid` into the descriptor slot at the (unpublished) tail.
+    fn put(&mut self, bid: u16) {
+        let slot = usize::from(self.tail & (self.count - 1));
+        let base = self.entries.as_mut_ptr().cast::<types::BufRingEntry>();
+        // SAFETY: `slot < count` and the mapping holds `count` descriptors (16 bytes each, aligned).
+        // The kernel reads only descriptors between its head and the published tail, and this slot is
+        // past the tail until `publish`. The setters write the address, length and id fields only,
+        // not the bytes 14..16 of descriptor 0 where the shared tail lives.
+        let e = unsafe { &mut *base.add(slot) };
+        e.set_addr(self.pool.as_mut_ptr() as u64 + u64::from(bid) * self.len as u64);
+        e.set_len(self.len as u32);
+        e.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    /// Makes the descriptors written so far visible to the kernel.
+    fn publish(&self) {
+        let base = self.entries.as_mut_ptr().cast::<types::BufRingEntry>();
+        // SAFETY: `tail` points at the ring's 16-bit tail, inside descriptor 0 of the live mapping and
+        // 2-byte aligned; the kernel reads it concurrently, so it is written through an atomic, with
+        // release ordering so that the descriptors written before it are visible first.
+        unsafe {
+            let tail = types::BufRingEntry::tail(base.cast_const()).cast::<std::sync::atomic::AtomicU16>();
+            (*tail).store(self.tail, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// The first `n` bytes of buffer `bid` (empty for an id the ring never handed out).
+    pub(crate) fn get(&self, bid: u16, n: usize) -> &[u8] {
+        let start = usize::from(bid) * self.len;
+        match self.pool.as_slice().get(start..start + n.min(self.len)) {
+            Some(b) if bid < self.count => b,
+            _ => &[],
+        }
+    }
+
+    /// Hands buffer `bid` back to the kernel.
+    pub(crate) fn recycle(&mut self, bid: u16) {
+        if bid < self.count {
+            self.put(bid);
+            self.publish();
+        }
+    }
+
+    /// The buffer group id to receive with.
+    pub(crate) fn group(&self) -> u16 {
+        self.bgid
+    }
+
+    /// Unregisters the group (call when no receive that may use it is in flight).
+    pub(crate) fn unregister(&self, ring: &IoUring) -> io::Result<()> {
+        ring.submitter().unregister_buf_ring(self.bgid)
+    }
 }
 
 /// A ring plus completions set aside while making room in a full submission queue.
@@ -548,6 +643,8 @@ pub fn features() -> io::Result<Features> {
         fixed_files: true,
         sqpoll: false,
         accept_multishot: has(opcode::AcceptMulti::CODE),
+        // Registering a ring of provided buffers is the test (5.19+; multishot receive came in 6.0).
+        recv_multishot: BufRing::new(&ring, 1, 4096, 0).and_then(|b| b.unregister(&ring)).is_ok(),
     })
 }
 
