@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group};
-use tcap_core::behavior::{AgentState, Config, Outcome, PopulationView, RiskClass, Tables};
+use tcap_core::behavior::{AgentState, Config, PopulationView, RiskClass, Tables};
 use tcap_core::gate::{
     Call, Command, CommandInfo, Decision, Gate, Lookup, Observation, Policy, SliceLookup, Verdict,
 };
@@ -25,7 +25,7 @@ use tcap_core::wire::Risk;
 const EVENTS: usize = 1 << 16;
 const BATCH: usize = 64;
 
-use tcap_benches::{PeerState, builtin_commands, gate_commands as commands, gate_events};
+use tcap_benches::{PeerState, builtin_commands, gate_commands as commands, gate_events, warm_up_gate};
 
 struct Events {
     calls: Vec<Call>,
@@ -278,7 +278,7 @@ fn summary() {
     // Steady state: every agent past its warm-up (`Config::warmup_calls` = 64 calls), as the agents of
     // the 1k rows are; the rows above replay 65,536 calls over 1M agents, so nearly every agent there
     // is fresh and every call evaluates at once.
-    warm_up(&mut gate, &f.cmds, 1 << 20, 72);
+    warm_up_gate(&mut gate, &f.cmds, 1 << 20, 72);
     // Interleaved (batched, unbatched, batched, ...) so that neither gets the other's state history.
     let (mut wb, mut wp) = (Vec::new(), Vec::new());
     for _ in 0..reps {
@@ -307,19 +307,6 @@ fn summary() {
         "whole gate 1M warm agents: tcap batched {w_batched:6.2} ns | tcap unbatched {w_plain:6.2} ns | tcap batched / peer look-ahead {:.2}",
         w_batched / m_peer_la
     );
-}
-
-/// `rounds` calls and outcomes for each of `agents` agents, agent by agent, spread over the commands.
-fn warm_up<L: Lookup>(g: &mut Gate<'_, L>, cmds: &[CommandInfo], agents: u32, rounds: u32) {
-    let mut now = 0u64;
-    for r in 0..rounds {
-        for a in 0..agents {
-            now += 1;
-            let c = cmds[(a as usize * 7 + r as usize) % cmds.len()].id;
-            black_box(g.check(now, a, Command::Id(c), &()).ok());
-            black_box(g.observe(now, a, Outcome::Success).ok());
-        }
-    }
 }
 
 criterion_group! {

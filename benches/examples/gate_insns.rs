@@ -8,7 +8,8 @@
 //! * `behaviour`: `record_call_with` + `record_outcome_with` (the gate's `Tables`), 1k agents;
 //! * `legacy`: the same through `record_call` / `record_outcome` (tables folded per call);
 //! * `gate`: `Gate::check` + `Gate::observe`, `SliceLookup` over 32 commands, 1k agents;
-//! * `batch1m`: `check_batch` + `observe_batch`, 1M agents;
+//! * `batch1m`: `check_batch` + `observe_batch`, 1M agents (nearly all fresh);
+//! * `warm1m` / `warmbatch1m`: 1M agents past their warm-up, unbatched / batched;
 //! * `peer`: the bench's peer for the whole gate (hashbrown lookup + f64 Welford/EWMA + policy table).
 //!
 //! Instructions per event = `(Ir(REPS = 11) − Ir(REPS = 1)) / (10 · 65,536)`, with `Ir` from
@@ -25,7 +26,7 @@ fn main() {
     let reps: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let cmds = gate_commands();
     let lookup = SliceLookup::new(&cmds).unwrap();
-    let agents = if mode == "batch1m" { 1 << 20 } else { 1000 };
+    let agents = if mode.contains("1m") { 1 << 20 } else { 1000 };
     let (calls, obs) = gate_events(EVENTS, agents, &cmds);
     let mut st = vec![AgentState::FRESH; agents as usize];
     let mut acc = 0u64;
@@ -85,8 +86,23 @@ fn main() {
             }
         }
         "peer" => acc += run_peer(&cmds, &calls, &obs, agents, reps),
+        "warm1m" => {
+            // 1M agents past their warm-up (set-up cancels in the REPS difference), unbatched.
+            let mut g = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
+            tcap_benches::warm_up_gate(&mut g, &cmds, agents, 72);
+            for _ in 0..reps {
+                for (c, o) in calls.iter().zip(&obs) {
+                    let v = g.check(c.now, c.agent, Command::Id(c.command), &()).unwrap();
+                    acc += v.decision as u64;
+                    g.observe(o.now, o.agent, o.outcome).unwrap();
+                }
+            }
+        }
         _ => {
             let mut g = Gate::new(lookup, Policy::DEFAULT, Config::DEFAULT, &mut st).unwrap();
+            if mode == "warmbatch1m" {
+                tcap_benches::warm_up_gate(&mut g, &cmds, agents, 72);
+            }
             let mut out: Vec<Result<Verdict, GateError>> =
                 vec![Err(GateError::CorruptState { agent: 0 }); 64];
             let mut oout = vec![Ok(()); 64];

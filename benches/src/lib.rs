@@ -208,3 +208,23 @@ impl<const D: usize> BenchStorage<D> {
         }
     }
 }
+
+/// `rounds` calls (each followed by a successful outcome) for each of `agents` agents, agent by
+/// agent, spread over `cmds`: brings every agent past the gate's warm-up (64 calls by default) for
+/// steady-state measurements.
+pub fn warm_up_gate<L: tcap_core::gate::Lookup>(
+    g: &mut tcap_core::gate::Gate<'_, L>,
+    cmds: &[CommandInfo],
+    agents: u32,
+    rounds: u32,
+) {
+    let mut now = 0u64;
+    for r in 0..rounds {
+        for a in 0..agents {
+            now += 1;
+            let c = cmds[(a as usize * 7 + r as usize) % cmds.len()].id;
+            std::hint::black_box(g.check(now, a, tcap_core::gate::Command::Id(c), &()).ok());
+            std::hint::black_box(g.observe(now, a, Outcome::Success).ok());
+        }
+    }
+}
