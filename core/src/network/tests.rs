@@ -717,7 +717,7 @@ fn nth_edge<const D: usize>(net: &Network<'_, D>, k: usize) -> Option<(NodeId, N
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 200 }, ..ProptestConfig::default() })]
 
 
     #[test]
@@ -820,7 +820,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 200 }, ..ProptestConfig::default() })]
 
     /// Many equal-cost paths (weights 1..=2, trust moved only to the extremes) and long sequences of
     /// blocks, releases and edge changes: repairs must pick a least-cost hop among ties, and stale bits
@@ -871,7 +871,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 64 }, ..ProptestConfig::default() })]
 
     /// Multi-word bitsets (W = 2) on graphs of up to 100 nodes: blocks, releases and trust moves
     /// against the oracle.
@@ -1009,7 +1009,7 @@ fn costliest_edges_keep_their_cost_and_end() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 96 }, ..ProptestConfig::default() })]
 
     /// Costs across the whole range of the packed link (weights up to `MAX_EDGE_WEIGHT`, trust driven
     /// to 0 or 1, so edge costs from 1 to `4095 × 17`) and mostly blocks and releases, on ring-plus-chord
