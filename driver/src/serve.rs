@@ -500,13 +500,7 @@ fn serve_loop<E: Engine>(
                             }
                             err
                         };
-                        let mut delta = c.dec.counts;
-                        delta.events -= before.events;
-                        delta.outcomes -= before.outcomes;
-                        for (d, b) in delta.decisions.iter_mut().zip(before.decisions) {
-                            *d -= b;
-                        }
-                        stats.counts.add(&delta);
+                        stats.counts.add_since(&before, &c.dec.counts);
                         if let Some(e) = err {
                             eprintln!("tcapd: {}: {e}", c.peer);
                             stats.bad_streams += 1;

@@ -126,23 +126,12 @@ fn paced_clients(
         }
         // Collect every client's decision of its batch's last call.
         while conns.iter().any(|p| p.waiting.is_some()) {
-            let mut fds: Vec<libc::pollfd> = conns
-                .iter()
-                .map(|p| libc::pollfd {
-                    fd: if p.waiting.is_some() { p.s.as_raw_fd() } else { -1 },
-                    events: libc::POLLIN,
-                    revents: 0,
-                })
-                .collect();
-            // SAFETY: `fds` is a live, exclusively borrowed array of `fds.len()` pollfd structs.
-            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10_000) };
-            if rc < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(io("poll", e));
-            }
+            let Some((rc, fds)) =
+                poll_readable(conns.iter().map(|p| p.waiting.is_some().then(|| p.s.as_raw_fd())))
+                    .map_err(|e| io("poll", e))?
+            else {
+                continue;
+            };
             if rc == 0 {
                 return Err(err("serve bench: no decision within 10 s".into()));
             }
@@ -180,6 +169,23 @@ fn paced_clients(
         while p.s.read(&mut buf).map_err(|e| io("read", e))? > 0 {}
     }
     Ok(())
+}
+
+/// Waits up to 10 s for input on the descriptors given (`None` entries are skipped but keep their
+/// place): the number ready and the `pollfd`s with their `revents`, or `None` if a signal interrupted
+/// the wait.
+fn poll_readable(
+    fds: impl Iterator<Item = Option<std::os::fd::RawFd>>,
+) -> std::io::Result<Option<(i32, Vec<libc::pollfd>)>> {
+    let mut fds: Vec<libc::pollfd> =
+        fds.map(|fd| libc::pollfd { fd: fd.unwrap_or(-1), events: libc::POLLIN, revents: 0 }).collect();
+    // SAFETY: `fds` is a live, exclusively borrowed array of `fds.len()` pollfd structs.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10_000) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        return if e.kind() == std::io::ErrorKind::Interrupted { Ok(None) } else { Err(e) };
+    }
+    Ok(Some((rc, fds)))
 }
 
 fn stream_for(client: u32, agents: u32, events: u64) -> Vec<u8> {
@@ -229,23 +235,11 @@ fn start_echo_server(path: &Path, clients: u32) -> Result<thread::JoinHandle<Res
         let mut buf = vec![0u8; 64 << 10];
         let mut out = Vec::with_capacity(64 << 10);
         while conns.iter().any(|c| c.3) {
-            let mut fds: Vec<libc::pollfd> = conns
-                .iter()
-                .map(|c| libc::pollfd {
-                    fd: if c.3 { c.0.as_raw_fd() } else { -1 },
-                    events: libc::POLLIN,
-                    revents: 0,
-                })
-                .collect();
-            // SAFETY: `fds` is a live, exclusively borrowed array of `fds.len()` pollfd structs.
-            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10_000) };
-            if rc < 0 {
-                let x = std::io::Error::last_os_error();
-                if x.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e("poll", x));
-            }
+            let Some((_, fds)) = poll_readable(conns.iter().map(|c| c.3.then(|| c.0.as_raw_fd())))
+                .map_err(|x| e("poll", x))?
+            else {
+                continue;
+            };
             for ((s, pending, skip, open), f) in conns.iter_mut().zip(&fds) {
                 if f.revents == 0 {
                     continue;

@@ -79,12 +79,12 @@ pub struct DecodeCounts {
 }
 
 impl DecodeCounts {
-    /// Adds `other` into `self`.
-    pub fn add(&mut self, other: &DecodeCounts) {
-        self.events += other.events;
-        self.outcomes += other.outcomes;
-        for (a, b) in self.decisions.iter_mut().zip(other.decisions) {
-            *a += b;
+    /// Adds what `now` counted since `before` (both readings of one decoder's counters).
+    pub fn add_since(&mut self, before: &DecodeCounts, now: &DecodeCounts) {
+        self.events += now.events - before.events;
+        self.outcomes += now.outcomes - before.outcomes;
+        for ((a, n), b) in self.decisions.iter_mut().zip(now.decisions).zip(before.decisions) {
+            *a += n - b;
         }
     }
 }
