@@ -436,9 +436,12 @@ pub fn md5_id(name: &[u8]) -> u32 {
 
 /// A header that passed the O(1) checks, with its three sections cut out.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub struct Layout<'a> {
     /// The whole image.
     pub image: &'a [u8],
+    /// Name hash seed.
+    pub name_seed: u64,
     /// Entry count.
     pub count: u32,
     /// Most words in a name.
@@ -449,12 +452,14 @@ pub struct Layout<'a> {
     pub id_home: u32,
     /// Id table probe limit.
     pub id_max_probe: u32,
-    /// Name hash seed.
-    pub name_seed: u64,
     /// Name table home buckets (≥ 1).
     pub name_home: u32,
     /// Name table probe limit.
     pub name_max_probe: u32,
+    /// Always 0: with it the 32-bit fields fill whole 64-bit words, so the layout (fields in this order,
+    /// `repr(C)`) has no padding and a byte-for-byte copy of it, such as the C ABI's `tcap_registry`
+    /// handle, is fully initialised (Miri reported the previous layout's uninitialised padding there).
+    pub reserved: u32,
     /// Id buckets.
     pub id_table: &'a [[u8; BUCKET_LEN]],
     /// Name buckets.
@@ -462,6 +467,11 @@ pub struct Layout<'a> {
     /// Record heap.
     pub records: &'a [u8],
 }
+
+// No padding: the size is exactly the sum of the fields' sizes (four slices, one u64, eight u32).
+const _: () = assert!(
+    core::mem::size_of::<Layout<'static>>() == 4 * core::mem::size_of::<&[u8]>() + 8 + 8 * 4
+);
 
 /// Outcome of an id-table probe: `(flags, record offset)`.
 pub type IdHit = (u32, u32);
@@ -494,6 +504,7 @@ impl<'a> Layout<'a> {
         id_table: &[],
         name_table: &[],
         records: &[],
+        reserved: 0,
     };
 
     /// The O(1) part of validation: header fields and section geometry. Does not read the checksum or
@@ -601,6 +612,7 @@ impl<'a> Layout<'a> {
             id_table,
             name_table,
             records,
+            reserved: 0,
         })
     }
 
