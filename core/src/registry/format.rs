@@ -469,9 +469,8 @@ pub struct Layout<'a> {
 }
 
 // No padding: the size is exactly the sum of the fields' sizes (four slices, one u64, eight u32).
-const _: () = assert!(
-    core::mem::size_of::<Layout<'static>>() == 4 * core::mem::size_of::<&[u8]>() + 8 + 8 * 4
-);
+const _: () =
+    assert!(core::mem::size_of::<Layout<'static>>() == 4 * core::mem::size_of::<&[u8]>() + 8 + 8 * 4);
 
 /// Outcome of an id-table probe: `(flags, record offset)`.
 pub type IdHit = (u32, u32);
