@@ -4,7 +4,7 @@
 //! allocation and no size query. It holds a validated view of image bytes that the caller keeps alive and
 //! unmodified while the handle, any copy of it, or any engine built on it is in use.
 
-use core::mem::{align_of, size_of};
+use core::mem::{MaybeUninit, align_of, size_of};
 
 use tcap_core::registry::{Entry, ImageError, Registry, builtin};
 
@@ -17,7 +17,17 @@ use crate::{tcap_result, tcap_risk};
 #[derive(Clone, Copy)]
 pub struct tcap_registry {
     /// Private: a type tag and the validated view of the image.
-    pub opaque: [u64; 16],
+    // `MaybeUninit` words (plain `uint64_t` in C: cbindgen drops the wrapper), so that the pointers
+    // stored in them keep their provenance (Miri: integer words lose it, and reading the view back
+    // then makes dangling references).
+    pub opaque: [MaybeUninit<u64>; 16],
+}
+
+impl tcap_registry {
+    /// A handle whose words are all `w` (no valid registry; for tests and zero-initialisation).
+    pub const fn filled(w: u64) -> tcap_registry {
+        tcap_registry { opaque: [MaybeUninit::new(w); 16] }
+    }
 }
 
 /// What a `tcap_registry` holds.
@@ -35,7 +45,7 @@ const _: () = assert!(align_of::<Repr>() <= align_of::<tcap_registry>());
 
 impl tcap_registry {
     fn new(reg: Registry<'static>) -> tcap_registry {
-        let mut h = tcap_registry { opaque: [0; 16] };
+        let mut h = tcap_registry::filled(0);
         // SAFETY: `Repr` fits `tcap_registry` and needs no stricter alignment (asserted above); `h` is a
         // live local, and `write` does not read the previous bytes.
         unsafe { (&raw mut h).cast::<Repr>().write(Repr { magic: REGISTRY_MAGIC, reg }) };
@@ -44,7 +54,9 @@ impl tcap_registry {
 
     /// The registry behind a handle: `TCAP_RESULT_BAD_HANDLE` unless this library initialised it.
     pub(crate) fn get(&self) -> Result<Registry<'static>, tcap_result> {
-        if self.opaque[0] != REGISTRY_MAGIC {
+        // SAFETY: word 0 is initialised: handles come from C (whose objects are initialised bytes), from
+        // `filled`, or from `new`, which writes the magic there.
+        if unsafe { self.opaque[0].assume_init() } != REGISTRY_MAGIC {
             return Err(tcap_result::BadHandle);
         }
         // SAFETY: the magic is only ever written together with a `Repr` by `tcap_registry::new` (and
@@ -313,7 +325,7 @@ mod tests {
 
     #[test]
     fn builtin_open_and_lookups() {
-        let mut reg = tcap_registry { opaque: [0; 16] };
+        let mut reg = tcap_registry::filled(0);
         let mut opened = reg;
         let img = builtin_image();
         let (mut n, mut m) = (0usize, 0usize);
@@ -352,7 +364,7 @@ mod tests {
     #[test]
     fn bad_images_are_refused_with_their_codes() {
         let img = builtin_image().to_vec();
-        let mut reg = tcap_registry { opaque: [9; 16] };
+        let mut reg = tcap_registry::filled(9);
         let open = |b: &[u8], r: &mut tcap_registry| {
             // SAFETY: a live slice and a live handle.
             unsafe { tcap_registry_open(b.as_ptr(), b.len(), r) }
@@ -368,6 +380,8 @@ mod tests {
         let mut bad = img.clone();
         bad.push(0);
         assert_eq!(open(&bad, &mut reg), tcap_result::ImageCorrupt);
-        assert_eq!(reg.opaque, [9; 16], "handle untouched on error");
+        // SAFETY: the words were initialised by `filled` and the failed call wrote none of them.
+        let words = reg.opaque.map(|w| unsafe { w.assume_init() });
+        assert_eq!(words, [9; 16], "handle untouched on error");
     }
 }

@@ -35,7 +35,7 @@ impl Drop for Mem {
 }
 
 fn registry() -> tcap_registry {
-    let mut r = tcap_registry { opaque: [0; 16] };
+    let mut r = tcap_registry::filled(0);
     // SAFETY: a live local.
     assert_eq!(unsafe { tcap_registry_builtin(&mut r) }, tcap_result::Ok);
     r
@@ -140,7 +140,7 @@ fn size_and_init_errors() {
             tcap_engine_init(mem.ptr(), size, 4, core::ptr::null(), core::ptr::null(), &mut h),
             tcap_result::NullArgument
         );
-        let junk = tcap_registry { opaque: [1; 16] };
+        let junk = tcap_registry::filled(1);
         assert_eq!(
             tcap_engine_init(mem.ptr(), size, 4, &junk, core::ptr::null(), &mut h),
             tcap_result::BadHandle
