@@ -343,8 +343,11 @@ fn attached_network_blocks_quarantined_agents() {
         assert_eq!(check(e, 3, 3, "ls").unwrap().net_state, tcap_node_state::Healthy, "beyond the network");
         assert_eq!(tcap_network_set_state(net, 4, 2, NodeState::Suspicious as u32), tcap_result::Ok);
         assert_ne!(check(e, 5, 2, "ls").unwrap().reasons & TCAP_REASON_NETWORK_WATCH, 0);
-        // Overwritten network memory is noticed, not read.
-        core::ptr::write_bytes(nmem.ptr().cast::<u8>(), 0, 8);
+        // Overwritten network memory is noticed, not read. Written through the handle (the object
+        // starts the memory): a write through `nmem`'s own pointer would, under Rust's aliasing model,
+        // invalidate the pointer the engine holds (Miri, Stacked Borrows) — C callers are outside it.
+        assert_eq!(net.cast::<u8>(), nmem.ptr().cast::<u8>());
+        core::ptr::write_bytes(net.cast::<u8>(), 0, 8);
         assert_eq!(check(e, 6, 1, "ls"), Err(tcap_result::BadHandle));
         assert_eq!(tcap_engine_detach_network(e), tcap_result::Ok);
         assert_eq!(tcap_engine_detach_network(core::ptr::null_mut()), tcap_result::NullArgument);
