@@ -40,7 +40,7 @@ pub static __INTERRUPTS: [Vector; 32] = [const { Vector(DefaultHandler) }; 32];
 
 #[entry]
 fn main() -> ! {
-    let mut reg = tcap_registry { opaque: [0; 16] };
+    let mut reg = tcap_registry::filled(0);
     // SAFETY: a zeroed `tcap_config` is a valid value (integers only), then overwritten by the defaults.
     let mut cfg: tcap_config = unsafe { core::mem::zeroed() };
     let mut engine: *mut tcap_engine = core::ptr::null_mut();

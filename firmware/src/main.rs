@@ -167,7 +167,7 @@ fn fnv1a(bytes: &[u8]) -> u32 {
 /// Opens the library's built-in registry (O(1)) and checks that its bytes are the ones validated at
 /// build time.
 fn registry(t: &mut Tally) -> tcap_registry {
-    let mut reg = tcap_registry { opaque: [0; 16] };
+    let mut reg = tcap_registry::filled(0);
     let mut n = 0usize;
     let mut ptr: *const u8 = core::ptr::null();
     let mut len = 0usize;
