@@ -491,10 +491,7 @@ fn serve_loop<E: Engine>(
                             c.input_done = true;
                             c.dec.finish().err()
                         } else {
-                            let start = c.pending.len();
-                            c.pending.resize(start + max_output(n), 0);
-                            let (w, err) = c.dec.feed(data, engine, &mut c.pending[start..]);
-                            c.pending.truncate(start + w);
+                            let (w, err) = c.dec.feed_vec(data, engine, &mut c.pending);
                             if w > 0 {
                                 c.pending_born.get_or_insert_with(Instant::now);
                             }

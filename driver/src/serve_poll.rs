@@ -142,10 +142,7 @@ pub fn serve<E: Engine>(
                             c.out.clear();
                             c.sent = 0;
                         }
-                        let start = c.out.len();
-                        c.out.resize(start + max_output(r), 0);
-                        let (w, err) = c.dec.feed(&inbuf[..r], engine, &mut c.out[start..]);
-                        c.out.truncate(start + w);
+                        let (w, err) = c.dec.feed_vec(&inbuf[..r], engine, &mut c.out);
                         if w > 0 {
                             c.born.get_or_insert_with(Instant::now);
                         }

@@ -133,6 +133,21 @@ impl Decoder {
         self.header_emitted
     }
 
+    /// [`Decoder::feed`] appending to `out` (grown by [`max_output`] first, truncated to what was
+    /// written): returns the bytes appended and the error, as `feed` does.
+    pub fn feed_vec<E: Engine>(
+        &mut self,
+        input: &[u8],
+        engine: &mut E,
+        out: &mut Vec<u8>,
+    ) -> (usize, Option<StreamError>) {
+        let start = out.len();
+        out.resize(start + max_output(input.len()), 0);
+        let (w, err) = self.feed(input, engine, &mut out[start..]);
+        out.truncate(start + w);
+        (w, err)
+    }
+
     /// Feeds the next piece of input. Writes decisions into `out` (which must hold at least
     /// [`max_output`]`(input.len())` bytes) and returns how many bytes were written. On a bad header or
     /// record, the decisions for every record before it are still written, and the error is returned in
