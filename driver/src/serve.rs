@@ -130,6 +130,43 @@ struct Conn {
     dead: bool,
 }
 
+/// One receive's bytes for a connection of either serve loop (`data` empty: the peer ended its input):
+/// decodes them, appending the decisions to `out` (and timing the oldest undelivered one in `born`),
+/// counts them in `stats`, and reports a bad stream on stderr. `None` while input goes on; at the end
+/// of the input `Some(discard)`, `discard` when a bad record cut the stream short and the rest of what
+/// the peer sends is to be read and dropped.
+pub(crate) fn take_input<E: Engine>(
+    dec: &mut Decoder,
+    data: &[u8],
+    engine: &mut E,
+    out: &mut Vec<u8>,
+    born: &mut Option<Instant>,
+    peer: &str,
+    stats: &mut Stats,
+) -> Option<bool> {
+    stats.reads += 1;
+    stats.bytes_in += data.len() as u64;
+    let before = dec.counts;
+    let err = if data.is_empty() {
+        dec.finish().err()
+    } else {
+        let (w, err) = dec.feed_vec(data, engine, out);
+        if w > 0 {
+            born.get_or_insert_with(Instant::now);
+        }
+        err
+    };
+    stats.counts.add_since(&before, &dec.counts);
+    match err {
+        Some(e) => {
+            eprintln!("tcapd: {peer}: {e}");
+            stats.bad_streams += 1;
+            Some(!data.is_empty())
+        }
+        None => data.is_empty().then_some(false),
+    }
+}
+
 /// Binds the listener and prints where it listens (`tcapd: listening on …`) on stderr.
 pub fn bind(listen: &Listen) -> io::Result<(OwnedFd, String)> {
     match listen {
@@ -484,25 +521,12 @@ fn serve_loop<E: Engine>(
                             c.input_done = true;
                         }
                     } else {
-                        stats.reads += 1;
-                        stats.bytes_in += n as u64;
-                        let before = c.dec.counts;
-                        let err = if n == 0 {
+                        let (dec, peer) = (&mut c.dec, c.peer.as_str());
+                        if let Some(discard) =
+                            take_input(dec, data, engine, &mut c.pending, &mut c.pending_born, peer, stats)
+                        {
                             c.input_done = true;
-                            c.dec.finish().err()
-                        } else {
-                            let (w, err) = c.dec.feed_vec(data, engine, &mut c.pending);
-                            if w > 0 {
-                                c.pending_born.get_or_insert_with(Instant::now);
-                            }
-                            err
-                        };
-                        stats.counts.add_since(&before, &c.dec.counts);
-                        if let Some(e) = err {
-                            eprintln!("tcapd: {}: {e}", c.peer);
-                            stats.bad_streams += 1;
-                            c.input_done = true;
-                            c.discarding = n > 0;
+                            c.discarding = discard;
                         }
                     }
                     if let (Some(b), Some(p)) = (bid, pbufs.as_deref_mut()) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::Engine;
 use crate::io::IoFailure;
-use crate::serve::{DRAIN_LIMIT, ServeConfig};
+use crate::serve::{DRAIN_LIMIT, ServeConfig, take_input};
 use crate::stats::Stats;
 use crate::stream::{Decoder, max_output};
 use crate::sys;
@@ -130,30 +130,16 @@ pub fn serve<E: Engine>(
                         c.input_done = true;
                     }
                 } else {
-                    let r = r as usize;
-                    stats.reads += 1;
-                    stats.bytes_in += r as u64;
-                    let before = c.dec.counts;
-                    let err = if r == 0 {
+                    if c.sent > 0 && c.sent == c.out.len() {
+                        c.out.clear();
+                        c.sent = 0;
+                    }
+                    let data = &inbuf[..r as usize];
+                    let (dec, peer) = (&mut c.dec, c.peer.as_str());
+                    if let Some(discard) = take_input(dec, data, engine, &mut c.out, &mut c.born, peer, stats)
+                    {
                         c.input_done = true;
-                        c.dec.finish().err()
-                    } else {
-                        if c.sent > 0 && c.sent == c.out.len() {
-                            c.out.clear();
-                            c.sent = 0;
-                        }
-                        let (w, err) = c.dec.feed_vec(&inbuf[..r], engine, &mut c.out);
-                        if w > 0 {
-                            c.born.get_or_insert_with(Instant::now);
-                        }
-                        err
-                    };
-                    stats.counts.add_since(&before, &c.dec.counts);
-                    if let Some(e) = err {
-                        eprintln!("tcapd: {}: {e}", c.peer);
-                        stats.bad_streams += 1;
-                        c.input_done = true;
-                        c.discarding = r > 0;
+                        c.discarding = discard;
                     }
                 }
             }

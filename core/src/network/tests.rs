@@ -708,6 +708,31 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Applies a state change, an edge observation (`observations` times: enough to drive trust to an
+/// end) or an edge removal at time `now` (node ids and edge indices taken modulo what exists); other
+/// operations are ignored.
+fn apply_state_op<const D: usize>(net: &mut Network<'_, D>, now: u64, op: Op, observations: u32) {
+    let len = net.len() as NodeId;
+    match op {
+        Op::SetState(n, st) => {
+            net.set_state(now, n % len, NodeState::from_u8(st).unwrap()).unwrap();
+        }
+        Op::Observe(e, o) => {
+            if let Some((a, b)) = nth_edge(net, e) {
+                for _ in 0..observations {
+                    net.observe_edge(a, b, o).unwrap();
+                }
+            }
+        }
+        Op::RemoveEdge(e) => {
+            if let Some((a, b)) = nth_edge(net, e) {
+                net.remove_edge(a, b).unwrap();
+            }
+        }
+        _ => {}
+    }
+}
+
 fn nth_edge<const D: usize>(net: &Network<'_, D>, k: usize) -> Option<(NodeId, NodeId)> {
     let all: Vec<(NodeId, NodeId)> = (0..net.len() as NodeId)
         .flat_map(|a| net.edges(a).unwrap().map(move |e| (a, e.to)))
@@ -898,22 +923,7 @@ proptest! {
             let _ = net.add_edge(a % len32, b % len32, w);
         }
         for (k, op) in ops.into_iter().enumerate() {
-            match op {
-                Op::SetState(n, st) => {
-                    net.set_state(k as u64, n % len32, NodeState::from_u8(st).unwrap()).unwrap();
-                }
-                Op::Observe(e, o) => {
-                    if let Some((a, b)) = nth_edge(&net, e) {
-                        net.observe_edge(a, b, o).unwrap();
-                    }
-                }
-                Op::RemoveEdge(e) => {
-                    if let Some((a, b)) = nth_edge(&net, e) {
-                        net.remove_edge(a, b).unwrap();
-                    }
-                }
-                _ => {}
-            }
+            apply_state_op(&mut net, k as u64, op, 1);
         }
         check_against_oracle(&net)?;
         let blocked = (0..len32).filter(|&i| net.is_blocked(i)).count() as u32;
@@ -1047,24 +1057,7 @@ proptest! {
         }
         check_against_oracle(&net)?;
         for (k, op) in ops.into_iter().enumerate() {
-            match op {
-                Op::SetState(n, st) => {
-                    net.set_state(k as u64, n % len32, NodeState::from_u8(st).unwrap()).unwrap();
-                }
-                Op::Observe(e, o) => {
-                    if let Some((a, b)) = nth_edge(&net, e) {
-                        for _ in 0..40 {
-                            net.observe_edge(a, b, o).unwrap();
-                        }
-                    }
-                }
-                Op::RemoveEdge(e) => {
-                    if let Some((a, b)) = nth_edge(&net, e) {
-                        net.remove_edge(a, b).unwrap();
-                    }
-                }
-                _ => {}
-            }
+            apply_state_op(&mut net, k as u64, op, 40);
             check_against_oracle(&net)?;
         }
     }
