@@ -16,8 +16,8 @@ MIRI_PROPTEST_CASES ?= 4
 # long simulations or exhaustive loops over safe code (hours under Miri); docs/RELIABILITY.md argues each.
 MIRIFLAGS      ?= -Zmiri-disable-isolation
 MIRI_SKIP      := extreme_inputs_saturate_without_panic burst_scores_above_background \
-                  ongoing_attack_stays_anomalous_with_filtering multiword_routes_match_oracle \
-                  incremental_routes_match_oracle kb_table_matches_to_canonical
+                  ongoing_attack_stays_anomalous_with_filtering \
+                  kb_table_matches_to_canonical
 
 .PHONY: fuzz-tools fuzz-build fuzz-seeds fuzz-smoke fuzz fuzz-lint miri fault-test
 

@@ -11,6 +11,9 @@ use proptest::prelude::*;
 use super::*;
 
 const CAP: usize = 16;
+/// Under Miri the long oracle proptests run on smaller graphs and shorter op sequences (the oracle
+/// is a full all-pairs recomputation after every op; at full size one case takes minutes).
+const MIRI: bool = cfg!(miri);
 type Net<'t> = Network<'t, 4>;
 type Bufs = NetworkBuffers<4>;
 
@@ -750,7 +753,7 @@ proptest! {
         len in 2..=CAP,
         edges in proptest::collection::vec((0..CAP as u32, 0..CAP as u32, 1..20u16), 0..40),
         bulk in any::<bool>(),
-        ops in proptest::collection::vec(op(), 0..60),
+        ops in proptest::collection::vec(op(), 0..if MIRI { 12 } else { 60 }),
     ) {
         let mut tb = tables(len);
         let mut net = Net::new(NetworkConfig::DEFAULT, len, tb.storage()).unwrap();
@@ -902,15 +905,15 @@ proptest! {
     /// against the oracle.
     #[test]
     fn multiword_routes_match_oracle(
-        len in 65..=100usize,
-        chords in proptest::collection::vec((0..100u32, 0..100u32, 1..20u16), 50..150),
+        len in 65..=if MIRI { 68 } else { 100usize },
+        chords in proptest::collection::vec((0..100u32, 0..100u32, 1..20u16), if MIRI { 10..20 } else { 50..150 }),
         ops in proptest::collection::vec(
             prop_oneof![
                 (0..100u32, 0..5u8).prop_map(|(n, s)| Op::SetState(n, s)),
                 (any::<usize>(), 0..=ONE_Q16).prop_map(|(e, o)| Op::Observe(e, o)),
                 any::<usize>().prop_map(Op::RemoveEdge),
             ],
-            1..25,
+            1..if MIRI { 6 } else { 25 },
         ),
     ) {
         type Big<'t> = Network<'t, 6>;
@@ -1027,7 +1030,7 @@ proptest! {
     /// state against the oracle.
     #[test]
     fn wide_costs_and_quarantine_cycles_match_oracle(
-        len in 8..=48usize,
+        len in 8..=if MIRI { 16 } else { 48usize },
         ring_w in proptest::collection::vec(1..=MAX_EDGE_WEIGHT, 48),
         chords in proptest::collection::vec((0..48u32, 0..48u32, prop_oneof![1..=16u16, 1..=MAX_EDGE_WEIGHT]), 0..60),
         ops in proptest::collection::vec(
@@ -1036,7 +1039,7 @@ proptest! {
                 2 => (any::<usize>(), prop_oneof![Just(0), Just(ONE_Q16)]).prop_map(|(e, o)| Op::Observe(e, o)),
                 1 => any::<usize>().prop_map(Op::RemoveEdge),
             ],
-            1..40,
+            1..if MIRI { 8 } else { 40 },
         ),
     ) {
         type Wide<'t> = Network<'t, 8>;
