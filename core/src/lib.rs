@@ -23,6 +23,7 @@ extern crate std;
 
 pub mod behavior;
 pub mod gate;
+mod hint;
 pub mod network;
 pub mod registry;
 pub mod wire;

@@ -159,8 +159,10 @@ pub struct Observation {
     pub outcome: Outcome,
 }
 
-/// How many agent states [`Gate::check_batch`] touches together before processing them.
-pub const PREFETCH_GROUP: usize = 16;
+/// How many calls ahead of the one it evaluates [`Gate::check_batch`] (and
+/// [`Gate::observe_batch`]) prefetches the agent's state: enough to cover a miss to DRAM (~100 ns)
+/// with the work of the calls in between at 1M agents.
+pub const PREFETCH_DISTANCE: usize = 8;
 /// The population view is refreshed whenever a class count passes a multiple of this plus one.
 const POP_REFRESH_MASK: u64 = 1023;
 
@@ -474,11 +476,10 @@ impl<'s, L: Lookup> Gate<'s, L> {
     /// many were processed (`min(calls.len(), out.len())`). Results equal calling [`Gate::check`] in
     /// order.
     ///
-    /// For agent tables larger than the cache it works in groups of [`PREFETCH_GROUP`] calls: first it
-    /// reads one word of each agent state of the group, back to back, so the cache misses are in flight
-    /// together instead of one after another (a software prefetch in safe Rust: there is no prefetch
-    /// instruction in safe Rust (unsafe code is forbidden in this crate), and a plain load inside the long update would stall the reorder
-    /// buffer), then it processes the group from the cache.
+    /// For agent tables larger than the cache: while it evaluates call `i` it asks the CPU to fetch
+    /// the state of the agent of call `i + PREFETCH_DISTANCE` (a prefetch hint, which retires at once,
+    /// so the misses of the next calls are in flight during the current call's work), and the
+    /// evaluation finds its state in the cache.
     pub fn check_batch(
         &mut self,
         calls: &[Call],
@@ -486,39 +487,41 @@ impl<'s, L: Lookup> Gate<'s, L> {
         out: &mut [Result<Verdict, GateError>],
     ) -> usize {
         let n = calls.len().min(out.len());
-        let mut touch = 0u32;
-        for (group, slots) in calls[..n].chunks(PREFETCH_GROUP).zip(out[..n].chunks_mut(PREFETCH_GROUP)) {
-            for c in group {
-                touch ^= self.touch(c.agent);
-            }
-            for (c, slot) in group.iter().zip(slots) {
-                *slot = self.check(c.now, c.agent, Command::Id(c.command), net);
-            }
+        let calls = &calls[..n];
+        for c in calls.iter().take(PREFETCH_DISTANCE) {
+            self.prefetch(c.agent);
         }
-        core::hint::black_box(touch);
+        for (i, (c, slot)) in calls.iter().zip(out).enumerate() {
+            if let Some(next) = calls.get(i + PREFETCH_DISTANCE) {
+                self.prefetch(next.agent);
+            }
+            *slot = self.check(c.now, c.agent, Command::Id(c.command), net);
+        }
         n
     }
 
-    /// Records a batch of outcomes with the same grouping as [`Gate::check_batch`]; writes one result
-    /// per outcome and returns how many were processed.
+    /// Records a batch of outcomes with the same prefetching as [`Gate::check_batch`]; writes one
+    /// result per outcome and returns how many were processed.
     pub fn observe_batch(&mut self, obs: &[Observation], out: &mut [Result<(), GateError>]) -> usize {
         let n = obs.len().min(out.len());
-        let mut touch = 0u32;
-        for (group, slots) in obs[..n].chunks(PREFETCH_GROUP).zip(out[..n].chunks_mut(PREFETCH_GROUP)) {
-            for o in group {
-                touch ^= self.touch(o.agent);
-            }
-            for (o, slot) in group.iter().zip(slots) {
-                *slot = self.observe(o.now, o.agent, o.outcome);
-            }
+        let obs = &obs[..n];
+        for o in obs.iter().take(PREFETCH_DISTANCE) {
+            self.prefetch(o.agent);
         }
-        core::hint::black_box(touch);
+        for (i, (o, slot)) in obs.iter().zip(out).enumerate() {
+            if let Some(next) = obs.get(i + PREFETCH_DISTANCE) {
+                self.prefetch(next.agent);
+            }
+            *slot = self.observe(o.now, o.agent, o.outcome);
+        }
         n
     }
 
-    /// Reads one word of an agent's state (bringing its cache line in); 0 for ids out of range.
+    /// Asks for an agent's state to be brought into the cache (nothing for ids out of range).
     #[inline(always)]
-    fn touch(&self, agent: u32) -> u32 {
-        self.states.get(agent as usize).map_or(0, |s| s.calls)
+    fn prefetch(&self, agent: u32) {
+        if let Some(s) = self.states.get(agent as usize) {
+            crate::hint::prefetch_write(s);
+        }
     }
 }

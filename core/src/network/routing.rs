@@ -533,7 +533,8 @@ impl<const D: usize> Network<'_, D> {
     /// Routes after `v` became blocked (its bit is already set). Its entry becomes `(INF, NO_HOP)` in
     /// every maintained tree, so that it offers nothing to any later repair. Only the trees in which the
     /// child index says `v` may have a child are then repaired, each only in `v`'s subtree. Afterwards
-    /// `v` has no child anywhere, so its index is cleared.
+    /// `v` has no child anywhere, so its index is cleared. Each tree's first look is prefetched during
+    /// the previous tree's repair.
     pub(crate) fn block_routes(&mut self, v: usize) {
         let len = self.len;
         for t in 0..len {
@@ -551,8 +552,26 @@ impl<const D: usize> Network<'_, D> {
             let bits = core::mem::take(word);
             for t in word_bits(w, bits) {
                 if t < self.len && t != v && !bit(self.blocked, t) {
+                    // While this tree is repaired, the next one's first look (`v`'s neighbours in
+                    // its block) is fetched.
+                    let later = bits >> (t % 64) >> 1;
+                    if later != 0 {
+                        self.prefetch_first_look(t + 1 + later.trailing_zeros() as usize, v);
+                    }
                     self.repair_subtree(t, v, true);
                 }
+            }
+        }
+    }
+
+    /// Asks the cache for the slots of `v`'s neighbours in tree `t`, which its repair reads first (a
+    /// hint: see `crate::hint`).
+    #[inline]
+    fn prefetch_first_look(&self, t: usize, v: usize) {
+        let Some(block) = self.table.get(t * self.len..(t + 1) * self.len) else { return };
+        for l in self.graph.links(v) {
+            if let Some(s) = block.get(usize::from(l.to())) {
+                crate::hint::prefetch_read(s);
             }
         }
     }
