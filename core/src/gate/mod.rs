@@ -486,33 +486,35 @@ impl<'s, L: Lookup> Gate<'s, L> {
         net: &impl NetworkView,
         out: &mut [Result<Verdict, GateError>],
     ) -> usize {
-        let n = calls.len().min(out.len());
-        let calls = &calls[..n];
-        for c in calls.iter().take(PREFETCH_DISTANCE) {
-            self.prefetch(c.agent);
-        }
-        for (i, (c, slot)) in calls.iter().zip(out).enumerate() {
-            if let Some(next) = calls.get(i + PREFETCH_DISTANCE) {
-                self.prefetch(next.agent);
-            }
-            *slot = self.check(c.now, c.agent, Command::Id(c.command), net);
-        }
-        n
+        self.prefetched(calls, out, |c| c.agent, |g, c| g.check(c.now, c.agent, Command::Id(c.command), net))
     }
 
     /// Records a batch of outcomes with the same prefetching as [`Gate::check_batch`]; writes one
     /// result per outcome and returns how many were processed.
     pub fn observe_batch(&mut self, obs: &[Observation], out: &mut [Result<(), GateError>]) -> usize {
-        let n = obs.len().min(out.len());
-        let obs = &obs[..n];
-        for o in obs.iter().take(PREFETCH_DISTANCE) {
-            self.prefetch(o.agent);
+        self.prefetched(obs, out, |o| o.agent, |g, o| g.observe(o.now, o.agent, o.outcome))
+    }
+
+    /// `out[i] = each(self, &items[i])` in order for `i < min(items.len(), out.len())`, prefetching the
+    /// state of the agent `PREFETCH_DISTANCE` items ahead; returns how many were processed.
+    #[inline(always)]
+    fn prefetched<T, R>(
+        &mut self,
+        items: &[T],
+        out: &mut [R],
+        agent: impl Fn(&T) -> u32,
+        mut each: impl FnMut(&mut Self, &T) -> R,
+    ) -> usize {
+        let n = items.len().min(out.len());
+        let items = &items[..n];
+        for x in items.iter().take(PREFETCH_DISTANCE) {
+            self.prefetch(agent(x));
         }
-        for (i, (o, slot)) in obs.iter().zip(out).enumerate() {
-            if let Some(next) = obs.get(i + PREFETCH_DISTANCE) {
-                self.prefetch(next.agent);
+        for (i, (x, slot)) in items.iter().zip(out).enumerate() {
+            if let Some(next) = items.get(i + PREFETCH_DISTANCE) {
+                self.prefetch(agent(next));
             }
-            *slot = self.observe(o.now, o.agent, o.outcome);
+            *slot = each(self, x);
         }
         n
     }
