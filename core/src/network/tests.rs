@@ -648,21 +648,24 @@ fn check_against_oracle<const D: usize>(net: &Network<'_, D>) -> Result<(), Test
                 continue;
             }
             prop_assert_eq!(net.route_cost(s, t).map(u64::from), Ok(want), "{} -> {}", s, t);
-            // Follow the hops: each is an unblocked neighbour and the costs add up to the optimum.
-            let (mut cur, mut cost, mut hops) = (s, 0u64, 0);
-            while cur != t {
-                let h = net.route(cur, t);
-                prop_assert!(h.is_ok(), "{} -> {} broke at {}: {:?}", s, t, cur, h);
-                let h = h.unwrap();
-                prop_assert!(!net.is_blocked(h));
-                let e = net.edge(cur, h).unwrap();
-                prop_assert!(e.is_some(), "next hop {} of {} is not a neighbour", h, cur);
-                cost += u64::from(e.unwrap().cost);
-                cur = h;
-                hops += 1;
-                prop_assert!(hops <= n, "routing loop {} -> {}", s, t);
+            // The hop is an unblocked neighbour whose optimal distance plus the edge is the optimum.
+            // Checked for every pair, this proves that following the hops from any source reaches
+            // `t` at the optimal cost without a loop: every edge costs at least 1, so the remaining
+            // optimal distance falls strictly at each hop. (Walking every path instead costs a factor
+            // of the path length, which under Miri is tens of minutes per test.)
+            if s == t {
+                prop_assert_eq!(want, 0);
+                continue;
             }
-            prop_assert_eq!(cost, want);
+            let h = r.unwrap();
+            prop_assert!(!net.is_blocked(h), "{} -> {}: hop {} is blocked", s, t, h);
+            let e = net.edge(s, h).unwrap();
+            prop_assert!(e.is_some(), "next hop {} of {} is not a neighbour", h, s);
+            let c = u64::from(e.unwrap().cost);
+            prop_assert!(c >= 1);
+            let rest = d[h as usize][t as usize];
+            prop_assert!(rest != u64::MAX, "{} -> {}: hop {} cannot reach it", s, t, h);
+            prop_assert_eq!(c + rest, want, "{} -> {} via {}", s, t, h);
         }
     }
     check_child_index(net)
