@@ -467,11 +467,23 @@ mod tests {
         assert_eq!(unsafe { tcap_network_size(NODES, &mut size) }, tcap_result::Ok);
         assert!(size > 8 << 20 && size < 9 << 20, "≈ 8.5 MiB: {size}");
         let mem = Mem::new(size);
-        let addr = mem.ptr() as usize;
+        /// The memory's pointer, handed to the thread with its provenance (an address cast to an
+        /// integer and back would lose it, and Miri could no longer check the accesses).
+        struct Region(*mut c_void);
+        // SAFETY: the region is used by the spawned thread only, and outlives it (joined before
+        // `mem` is dropped).
+        unsafe impl Send for Region {}
+        impl Region {
+            /// The pointer (a method, so that the closure captures the whole `Send` wrapper).
+            fn get(self) -> *mut c_void {
+                self.0
+            }
+        }
+        let region = Region(mem.ptr());
         std::thread::Builder::new()
             .stack_size(64 * 1024)
             .spawn(move || {
-                let mem = addr as *mut c_void;
+                let mem = region.get();
                 let mut h: *mut tcap_network = core::ptr::null_mut();
                 // SAFETY: `mem` is `size` bytes, alive until after the join, used by this thread only.
                 unsafe {
