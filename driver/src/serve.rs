@@ -128,7 +128,17 @@ struct Conn {
     shut: bool,
     /// The connection failed (reset, broken pipe): close as soon as nothing is in flight.
     dead: bool,
+    /// When its multishot receive last completed (or was armed): see [`RECV_STALL`].
+    last_rx: Instant,
 }
+
+/// A multishot receive that has delivered nothing for this long is cancelled and re-armed (at the
+/// once-a-second tick). Under load on Linux 6.18 with `DEFER_TASKRUN`, a multishot receive was seen to
+/// miss the end of a stream: the client had sent everything and shut its write side, the receive
+/// stayed armed, and no completion came (`e2e_serve::unix_socket_concurrent_clients`, about one run in
+/// ten with both cores busy; never with single-shot receives or the poll loop). A fresh receive reads
+/// the end at once. On an idle connection this costs one cancellation and one receive per period.
+const RECV_STALL: Duration = Duration::from_secs(1);
 
 /// One receive's bytes for a connection of either serve loop (`data` empty: the peer ended its input):
 /// decodes them, appending the decisions to `out` (and timing the oldest undelivered one in `born`),
@@ -262,6 +272,8 @@ fn serve_loop<E: Engine>(
     let mut accepted = 0u64;
     let mut tick_armed = false;
     let mut last_tick = Instant::now();
+    // Set for one pass of the loop after each tick: look for silent multishot receives.
+    let mut stall_check = false;
     let recv_len = cfg.recv_buf.max(4096);
     let out_cap = cfg.out_cap.max(max_output(recv_len) * 2);
 
@@ -368,6 +380,7 @@ fn serve_loop<E: Engine>(
             if want_recv && !c.recv_inflight {
                 c.recv_inflight = true;
                 c.cancel_sent = false;
+                c.last_rx = Instant::now();
                 match pbufs.as_deref().filter(|_| feat.recv_multishot) {
                     Some(b) => {
                         c.multishot = true;
@@ -390,9 +403,14 @@ fn serve_loop<E: Engine>(
                         );
                     }
                 }
-            } else if !want_recv && c.recv_inflight && c.multishot && !c.cancel_sent {
+            } else if c.recv_inflight
+                && c.multishot
+                && !c.cancel_sent
+                && (!want_recv || (stall_check && c.last_rx.elapsed() >= RECV_STALL))
+            {
                 // A multishot receive goes on until cancelled: stop it (backpressure, a stop, a dead
-                // connection). What it delivered before the cancellation is still consumed.
+                // connection), or restart it when it has been silent too long (`RECV_STALL`). What it
+                // delivered before the cancellation is still consumed.
                 c.cancel_sent = true;
                 push!(opcode::AsyncCancel::new(UD_RECV | i as u64).build().user_data(UD_AUX));
             }
@@ -467,6 +485,7 @@ fn serve_loop<E: Engine>(
                         discarded: 0,
                         shut: false,
                         dead: false,
+                        last_rx: Instant::now(),
                     };
                     match free.pop() {
                         Some(i) => slab[i] = Some(conn),
@@ -485,6 +504,7 @@ fn serve_loop<E: Engine>(
                     if !multishot_more {
                         c.recv_inflight = false;
                     }
+                    c.last_rx = Instant::now();
                     if res < 0 {
                         match -res {
                             // ENOBUFS: every provided buffer was in use; the receive is re-armed.
@@ -567,7 +587,9 @@ fn serve_loop<E: Engine>(
         if sys::take_report_request() {
             eprintln!("{}", stats.report("io_uring serve"));
         }
+        stall_check = false;
         if last_tick.elapsed() >= Duration::from_secs(1) {
+            stall_check = true;
             last_tick = Instant::now();
             stats.progress(cfg.quiet);
             tick(engine);
