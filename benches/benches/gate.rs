@@ -242,6 +242,9 @@ fn summary() {
     let g_peer = time(reps, || run_peer_gate(&mut ps, &f.ev1k, &f.risks, &rows, false));
 
     println!("\n== gate summary (median of {reps} runs, ns per event = one check + one observe) ==");
+    for w in tcap_benches::environment_warnings() {
+        println!("{w}");
+    }
     println!(
         "behaviour 1k agents : tcap {b_tcap:6.2} ns | peer f64 Welford/EWMA {b_peer:6.2} ns | tcap/peer {:.2}",
         b_tcap / b_peer

@@ -228,3 +228,25 @@ pub fn warm_up_gate<L: tcap_core::gate::Lookup>(
         }
     }
 }
+
+/// Conditions of this machine that make large-memory figures unreliable, one line each (empty when
+/// none is found). Today: a running DAMON `kdamond` (Linux data-access monitoring; on the benchmark VM
+/// it runs a `pageout` scheme on physical memory, and the 1M-agent rows were bimodal from run to run,
+/// 20–35 ns in some runs and 90–430 ns in others, peers included).
+pub fn environment_warnings() -> Vec<String> {
+    let mut out = Vec::new();
+    let dir = std::path::Path::new("/sys/kernel/mm/damon/admin/kdamonds");
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let state = std::fs::read_to_string(e.path().join("state")).unwrap_or_default();
+            if state.trim() == "on" {
+                out.push(format!(
+                    "warning: DAMON kdamond {} is on ({}): large-memory rows (1M agents) may be bimodal from run to run",
+                    e.file_name().to_string_lossy(),
+                    e.path().display()
+                ));
+            }
+        }
+    }
+    out
+}
