@@ -128,17 +128,16 @@ struct Conn {
     shut: bool,
     /// The connection failed (reset, broken pipe): close as soon as nothing is in flight.
     dead: bool,
-    /// When its multishot receive last completed (or was armed): see [`RECV_STALL`].
-    last_rx: Instant,
+    /// Its receive was armed or completed since the last once-a-second tick. A multishot receive
+    /// still silent at the next tick (after 1–2 s) is cancelled and re-armed. Why: under load on Linux
+    /// 6.18 with `DEFER_TASKRUN`, a multishot receive was seen to miss the end of a stream (the client
+    /// had sent everything and shut its write side, the receive stayed armed, and no completion came:
+    /// `e2e_serve::unix_socket_concurrent_clients`, about one run in ten with both cores busy; never
+    /// with single-shot receives or the poll loop). A fresh receive reads the end at once. On an idle
+    /// connection this costs one cancellation and one receive per tick; a flag rather than a timestamp
+    /// keeps clock reads off the receive path.
+    heard: bool,
 }
-
-/// A multishot receive that has delivered nothing for this long is cancelled and re-armed (at the
-/// once-a-second tick). Under load on Linux 6.18 with `DEFER_TASKRUN`, a multishot receive was seen to
-/// miss the end of a stream: the client had sent everything and shut its write side, the receive
-/// stayed armed, and no completion came (`e2e_serve::unix_socket_concurrent_clients`, about one run in
-/// ten with both cores busy; never with single-shot receives or the poll loop). A fresh receive reads
-/// the end at once. On an idle connection this costs one cancellation and one receive per period.
-const RECV_STALL: Duration = Duration::from_secs(1);
 
 /// One receive's bytes for a connection of either serve loop (`data` empty: the peer ended its input):
 /// decodes them, appending the decisions to `out` (and timing the oldest undelivered one in `born`),
@@ -380,7 +379,7 @@ fn serve_loop<E: Engine>(
             if want_recv && !c.recv_inflight {
                 c.recv_inflight = true;
                 c.cancel_sent = false;
-                c.last_rx = Instant::now();
+                c.heard = true;
                 match pbufs.as_deref().filter(|_| feat.recv_multishot) {
                     Some(b) => {
                         c.multishot = true;
@@ -406,13 +405,16 @@ fn serve_loop<E: Engine>(
             } else if c.recv_inflight
                 && c.multishot
                 && !c.cancel_sent
-                && (!want_recv || (stall_check && c.last_rx.elapsed() >= RECV_STALL))
+                && (!want_recv || (stall_check && !c.heard))
             {
                 // A multishot receive goes on until cancelled: stop it (backpressure, a stop, a dead
-                // connection), or restart it when it has been silent too long (`RECV_STALL`). What it
+                // connection), or restart it when it has been silent for a tick (`Conn::heard`). What it
                 // delivered before the cancellation is still consumed.
                 c.cancel_sent = true;
                 push!(opcode::AsyncCancel::new(UD_RECV | i as u64).build().user_data(UD_AUX));
+            }
+            if stall_check {
+                c.heard = false;
             }
             let finished = c.dead || (flushed && (stop || (c.input_done && !c.discarding)));
             if finished && !c.recv_inflight && !c.send_inflight {
@@ -485,7 +487,7 @@ fn serve_loop<E: Engine>(
                         discarded: 0,
                         shut: false,
                         dead: false,
-                        last_rx: Instant::now(),
+                        heard: true,
                     };
                     match free.pop() {
                         Some(i) => slab[i] = Some(conn),
@@ -504,7 +506,7 @@ fn serve_loop<E: Engine>(
                     if !multishot_more {
                         c.recv_inflight = false;
                     }
-                    c.last_rx = Instant::now();
+                    c.heard = true;
                     if res < 0 {
                         match -res {
                             // ENOBUFS: every provided buffer was in use; the receive is re-armed.
