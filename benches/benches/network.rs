@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use hashbrown::{HashMap, HashSet};
 use tcap_benches::Rng;
-use tcap_core::network::{Network, NetworkBuffers, NetworkConfig, NodeId, NodeState};
+use tcap_core::network::{
+    Network, NetworkBuffers, NetworkConfig, NodeId, NodeState, RepairScratch, RepairScratchBuffers,
+};
+use tcap_driver::repair::RepairPool;
 
 const N: usize = 1024;
 const D: usize = 16;
@@ -152,7 +155,44 @@ fn bench_repair(c: &mut Criterion) {
     });
     g.sample_size(10);
     g.bench_function("oracle_full_recompute", |b| b.iter(|| net.rebuild_routes()));
+    // The same repairs cut into two shares, one on a helper thread (`tcap_driver::repair::RepairPool`).
+    let (mut pool, mut sb) = pool(1);
+    let mut scratch: Vec<RepairScratch<'_>> = sb.iter_mut().map(|b| b.scratch()).collect();
+    let mut tb = tables();
+    let mut net = build_parallel(&mut tb, &mut scratch, &mut pool);
+    g.sample_size(100);
+    g.bench_function("tcap_quarantine_one_incremental_2threads", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                v = (v + 97) % N as u32;
+                let t0 = Instant::now();
+                black_box(net.set_state(0, v, NodeState::Quarantined).expect("in range"));
+                total += t0.elapsed();
+                net.set_state(0, v, NodeState::Healthy).expect("in range");
+            }
+            total
+        })
+    });
     g.finish();
+}
+
+/// The bench graph on `bufs`, its repairs cut into `1 + scratch.len()` shares, all but the first run by
+/// `pool`'s helper threads.
+fn build_parallel<'a>(
+    bufs: &'a mut NetworkBuffers<D>,
+    scratch: &'a mut [RepairScratch<'a>],
+    pool: &'a mut RepairPool<D>,
+) -> Net<'a> {
+    let mut net = build(NetworkConfig::DEFAULT, bufs);
+    net.set_parallel(scratch, pool).expect("scratch sized for N");
+    net
+}
+
+/// A pool of `helpers` threads (spinning 5 ms after each share) and scratch for as many shares.
+fn pool(helpers: usize) -> (RepairPool<D>, Vec<RepairScratchBuffers>) {
+    let pool = RepairPool::new(helpers, Duration::from_millis(5)).expect("helper threads");
+    (pool, (0..helpers).map(|_| RepairScratchBuffers::new(N)).collect())
 }
 
 /// Pairs `(s, t)` whose route passes through `v` (as an interior node), and the trees in which `v` has
@@ -236,9 +276,40 @@ fn ratios() {
         net.rebuild_routes();
         full.push(t0.elapsed());
     }
+    // The same rounds with the repair in two shares (one helper thread), against the same full
+    // recomputation (one thread) measured in between.
+    let (mut pool, mut sb) = pool(1);
+    let mut scratch: Vec<RepairScratch<'_>> = sb.iter_mut().map(|b| b.scratch()).collect();
+    let mut tb2 = tables();
+    let mut pnet = build_parallel(&mut tb2, &mut scratch, &mut pool);
+    let mut prepair = Vec::new();
+    for r in 0..rounds {
+        let mut sum = Duration::ZERO;
+        for k in 0..per_round {
+            let v = ((r * per_round + k) * 97 + 5) % N as u32;
+            let t0 = Instant::now();
+            pnet.set_state(0, v, NodeState::Quarantined).expect("in range");
+            sum += t0.elapsed();
+            pnet.set_state(0, v, NodeState::Healthy).expect("in range");
+        }
+        prepair.push(sum / per_round);
+        let t0 = Instant::now();
+        pnet.rebuild_routes();
+        full.push(t0.elapsed());
+    }
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let best = |v: &[Duration]| v.iter().copied().min().unwrap_or_default();
     let mean = |v: &[Duration]| v.iter().sum::<Duration>() / v.len() as u32;
+    let (pinc, fl) = (best(&prepair), best(&full));
+    println!(
+        "network/repair ratio, 2 threads: incremental quarantine {:.1} µs (best round; mean {:.1}; \
+         target 200) vs full recomputation on one thread {:.1} µs (best): {:.0}x faster (mean {:.0}x)",
+        us(pinc),
+        us(mean(&prepair)),
+        us(fl),
+        fl.as_secs_f64() / pinc.as_secs_f64(),
+        mean(&full).as_secs_f64() / mean(&prepair).as_secs_f64(),
+    );
     let (inc, fl) = (best(&repair), best(&full));
     println!(
         "network/repair ratio: incremental quarantine {:.1} µs (best round; mean {:.1}) vs full recomputation \

@@ -8,7 +8,7 @@
 //! total `Ir` divided by 1,024.
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use tcap_core::network::{Network, NetworkConfig, NodeId, NodeState};
+use tcap_core::network::{Network, NetworkConfig, NodeId, NodeState, RepairScratch};
 const N: usize = 1024;
 const D: usize = 16;
 /// One quarantine, out of line so that callgrind can count it alone.
@@ -32,7 +32,17 @@ fn main() {
     // `TCAP_HUGE=1`: the route table on transparent huge pages (the caller's choice of memory).
     let huge = std::env::var("TCAP_HUGE").is_ok_and(|v| v == "1");
     let mut bufs = tcap_benches::BenchStorage::<D>::new(N, huge);
+    // `TCAP_HELPERS=k`: the repair cut into k + 1 shares, k of them on helper threads.
+    let helpers: usize = std::env::var("TCAP_HELPERS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut pool = tcap_driver::repair::RepairPool::<D>::new(helpers, Duration::from_millis(5)).unwrap();
+    let mut sw = vec![vec![0u64; RepairScratch::words(N)]; helpers];
+    let mut sh = vec![vec![0u16; RepairScratch::halves(N)]; helpers];
+    let mut scratch: Vec<RepairScratch<'_>> =
+        sw.iter_mut().zip(&mut sh).map(|(w, h)| RepairScratch::new(N, w, h).unwrap()).collect();
     let mut net = Network::<D>::new(NetworkConfig::DEFAULT, N, bufs.storage()).unwrap();
+    if helpers > 0 {
+        net.set_parallel(&mut scratch, &mut pool).unwrap();
+    }
     // `TCAP_PERMUTE=seed`: the same graph with its node ids randomly renumbered (the bench graph's ring
     // is in id order: neighbours on the ring share cache lines of every tree's block).
     let mut edges = tcap_benches::bench_graph(N, D);
@@ -47,8 +57,9 @@ fn main() {
         }
     }
     net.add_edges(edges).unwrap();
+    let mut each = Vec::with_capacity(k as usize);
     for r in 0..rounds {
-        let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
+        let (mut wall, mut cpu, mut rel) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         // `TCAP_WARM=1`: quarantine and release each node once untimed first (the table lines that
         // repair touches are then mostly cached): the difference to a cold run bounds the cost of misses.
         let warm = std::env::var("TCAP_WARM").is_ok_and(|v| v == "1");
@@ -62,9 +73,21 @@ fn main() {
             quarantine_one(&mut net, v);
             cpu += thread_cpu() - c0;
             wall += t0.elapsed();
+            each.push(t0.elapsed());
+            let t1 = Instant::now();
             net.set_state(0, v, NodeState::Healthy).unwrap();
+            rel += t1.elapsed();
         }
-        eprintln!("round {r}: quarantine mean wall {:?} thread-cpu {:?}", wall / k, cpu / k);
+        each.sort();
+        let pct = |p: usize| each[(each.len() - 1) * p / 100];
+        eprintln!("round {r}: quarantine p10 {:?} p50 {:?} p90 {:?}", pct(10), pct(50), pct(90));
+        each.clear();
+        eprintln!(
+            "round {r}: quarantine mean wall {:?} thread-cpu {:?} (release {:?})",
+            wall / k,
+            cpu / k,
+            rel / k
+        );
     }
     let mut sum = 0u64;
     for s in 0..N as NodeId {

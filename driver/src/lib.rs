@@ -7,6 +7,7 @@
 //! * [`snapshot`] — atomic, validated engine state files.
 //! * [`workload`], [`bench`], [`demo`] — workloads, the I/O benchmark, the demo.
 //! * [`cli`] — subcommand arguments and implementations.
+//! * [`repair`] — a thread pool that runs network repairs in parallel.
 //! * [`sim`] — simulations (stealth agents, the DARPA 1998 stream, the agent network).
 
 pub mod bench;
@@ -15,6 +16,7 @@ pub mod demo;
 pub mod engine;
 pub mod gate_engine;
 pub mod io;
+pub mod repair;
 pub mod serve;
 pub mod serve_bench;
 pub mod serve_poll;

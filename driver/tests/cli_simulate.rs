@@ -86,8 +86,11 @@ fn network_flags_reach_the_simulation() {
         "1000",
         "--seed",
         "7",
+        "--repair-threads",
+        "2",
         "--json",
     ]);
+    assert_eq!(v["options"]["repair_threads"], 2);
     has_all(
         &v,
         &[
@@ -190,6 +193,11 @@ fn bad_arguments_are_refused() {
     let o = tcapd(&["simulate", "network", "--nodes", "5000"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--nodes 5000"));
+    for bad in ["0", "9"] {
+        let o = tcapd(&["simulate", "network", "--repair-threads", bad]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("--repair-threads {bad}")));
+    }
     let o = tcapd(&["simulate", "stealth", "--compromised", "1.5"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(tcapd(&["simulate", "stealth", "--variant", "bogus"]).status.code(), Some(2));

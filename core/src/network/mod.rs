@@ -27,6 +27,7 @@ pub use anomaly::ANOMALY_WINDOW;
 use anomaly::Window;
 pub use fixed::{HALF_Q16, ONE_Q16, Q16, TRUST_LEVELS, edge_cost, q16_ratio, trust_ewma};
 use routing::Heap;
+pub use routing::{MAX_SCRATCH, MAX_SHARES, RepairRunner, RepairScratch, RepairShare};
 
 /// The state of a node (an agent) in the network. Numeric values are frozen (records, C ABI).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -615,6 +616,32 @@ impl<const D: usize> NetworkBuffers<D> {
     }
 }
 
+/// Owned memory for one [`RepairScratch`] (with the `alloc` feature).
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug)]
+pub struct RepairScratchBuffers {
+    len: usize,
+    words: alloc::vec::Vec<u64>,
+    halves: alloc::vec::Vec<u16>,
+}
+
+#[cfg(feature = "alloc")]
+impl RepairScratchBuffers {
+    /// Memory for the scratch of a network of up to `len` nodes.
+    pub fn new(len: usize) -> Self {
+        RepairScratchBuffers {
+            len,
+            words: alloc::vec![0; RepairScratch::words(len)],
+            halves: alloc::vec![0; RepairScratch::halves(len)],
+        }
+    }
+
+    /// The scratch, for [`Network::set_parallel`].
+    pub fn scratch(&mut self) -> RepairScratch<'_> {
+        RepairScratch::carve(self.len, &mut self.words, &mut self.halves)
+    }
+}
+
 /// Per-node adjacency, in caller storage: the edges (`12·D` bytes per node) and, in a dense array of
 /// their own (2 KiB at 1,024 nodes, always cached), the degrees.
 pub(crate) struct Graph<'t, const D: usize> {
@@ -694,14 +721,23 @@ pub struct Network<'t, const D: usize> {
     blocked: &'t mut [u64],
     /// Per accused `a` and word `i`: `[voted, guilty]` at `2·(a·w + i)` (one cache line for both).
     ballots: &'t mut [u64],
-    /// `has_child[v·w ..][..w]`: bit `t` set if `v` may have a child in tree `t` (a superset, see
-    /// `routing`).
+    /// `has_child[⌊t/64⌋·len + v]`, bit `t % 64`: set if `v` may have a child in tree `t` (a superset,
+    /// see `routing`). Group-major, so that the words of 64 trees are one contiguous slice (a
+    /// [`RepairShare`] owns whole groups).
     has_child: &'t mut [u64],
     /// `table[t·len + s]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
     table: &'t mut [RouteSlot],
-    heap: Heap<'t>,
-    /// Scratch of a repair: the nodes of the subtree, in the order they were found.
-    list: &'t mut [u16],
+    /// Scratch of a repair on the calling thread: the heap and the subtree's nodes in the order they
+    /// were found.
+    scratch: RepairScratch<'t>,
+    /// Extra scratch and a runner for parallel repairs ([`Network::set_parallel`]).
+    par: Option<Parallel<'t, D>>,
+}
+
+/// What [`Network::set_parallel`] installs.
+struct Parallel<'t, const D: usize> {
+    scratch: &'t mut [RepairScratch<'t>],
+    runner: &'t mut dyn RepairRunner<D>,
 }
 
 impl<'t, const D: usize> Network<'t, D> {
@@ -746,9 +782,13 @@ impl<'t, const D: usize> Network<'t, D> {
             blocked: take(&mut words, w),
             ballots: take(&mut words, 2 * w * len),
             has_child: take(&mut words, w * len),
-            heap: Heap::new(take(&mut words, len), take(&mut scratch, len)),
+            // Heap entries, heap positions, then the list: the order of `storage_len`.
+            scratch: RepairScratch::from_parts(
+                Heap::new(take(&mut words, len), take(&mut scratch, len)),
+                take(&mut scratch, len),
+            ),
             table: table.split_at_mut(need.table).0,
-            list: take(&mut scratch, len),
+            par: None,
         };
         net.clear();
         Ok(net)
@@ -775,8 +815,35 @@ impl<'t, const D: usize> Network<'t, D> {
         self.graph.deg.fill(0);
         self.blocked.fill(0);
         self.ballots.fill(0);
-        self.heap.clear();
+        self.scratch.heap.clear();
         self.rebuild_routes();
+    }
+
+    /// Lets the repairs after a node is blocked or released run on several threads: the trees are cut
+    /// into up to [`MAX_SHARES`] shares of whole 64-tree groups and about equal work ([`RepairShare`]),
+    /// and `runner` runs them with `1 + scratch.len()` scratches (the network's own first; at most
+    /// [`MAX_SCRATCH`] are used), e.g. on a thread pool. The routes are bit for bit those of the
+    /// sequential repair. Refused (nothing changes) if a scratch is smaller than the network
+    /// (`StorageTooSmall` with the `u16` length it needs). Networks of 64 nodes or fewer have one tree
+    /// group and always repair on the calling thread. See docs/NETWORK.md, "Parallel repairs".
+    pub fn set_parallel(
+        &mut self,
+        scratch: &'t mut [RepairScratch<'t>],
+        runner: &'t mut dyn RepairRunner<D>,
+    ) -> Result<(), NetworkError> {
+        if scratch.iter().any(|s| s.capacity() < self.len) {
+            return Err(NetworkError::StorageTooSmall {
+                part: StoragePart::Scratch,
+                needed: RepairScratch::halves(self.len),
+            });
+        }
+        self.par = Some(Parallel { scratch, runner });
+        Ok(())
+    }
+
+    /// Back to repairs on the calling thread only.
+    pub fn clear_parallel(&mut self) {
+        self.par = None;
     }
 
     /// The configuration.

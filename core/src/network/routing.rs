@@ -18,7 +18,9 @@
 //! rebuild and when `v` is blocked, after which it has no children), so blocking `v` visits those trees
 //! only.
 
-use super::{Graph, INF, Link, NO_HOP, Network, NodeId, RouteError, RouteSlot, bit};
+use super::{
+    Graph, INF, Link, NO_HOP, Network, NetworkError, NodeId, RouteError, RouteSlot, StoragePart, bit, take,
+};
 
 // Tags a repair puts in the spare top bits of the slots of the tree it repairs, above the next hop:
 // `hi = slot >> 32` is `tag << 16 | hop`. Every slot outside a repair has tag 0.
@@ -32,14 +34,14 @@ const OK: u64 = 3;
 /// Label rested on a node of the subtree found later (its distance stale): looked at again.
 const BAD: u64 = 4;
 
-/// Tree `t`: the contiguous block of slots `t·len .. (t + 1)·len`, and the child index it keeps up to
-/// date.
+/// Tree `t`: the contiguous block of slots `t·len .. (t + 1)·len`, and the word group of the child index
+/// that holds bit `t` of every node (see [`Network::tree`]).
 struct Tree<'a> {
     slots: &'a mut [RouteSlot],
-    t: usize,
-    /// The child index: `w` words per node.
-    has_child: &'a mut [u64],
-    w: usize,
+    /// Child-index words of trees `64·⌊t/64⌋ ..`, one per node.
+    hc: &'a mut [u64],
+    /// Bit `t % 64`.
+    tb: u64,
 }
 
 impl Tree<'_> {
@@ -53,9 +55,9 @@ impl Tree<'_> {
             *e = RouteSlot::new(d, hop);
         }
         if usize::from(hop) != s
-            && let Some(w) = self.has_child.get_mut(usize::from(hop) * self.w + self.t / 64)
+            && let Some(w) = self.hc.get_mut(usize::from(hop))
         {
-            *w |= 1 << (self.t % 64);
+            *w |= self.tb;
         }
     }
 }
@@ -74,6 +76,22 @@ impl<'t> Heap<'t> {
     /// A heap over node ids below `pos.len()`, with room for `items.len()` of them.
     pub(crate) fn new(items: &'t mut [u64], pos: &'t mut [u16]) -> Self {
         Heap { items, pos, len: 0 }
+    }
+
+    /// The same heap (empty, as it is between repairs) over the same memory, for a shorter lifetime.
+    fn reborrow(&mut self) -> Heap<'_> {
+        Heap { items: &mut *self.items, pos: &mut *self.pos, len: 0 }
+    }
+
+    /// Entries in the heap (0 between repairs).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Nodes the heap can hold and index.
+    fn capacity(&self) -> usize {
+        self.items.len().min(self.pos.len())
     }
 
     /// Whether `x` is in the heap.
@@ -265,18 +283,23 @@ fn first_looks<const D: usize>(
             *s = label(d, hop, AFF);
         }
         if ((d << 16) as i64) < gap {
-            heap.push_or_decrease(u, d as u32);
+            queue(heap, u, d as u32);
         }
     }
     n
+}
+
+/// `heap.push_or_decrease(u, d)`, out of line: rare in [`first_looks`], whose loop keeps its values in
+/// registers only if this stays out.
+#[inline(never)]
+fn queue(heap: &mut Heap<'_>, u: u16, d: u32) {
+    heap.push_or_decrease(u, d);
 }
 
 /// A node found in the subtree and not looked at yet: tag [`IN`], distance `INF` (its old distance is
 /// stale: it offers nothing, without a tag test).
 const FOUND: RouteSlot = RouteSlot(IN << 48 | (INF as u64) << 16 | NO_HOP as u64);
 
-/// The tag and next-hop bits of a slot.
-const TAG_HOP: u64 = 0xFFFF_0000_0000_FFFF;
 /// The distance bits of a slot.
 const DIST: u64 = 0x0000_FFFF_FFFF_0000;
 
@@ -299,13 +322,16 @@ fn look(
     mut n: usize,
     u: u16,
 ) -> (usize, u64, i64) {
-    let me = u64::from(u);
-    let (mut best, mut gap) = (u64::from(INF) << 16 | 0xFFFF, 0i64);
+    let me = u32::from(u) << 16;
+    let (best_init, gap) = (u64::from(INF) << 16 | 0xFFFF, 0i64);
+    let (mut best, mut top) = (best_init, i64::MIN);
     for &l in links {
         let y = l.to();
         let Some(slot) = slots.get_mut(usize::from(y)) else { continue };
         let s = slot.0;
-        if s & TAG_HOP == me {
+        // Tag 0 and hop `u`: the low half of `s` rotated by 16 is `hop << 16 | tag` (one register fewer
+        // than a mask, which the loop needs for `DIST`).
+        if s.rotate_left(16) as u32 == me {
             if let Some(x) = list.get_mut(n) {
                 *x = y;
                 n += 1;
@@ -315,9 +341,11 @@ fn look(
         }
         let l2 = u64::from(l.0) << 1;
         best = best.min((s & DIST) + l2);
-        gap = gap.max(((s & !0xFFFF).wrapping_sub(AFF << 48).wrapping_sub(l2)) as i64);
+        // `(s & !0xFFFF) − 2l` (below 2^51, above −2^34: exact in `i64`); the constant `AFF << 48` is
+        // subtracted once, after the loop (it commutes with `max`).
+        top = top.max((s & !0xFFFF) as i64 - l2 as i64);
     }
-    (n, best, gap)
+    (n, best, gap.max(top.saturating_sub((AFF << 48) as i64)))
 }
 
 /// Another look at node `u` whose label was [`BAD`], once the subtree is known and checked: offers
@@ -366,22 +394,365 @@ fn settle<const D: usize>(graph: &Graph<'_, D>, slots: &mut [RouteSlot], heap: &
     }
 }
 
-/// Phase 5 of a repair in tree `t`: untags the nodes of `list` and indexes each under its next hop in
-/// `has_child` (`w` words per node).
+/// Phase 5 of a repair: untags the nodes of `list` and indexes each under its next hop in the child
+/// index (`hc`: the tree's word group, one word per node; `tb`: the tree's bit).
 #[inline(never)]
-fn untag(list: &[u16], slots: &mut [RouteSlot], has_child: &mut [u64], w: usize, t: usize) {
-    let (tw, tb) = (t / 64, 1u64 << (t % 64));
+fn untag(list: &[u16], slots: &mut [RouteSlot], hc: &mut [u64], tb: u64) {
     for &x in list {
         let x = usize::from(x);
         let Some(s) = slots.get_mut(x) else { continue };
         *s = tagged(*s, 0);
         let h = usize::from(s.hop());
         if h != x
-            && let Some(b) = has_child.get_mut(h * w + tw)
+            && let Some(b) = hc.get_mut(h)
         {
             *b |= tb;
         }
     }
+}
+
+/// In `tree`, after `v` was released: `v`'s entry = the best of its unblocked neighbours' entries plus
+/// the edge cost, and if that strictly shortens a neighbour's path, a Dijkstra that only touches nodes
+/// whose distance strictly drops (a strict gain for anyone implies a strict gain for a neighbour of `v`).
+fn unblock_tree<const D: usize>(
+    graph: &Graph<'_, D>,
+    blocked: &[u64],
+    tree: &mut Tree<'_>,
+    heap: &mut Heap<'_>,
+    v: usize,
+) {
+    let links = graph.links(v);
+    let mut ds = [INF; D];
+    for (d, l) in ds.iter_mut().zip(links) {
+        if !bit(blocked, usize::from(l.to())) {
+            *d = tree.d(usize::from(l.to()));
+        }
+    }
+    let (mut best, mut hop) = (INF, NO_HOP);
+    for (l, &d) in links.iter().zip(&ds) {
+        let c = d.saturating_add(l.cost());
+        if d != INF && c < best {
+            best = c;
+            hop = l.to();
+        }
+    }
+    tree.set(v, best, hop);
+    if best == INF {
+        return;
+    }
+    let gains =
+        |(l, &d): (&Link, &u32)| !bit(blocked, usize::from(l.to())) && best.saturating_add(l.cost()) < d;
+    if links.iter().zip(&ds).any(gains) {
+        heap.push_or_decrease(v as u16, best);
+        propagate(graph, blocked, heap, tree);
+    }
+}
+
+/// Recomputes, in the tree whose block is `slots`, the subtree hanging from `root`: every node whose
+/// path went through `root` (a blocked root, itself excluded) or through `root`'s parent edge (a costlier
+/// or removed edge; `root` included). Nodes outside the subtree keep their distances (removing a node or
+/// making an edge costlier only removes paths, and their paths avoid the change), so they are final;
+/// only the subtree's distances and hops are recomputed, from them. `hc`/`tb`: the tree's word group of
+/// the child index and its bit; `list` and `heap`: scratch of at least `len` entries (the heap empty).
+///
+/// 1. One look per node, breadth-first ([`first_looks`]): it finds the node's children and gives it
+///    a label, the best offer of a neighbour outside the subtree or looked at before it. One scan of
+///    its edges per node of the subtree is all most nodes ever cost.
+/// 2. A label may rest on a node of the subtree not found yet at the look (its old distance, which
+///    can only have grown): such a label and any resting on it are marked bad, in look order.
+/// 3. Bad labels are recomputed from good ones and the outside.
+/// 4. A Dijkstra within the subtree, seeded only by the nodes that can still lower a neighbour's
+///    label (checked at the later look of each edge's two ends, or at the recomputation).
+/// 5. Tags cleared, and each node indexed in the child index under its new hop.
+///
+/// Cost: `O(k·D)` for a subtree of `k` nodes, plus `O(a·D·log a)` for the `a` nodes the Dijkstra
+/// settles, all within the tree's block of the table.
+#[allow(clippy::too_many_arguments)]
+fn repair_tree<const D: usize>(
+    graph: &Graph<'_, D>,
+    slots: &mut [RouteSlot],
+    hc: &mut [u64],
+    tb: u64,
+    list: &mut [u16],
+    heap: &mut Heap<'_>,
+    root: usize,
+    root_blocked: bool,
+) {
+    // 1. One look at each node (see `first_looks`).
+    let n = first_looks(graph, slots, list, heap, root, root_blocked);
+    // 2. Check the labels in the same order: a label is good if its hop is outside the subtree
+    //    or good itself; it is bad if the hop is bad or was found after the node (its distance
+    //    was stale when offered; such hops are rare: breadth-first order finds most of the
+    //    subtree before its nodes are looked at).
+    let mut bad = false;
+    for &x in list.get(..n).unwrap_or_default() {
+        let Some(&s) = slots.get(usize::from(x)) else { continue };
+        let h = slots.get(usize::from(s.hop())).map_or(0, |&h| tag(h));
+        let good = h == 0 || h == OK;
+        bad |= !good;
+        if let Some(s) = slots.get_mut(usize::from(x)) {
+            *s = tagged(*s, if good { OK } else { BAD });
+        }
+    }
+    // 3. Bad labels are recomputed from outside and good neighbours (in order, each becoming good),
+    //    and requeued with their new key (which may be higher).
+    if bad {
+        for &x in list.get(..n).unwrap_or_default() {
+            if slots.get(usize::from(x)).is_none_or(|&s| tag(s) != BAD) {
+                continue;
+            }
+            let (lab, gap) = second_look(graph.links(usize::from(x)), slots);
+            if let Some(s) = slots.get_mut(usize::from(x)) {
+                *s = lab;
+            }
+            if heap.contains(x) || u64::from(lab.dist()) < gap {
+                heap.set_key(x, lab.dist());
+            }
+        }
+    }
+    // 4. Dijkstra from the queued nodes, within the subtree.
+    settle(graph, slots, heap);
+    // 5. Untag, and index each node under its next hop.
+    untag(list.get(..n).unwrap_or_default(), slots, hc, tb);
+}
+
+/// The most shares a repair is cut into ([`RepairShare`]): whole 64-tree groups, so networks of
+/// `64·MAX_SHARES` nodes or fewer get one share per group.
+pub const MAX_SHARES: usize = 16;
+
+/// The most scratches (threads) a repair uses: the network's own and up to `MAX_SCRATCH − 1`
+/// [`RepairScratch`]es given to [`Network::set_parallel`].
+pub const MAX_SCRATCH: usize = 8;
+
+/// Scratch for one thread of a repair: a heap of `len` entries and a list of `len` nodes. The network
+/// has its own; [`Network::set_parallel`] takes more, in caller memory (`len` `u64`s and `2·len`
+/// `u16`s each), one per extra thread.
+pub struct RepairScratch<'s> {
+    pub(crate) heap: Heap<'s>,
+    pub(crate) list: &'s mut [u16],
+    cap: usize,
+}
+
+impl<'s> RepairScratch<'s> {
+    /// `u64` words a scratch for `len` nodes needs.
+    pub const fn words(len: usize) -> usize {
+        len
+    }
+    /// `u16` words a scratch for `len` nodes needs.
+    pub const fn halves(len: usize) -> usize {
+        len.saturating_mul(2)
+    }
+    /// Scratch for networks of up to `len` nodes in `words` ([`RepairScratch::words`] long or more) and
+    /// `halves` ([`RepairScratch::halves`] or more); their contents are overwritten.
+    pub fn new(len: usize, words: &'s mut [u64], halves: &'s mut [u16]) -> Result<Self, NetworkError> {
+        if words.len() < len {
+            return Err(NetworkError::StorageTooSmall { part: StoragePart::Words, needed: len });
+        }
+        if halves.len() < 2 * len {
+            return Err(NetworkError::StorageTooSmall { part: StoragePart::Scratch, needed: 2 * len });
+        }
+        Ok(Self::carve(len, words, halves))
+    }
+    /// The scratch for up to `len` nodes, or fewer if the slices are shorter ([`RepairScratch::capacity`]).
+    pub(crate) fn carve(len: usize, mut words: &'s mut [u64], mut halves: &'s mut [u16]) -> Self {
+        let cap = len.min(words.len()).min(halves.len() / 2);
+        Self::from_parts(Heap::new(take(&mut words, cap), take(&mut halves, cap)), take(&mut halves, cap))
+    }
+    /// A scratch of a heap (emptied) and a list.
+    pub(crate) fn from_parts(mut heap: Heap<'s>, list: &'s mut [u16]) -> Self {
+        heap.clear();
+        let cap = heap.capacity().min(list.len());
+        RepairScratch { heap, list, cap }
+    }
+    /// The largest network this scratch serves.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+    /// The same scratch for a shorter lifetime.
+    fn reborrow(&mut self) -> RepairScratch<'_> {
+        RepairScratch { heap: self.heap.reborrow(), list: &mut *self.list, cap: self.cap }
+    }
+}
+
+impl core::fmt::Debug for RepairScratch<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RepairScratch").field("capacity", &self.cap).finish()
+    }
+}
+
+/// Runs the shares of a repair, e.g. on a pool of threads (`tcap_driver::repair::RepairPool`): each
+/// share's [`RepairShare::run`] at most once, in any order, on any thread, with any scratch of
+/// `scratch` that no other thread uses at the time, all finished before `run` returns. A share left
+/// unrun is run by the network afterwards on the calling thread, so a runner can only make a repair
+/// slower, never wrong.
+pub trait RepairRunner<const D: usize>: Send {
+    /// Runs the shares of `shares` with the scratches of `scratch` (`scratch[0]` is the network's own).
+    fn run(&mut self, shares: &mut [RepairShare<'_, D>], scratch: &mut [RepairScratch<'_>]);
+}
+
+/// What a share does for its node in each of its trees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Job {
+    /// The node was blocked: repair the trees it had children in.
+    Block,
+    /// The node was released: give it an entry and propagate what it improves, in every tree.
+    Unblock,
+}
+
+/// One share of a repair after a node was blocked or released: whole 64-tree groups of the route table
+/// and of the child index. Shares touch disjoint memory (and read the graph and the quarantine bits,
+/// which do not change during the repair), so they may run in parallel; a share's result does not
+/// depend on who runs it or when, so the table is bit for bit what one thread computes.
+pub struct RepairShare<'a, const D: usize> {
+    graph: &'a Graph<'a, D>,
+    blocked: &'a [u64],
+    len: usize,
+    /// The node blocked or released.
+    v: usize,
+    job: Job,
+    /// First tree of the share (a multiple of 64).
+    first: usize,
+    /// Blocks of trees `first ..`.
+    table: &'a mut [RouteSlot],
+    /// Child-index word groups of those trees (`len` words each).
+    has_child: &'a mut [u64],
+    /// Estimated work (trees to repair).
+    work: u32,
+    done: bool,
+}
+
+impl<const D: usize> RepairShare<'_, D> {
+    /// Repairs the share's trees with `scratch` (nothing if the share already ran, or if `scratch` is
+    /// smaller than the network: the network then runs it itself).
+    pub fn run(&mut self, scratch: &mut RepairScratch<'_>) {
+        if self.done || scratch.capacity() < self.len {
+            return;
+        }
+        match self.job {
+            Job::Block => self.run_block(scratch),
+            Job::Unblock => self.run_unblock(scratch),
+        }
+        self.done = true;
+    }
+
+    /// Whether the share has run.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Its estimated work, to balance shares between threads: trees it may repair.
+    pub fn work(&self) -> u32 {
+        self.work
+    }
+
+    /// After `v` was blocked: `v`'s entry becomes `(INF, NO_HOP)` in every maintained tree of the share,
+    /// and the trees in which the child index says `v` may have a child are repaired.
+    fn run_block(&mut self, scratch: &mut RepairScratch<'_>) {
+        let (len, v, first) = (self.len, self.v, self.first);
+        let groups = self.has_child.len().checked_div(len).unwrap_or(0);
+        for g in 0..groups {
+            let t0 = first + 64 * g;
+            let Some(hc) = self.has_child.get_mut(g * len..(g + 1) * len) else { break };
+            // `v` is nobody's next hop from now on: its word can be read and cleared before the
+            // repairs (which never set bits of `v`).
+            let bits = hc.get_mut(v).map_or(0, core::mem::take);
+            for t in t0..(t0 + 64).min(len) {
+                if t != v
+                    && !bit(self.blocked, t)
+                    && let Some(s) = self.table.get_mut((t - first) * len + v)
+                {
+                    *s = RouteSlot::EMPTY;
+                }
+            }
+            for t in word_bits(t0 / 64, bits) {
+                if t >= len || t == v || bit(self.blocked, t) {
+                    continue;
+                }
+                // While this tree is repaired, the next one's first look (`v`'s neighbours in its
+                // block) is fetched.
+                let later = bits >> (t % 64) >> 1;
+                if later != 0 {
+                    let next = t + 1 + later.trailing_zeros() as usize - first;
+                    prefetch_first_look(self.graph, self.table.get(next * len..(next + 1) * len), v);
+                }
+                let Some(slots) = self.table.get_mut((t - first) * len..(t - first + 1) * len) else {
+                    continue;
+                };
+                let RepairScratch { heap, list, .. } = scratch;
+                repair_tree(self.graph, slots, hc, 1 << (t % 64), list, heap, v, true);
+            }
+        }
+    }
+
+    /// After `v` was released: per unblocked tree `t ≠ v` of the share, `v`'s entry from its neighbours'
+    /// entries, then, if that shortens a neighbour's path, a Dijkstra that only lowers distances.
+    fn run_unblock(&mut self, scratch: &mut RepairScratch<'_>) {
+        let (len, v, first) = (self.len, self.v, self.first);
+        let trees = self.table.len().checked_div(len).unwrap_or(0);
+        for t in first..first + trees {
+            if t == v || bit(self.blocked, t) {
+                continue;
+            }
+            let (g, i) = ((t - first) / 64, t - first);
+            let (Some(slots), Some(hc)) =
+                (self.table.get_mut(i * len..(i + 1) * len), self.has_child.get_mut(g * len..(g + 1) * len))
+            else {
+                continue;
+            };
+            let mut tree = Tree { slots, hc, tb: 1 << (t % 64) };
+            unblock_tree(self.graph, self.blocked, &mut tree, &mut scratch.heap, v);
+        }
+    }
+}
+
+impl<const D: usize> core::fmt::Debug for RepairShare<'_, D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RepairShare")
+            .field("job", &self.job)
+            .field("first_tree", &self.first)
+            .field("work", &self.work)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+/// Asks the cache for the slots of `v`'s neighbours in a tree's block, which its repair reads first (a
+/// hint: see `crate::hint`).
+#[inline]
+fn prefetch_first_look<const D: usize>(graph: &Graph<'_, D>, block: Option<&[RouteSlot]>, v: usize) {
+    let Some(block) = block else { return };
+    for l in graph.links(v) {
+        if let Some(s) = block.get(usize::from(l.to())) {
+            crate::hint::prefetch_read(s);
+        }
+    }
+}
+
+/// Cuts `w` tree groups into at most `wanted` (and [`MAX_SHARES`]) consecutive ranges of about equal
+/// `work` (trees to repair per group): `bounds[i]..bounds[i + 1]` is share `i`'s groups; the bounds past
+/// the last share are `w`. Returns the bounds and the number of shares.
+pub(super) fn split_groups(
+    w: usize,
+    wanted: usize,
+    work: impl Fn(usize) -> u32,
+) -> ([usize; MAX_SHARES + 1], usize) {
+    let mut bounds = [w; MAX_SHARES + 1];
+    bounds[0] = 0;
+    let total: u64 = (0..w).map(|k| u64::from(work(k))).sum();
+    let k = wanted.clamp(1, MAX_SHARES).min(w.max(1));
+    let (mut acc, mut share) = (0u64, 1);
+    for g in 0..w {
+        if share >= k {
+            break;
+        }
+        acc += u64::from(work(g));
+        // Cut after group `g` once the work so far reaches share `share`'s part of the total.
+        if acc * k as u64 >= total * share as u64 && g + 1 < w {
+            bounds[share] = g + 1;
+            share += 1;
+        }
+    }
+    (bounds, share)
 }
 
 /// Iterates the set bits of one word `b` of a bitset, word index `w`.
@@ -427,17 +798,12 @@ impl<const D: usize> Network<'_, D> {
         }
     }
 
-    /// Tree `t` and the child index, borrowed from `self`.
+    /// Tree `t` and its word group of the child index, borrowed from `self`.
     #[inline]
-    fn tree<'a>(
-        table: &'a mut [RouteSlot],
-        has_child: &'a mut [u64],
-        w: usize,
-        len: usize,
-        t: usize,
-    ) -> Tree<'a> {
+    fn tree<'a>(table: &'a mut [RouteSlot], has_child: &'a mut [u64], len: usize, t: usize) -> Tree<'a> {
         let slots = table.get_mut(t * len..(t + 1) * len).unwrap_or_default();
-        Tree { slots, t, has_child, w }
+        let hc = has_child.get_mut(t / 64 * len..(t / 64 + 1) * len).unwrap_or_default();
+        Tree { slots, hc, tb: 1 << (t % 64) }
     }
 
     /// Recomputes every route from scratch: one Dijkstra per unblocked destination `t`, rooted at `t`
@@ -452,127 +818,106 @@ impl<const D: usize> Network<'_, D> {
 
     /// Recomputes tree `t` with one Dijkstra rooted at `t`.
     fn rebuild_column(&mut self, t: usize) {
-        let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
+        let mut tree = Self::tree(self.table, self.has_child, self.len, t);
         tree.slots.fill(RouteSlot::EMPTY);
         if bit(self.blocked, t) {
             return;
         }
         tree.set(t, 0, t as u16);
-        self.heap.push_or_decrease(t as u16, 0);
-        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
+        self.scratch.heap.push_or_decrease(t as u16, 0);
+        propagate(&self.graph, self.blocked, &mut self.scratch.heap, &mut tree);
     }
 
     /// In tree `t`, `x` can now reach `t` at cost `d` via `hop`: record it and propagate the improvement.
     fn improve(&mut self, t: usize, x: usize, d: u32, hop: usize) {
-        let mut tree = Self::tree(self.table, self.has_child, self.w, self.len, t);
+        let mut tree = Self::tree(self.table, self.has_child, self.len, t);
         tree.set(x, d, hop as u16);
-        self.heap.push_or_decrease(x as u16, d);
-        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
+        self.scratch.heap.push_or_decrease(x as u16, d);
+        propagate(&self.graph, self.blocked, &mut self.scratch.heap, &mut tree);
     }
 
-    /// Recomputes, in tree `t`, the subtree hanging from `root`: every node whose path to `t` went
-    /// through `root` (a blocked root, itself excluded) or through `root`'s parent edge (a costlier or
-    /// removed edge; `root` included). Nodes outside the subtree keep their distances (removing a node
-    /// or making an edge costlier only removes paths, and their paths avoid the change), so they are
-    /// final; only the subtree's distances and hops are recomputed, from them.
-    ///
-    /// 1. One look per node, breadth-first ([`first_looks`]): it finds the node's children and gives it
-    ///    a label, the best offer of a neighbour outside the subtree or looked at before it. One scan of
-    ///    its edges per node of the subtree is all most nodes ever cost.
-    /// 2. A label may rest on a node of the subtree not found yet at the look (its old distance, which
-    ///    can only have grown): such a label and any resting on it are marked bad, in look order.
-    /// 3. Bad labels are recomputed from good ones and the outside.
-    /// 4. A Dijkstra within the subtree, seeded only by the nodes that can still lower a neighbour's
-    ///    label (checked at the later look of each edge's two ends, or at the recomputation).
-    /// 5. Tags cleared, and each node indexed in `has_child` under its new hop.
-    ///
-    /// Cost: `O(k·D)` for a subtree of `k` nodes, plus `O(a·D·log a)` for the `a` nodes the Dijkstra
-    /// settles, all within tree `t`'s block of the table.
+    /// Recomputes, in tree `t`, the subtree hanging from `root` (see [`repair_tree`]).
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
-        let (len, w) = (self.len, self.w);
-        let Some(slots) = self.table.get_mut(t * len..(t + 1) * len) else { return };
-        let (graph, list, heap) = (&self.graph, &mut *self.list, &mut self.heap);
-        // 1. One look at each node (see `first_looks`).
-        let n = first_looks(graph, slots, list, heap, root, root_blocked);
-        // 2. Check the labels in the same order: a label is good if its hop is outside the subtree
-        //    or good itself; it is bad if the hop is bad or was found after the node (its distance
-        //    was stale when offered; such hops are rare: breadth-first order finds most of the
-        //    subtree before its nodes are looked at).
-        let mut bad = false;
-        for &x in list.get(..n).unwrap_or_default() {
-            let Some(&s) = slots.get(usize::from(x)) else { continue };
-            let h = slots.get(usize::from(s.hop())).map_or(0, |&h| tag(h));
-            let good = h == 0 || h == OK;
-            bad |= !good;
-            if let Some(s) = slots.get_mut(usize::from(x)) {
-                *s = tagged(*s, if good { OK } else { BAD });
-            }
-        }
-        // 3. Bad labels are recomputed from outside and good neighbours (in order, each becoming good),
-        //    and requeued with their new key (which may be higher).
-        if bad {
-            for &x in &list[..n] {
-                if slots.get(usize::from(x)).is_none_or(|&s| tag(s) != BAD) {
-                    continue;
-                }
-                let (lab, gap) = second_look(graph.links(usize::from(x)), slots);
-                if let Some(s) = slots.get_mut(usize::from(x)) {
-                    *s = lab;
-                }
-                if heap.contains(x) || u64::from(lab.dist()) < gap {
-                    heap.set_key(x, lab.dist());
-                }
-            }
-        }
-        // 4. Dijkstra from the queued nodes, within the subtree.
-        settle(graph, slots, heap);
-        // 5. Untag, and index each node under its next hop.
-        untag(&list[..n], slots, self.has_child, w, t);
+        let Tree { slots, hc, tb } = Self::tree(self.table, self.has_child, self.len, t);
+        repair_tree(
+            &self.graph,
+            slots,
+            hc,
+            tb,
+            self.scratch.list,
+            &mut self.scratch.heap,
+            root,
+            root_blocked,
+        );
     }
 
     /// Routes after `v` became blocked (its bit is already set). Its entry becomes `(INF, NO_HOP)` in
     /// every maintained tree, so that it offers nothing to any later repair. Only the trees in which the
     /// child index says `v` may have a child are then repaired, each only in `v`'s subtree. Afterwards
-    /// `v` has no child anywhere, so its index is cleared. Each tree's first look is prefetched during
-    /// the previous tree's repair.
+    /// `v` has no child anywhere, so its index is cleared. The trees are independent: they are cut into
+    /// shares of whole 64-tree groups ([`RepairShare`]), one per repair scratch, which a
+    /// [`RepairRunner`] may run in parallel ([`Network::set_parallel`]); with none, one share runs here.
     pub(crate) fn block_routes(&mut self, v: usize) {
-        let len = self.len;
-        for t in 0..len {
-            if t != v
-                && !bit(self.blocked, t)
-                && let Some(s) = self.table.get_mut(t * len + v)
-            {
-                *s = RouteSlot::EMPTY;
-            }
-        }
-        for w in 0..self.w {
-            // `v` is nobody's next hop from now on: its word can be read and cleared before the
-            // repairs (which never set bits of `v`).
-            let Some(word) = self.has_child.get_mut(v * self.w + w) else { break };
-            let bits = core::mem::take(word);
-            for t in word_bits(w, bits) {
-                if t < self.len && t != v && !bit(self.blocked, t) {
-                    // While this tree is repaired, the next one's first look (`v`'s neighbours in
-                    // its block) is fetched.
-                    let later = bits >> (t % 64) >> 1;
-                    if later != 0 {
-                        self.prefetch_first_look(t + 1 + later.trailing_zeros() as usize, v);
-                    }
-                    self.repair_subtree(t, v, true);
-                }
-            }
-        }
+        self.run_shares(v, Job::Block);
     }
 
-    /// Asks the cache for the slots of `v`'s neighbours in tree `t`, which its repair reads first (a
-    /// hint: see `crate::hint`).
-    #[inline]
-    fn prefetch_first_look(&self, t: usize, v: usize) {
-        let Some(block) = self.table.get(t * self.len..(t + 1) * self.len) else { return };
-        for l in self.graph.links(v) {
-            if let Some(s) = block.get(usize::from(l.to())) {
-                crate::hint::prefetch_read(s);
+    /// Runs `job` for node `v` over every tree. Without a runner, one share (every tree) runs here with
+    /// the network's scratch. With one ([`Network::set_parallel`]), the trees are cut into up to
+    /// [`MAX_SHARES`] shares of whole 64-tree groups and about equal work ([`RepairShare`]), which the
+    /// runner spreads over its threads, one scratch each; whatever it leaves undone runs here after.
+    fn run_shares(&mut self, v: usize, job: Job) {
+        let Network { graph, blocked, table, has_child, scratch, par, len, w, .. } = self;
+        let (len, w, graph, blocked) = (*len, *w, &*graph, &**blocked);
+        let (extra, runner) = match par {
+            Some(p) => (&mut *p.scratch, Some(&mut *p.runner)),
+            None => (&mut [][..], None),
+        };
+        let hc = &**has_child;
+        let work = |k: usize| match job {
+            // The trees `v` may have a child in.
+            Job::Block => hc.get(k * len + v).map_or(0, |b| b.count_ones()),
+            // Every tree.
+            Job::Unblock => (64 * k + 64).min(len).saturating_sub(64 * k) as u32,
+        };
+        let threads = (1 + extra.len()).min(MAX_SCRATCH);
+        let wanted = if runner.is_some() && threads > 1 { MAX_SHARES } else { 1 };
+        let (bounds, used) = split_groups(w, wanted, work);
+        let works: [u32; MAX_SHARES] = core::array::from_fn(|i| (bounds[i]..bounds[i + 1]).map(work).sum());
+        let (mut tbl, mut hcs) = (&mut **table, &mut **has_child);
+        let mut shares: [RepairShare<'_, D>; MAX_SHARES] = core::array::from_fn(|i| {
+            let (g0, g1) = (bounds[i], bounds[i + 1]);
+            let trees = (64 * g1).min(len) - (64 * g0).min(len);
+            let table = take(&mut tbl, trees * len);
+            let has_child = take(&mut hcs, (g1 - g0) * len);
+            let work = works[i];
+            RepairShare {
+                graph,
+                blocked,
+                len,
+                v,
+                job,
+                first: 64 * g0,
+                table,
+                has_child,
+                work,
+                done: i >= used,
             }
+        });
+        if let (Some(r), true) = (runner, used > 1) {
+            let mut extra = extra.iter_mut();
+            let mut own = Some(&mut *scratch);
+            let mut all: [RepairScratch<'_>; MAX_SCRATCH] = core::array::from_fn(|_| match own.take() {
+                Some(s) => s.reborrow(),
+                None => match extra.next() {
+                    Some(s) => s.reborrow(),
+                    None => RepairScratch { heap: Heap::new(&mut [], &mut []), list: &mut [], cap: 0 },
+                },
+            });
+            r.run(&mut shares[..used], &mut all[..threads]);
+        }
+        // Whatever a runner left undone (all of it, without one) runs here, in order.
+        for s in shares.iter_mut().take(used) {
+            s.run(scratch);
         }
     }
 
@@ -580,40 +925,7 @@ impl<const D: usize> Network<'_, D> {
     /// neighbours' entries, then, if that shortens a neighbour's path, a Dijkstra that only lowers
     /// distances. Then `v`'s own tree.
     pub(crate) fn unblock_routes(&mut self, v: usize) {
-        let len = self.len;
-        for t in 0..len {
-            if t == v || bit(self.blocked, t) {
-                continue;
-            }
-            let mut tree = Self::tree(self.table, self.has_child, self.w, len, t);
-            let links = self.graph.links(v);
-            let mut ds = [INF; D];
-            for (d, l) in ds.iter_mut().zip(links) {
-                if !bit(self.blocked, usize::from(l.to())) {
-                    *d = tree.d(usize::from(l.to()));
-                }
-            }
-            let (mut best, mut hop) = (INF, NO_HOP);
-            for (l, &d) in links.iter().zip(&ds) {
-                let c = d.saturating_add(l.cost());
-                if d != INF && c < best {
-                    best = c;
-                    hop = l.to();
-                }
-            }
-            tree.set(v, best, hop);
-            if best == INF {
-                continue;
-            }
-            // A strict gain for anyone implies a strict gain for a neighbour of v.
-            let gains = |(l, &d): (&Link, &u32)| {
-                !bit(self.blocked, usize::from(l.to())) && best.saturating_add(l.cost()) < d
-            };
-            if links.iter().zip(&ds).any(gains) {
-                self.heap.push_or_decrease(v as u16, best);
-                propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
-            }
-        }
+        self.run_shares(v, Job::Unblock);
         self.rebuild_column(v);
     }
 
@@ -645,7 +957,7 @@ impl<const D: usize> Network<'_, D> {
         let len = self.len;
         // Word by word: the repair of tree `t` only sets bit `t`, in the word already read.
         for w in 0..self.w {
-            let word = self.has_child[a * self.w + w] | self.has_child[b * self.w + w];
+            let word = self.has_child[w * len + a] | self.has_child[w * len + b];
             for t in word_bits(w, word) {
                 if t >= len || bit(self.blocked, t) {
                     continue;

@@ -686,7 +686,7 @@ fn check_child_index<const D: usize>(net: &Network<'_, D>) -> Result<(), TestCas
             let h = net.table[t * n + s].hop();
             if h != NO_HOP {
                 prop_assert!(
-                    bit(&net.has_child[usize::from(h) * net.w..][..net.w], t),
+                    (net.has_child[t / 64 * net.len + usize::from(h)] >> (t % 64)) & 1 == 1,
                     "{} -> {} via {} not indexed",
                     s,
                     t,
@@ -1074,4 +1074,145 @@ proptest! {
             check_against_oracle(&net)?;
         }
     }
+}
+
+/// Runs the shares of a repair in a test-chosen way: on scoped threads, in reverse order, or leaving
+/// some for the network to run.
+struct TestRunner {
+    mode: u8,
+    /// Shares seen and shares run by the runner itself, summed over all repairs.
+    seen: usize,
+    ran: usize,
+}
+
+impl<const D: usize> RepairRunner<D> for TestRunner {
+    fn run(&mut self, shares: &mut [RepairShare<'_, D>], scratch: &mut [RepairScratch<'_>]) {
+        self.seen += shares.len();
+        match self.mode % 3 {
+            // One thread per scratch, each with a contiguous run of shares.
+            0 => std::thread::scope(|s| {
+                let per = shares.len().div_ceil(scratch.len());
+                for (run, sc) in shares.chunks_mut(per).zip(scratch.iter_mut()) {
+                    s.spawn(move || run.iter_mut().for_each(|sh| sh.run(sc)));
+                }
+            }),
+            1 => {
+                let sc = scratch.last_mut().unwrap();
+                shares.iter_mut().rev().for_each(|sh| sh.run(sc));
+            }
+            // Every other share left undone: the network must finish them.
+            _ => shares.iter_mut().step_by(2).for_each(|sh| sh.run(&mut scratch[0])),
+        }
+        self.ran += shares.iter().filter(|s| s.is_done()).count();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 48 }, ..ProptestConfig::default() })]
+
+    /// A repair cut into shares (run on threads, in reverse, or partly by the network) leaves the
+    /// route table and the child index bit for bit as the sequential repair does, after every
+    /// block, release, trust change and edge removal.
+    #[test]
+    fn parallel_shares_match_sequential(
+        len in if MIRI { 65..=70usize } else { 65..=260usize },
+        extra in 1..=3usize,
+        mode in 0..3u8,
+        chords in proptest::collection::vec((0..260u32, 0..260u32, 1..20u16), if MIRI { 10..20 } else { 60..300 }),
+        ops in proptest::collection::vec(
+            prop_oneof![
+                4 => (0..260u32, 0..5u8).prop_map(|(n, s)| Op::SetState(n, s)),
+                2 => (any::<usize>(), 0..=ONE_Q16).prop_map(|(e, o)| Op::Observe(e, o)),
+                1 => any::<usize>().prop_map(Op::RemoveEdge),
+            ],
+            1..if MIRI { 6 } else { 30 },
+        ),
+    ) {
+        type Big<'t> = Network<'t, 8>;
+        let len32 = len as u32;
+        let ring = (0..len32).map(|i| (i, (i + 1) % len32, 1 + (i % 7) as u16));
+        let chords: Vec<_> = chords.into_iter().map(|(a, b, w)| (a % len32, b % len32, w)).collect();
+        let (mut ta, mut tb) = (NetworkBuffers::<8>::new(len), NetworkBuffers::<8>::new(len));
+        let mut bufs: Vec<RepairScratchBuffers> = (0..extra).map(|_| RepairScratchBuffers::new(len)).collect();
+        let mut scratch: Vec<RepairScratch<'_>> = bufs.iter_mut().map(|b| b.scratch()).collect();
+        let mut runner = TestRunner { mode, seen: 0, ran: 0 };
+        let mut seq = Big::new(NetworkConfig::DEFAULT, len, ta.storage()).unwrap();
+        let mut par = Big::new(NetworkConfig::DEFAULT, len, tb.storage()).unwrap();
+        par.set_parallel(&mut scratch, &mut runner).unwrap();
+        for net in [&mut seq, &mut par] {
+            net.add_edges(ring.clone()).unwrap();
+            for &(a, b, w) in &chords {
+                let _ = net.add_edge(a, b, w);
+            }
+        }
+        for (k, op) in ops.into_iter().enumerate() {
+            apply_state_op(&mut seq, k as u64, op.clone(), 1);
+            apply_state_op(&mut par, k as u64, op, 1);
+            prop_assert!(seq.table == par.table, "route tables differ after op {}", k);
+            prop_assert!(seq.has_child == par.has_child, "child indexes differ after op {}", k);
+            prop_assert!(seq.scratch.heap.len() == 0 && par.scratch.heap.len() == 0);
+        }
+        // One more block and release of a healthy node: both go through the runner (two or more groups).
+        if let Some(x) = (0..len32).find(|&i| par.node_state(i) == Ok(NodeState::Healthy)) {
+            for net in [&mut seq, &mut par] {
+                net.set_state(1000, x, NodeState::Quarantined).unwrap();
+                net.set_state(1000, x, NodeState::Healthy).unwrap();
+            }
+            prop_assert!(seq.table == par.table && seq.has_child == par.has_child);
+        }
+        check_against_oracle(&par)?;
+        check_child_index(&par)?;
+        prop_assert!(runner.seen >= 4, "the runner saw {} shares", runner.seen);
+        prop_assert!(runner.ran <= runner.seen);
+    }
+}
+
+#[test]
+fn set_parallel_refuses_small_scratch_and_small_networks_stay_sequential() {
+    let mut small = RepairScratchBuffers::new(10);
+    let mut s = [small.scratch()];
+    let mut runner = TestRunner { mode: 0, seen: 0, ran: 0 };
+    let mut tb = NetworkBuffers::<4>::new(20);
+    let mut net = Network::<4>::new(NetworkConfig::DEFAULT, 20, tb.storage()).unwrap();
+    assert_eq!(
+        net.set_parallel(&mut s, &mut runner).unwrap_err(),
+        NetworkError::StorageTooSmall { part: StoragePart::Scratch, needed: RepairScratch::halves(20) }
+    );
+    let (mut w, mut h) = (vec![0u64; 5], vec![0u16; 40]);
+    assert!(matches!(RepairScratch::new(20, &mut w, &mut h), Err(NetworkError::StorageTooSmall { .. })));
+    let (mut w, mut h) = (vec![0u64; 20], vec![0u16; 39]);
+    assert!(matches!(RepairScratch::new(20, &mut w, &mut h), Err(NetworkError::StorageTooSmall { .. })));
+
+    // One tree group (≤ 64 nodes): one share, the runner is never called.
+    let mut big = RepairScratchBuffers::new(20);
+    let mut s = [big.scratch()];
+    let mut runner = TestRunner { mode: 0, seen: 0, ran: 0 };
+    let mut tb = NetworkBuffers::<4>::new(20);
+    let mut net = Network::<4>::new(NetworkConfig::DEFAULT, 20, tb.storage()).unwrap();
+    net.set_parallel(&mut s, &mut runner).unwrap();
+    net.add_edges((0..20).map(|i| (i, (i + 1) % 20, 1))).unwrap();
+    net.set_state(0, 3, NodeState::Quarantined).unwrap();
+    net.set_state(0, 3, NodeState::Healthy).unwrap();
+    assert_eq!(net.route_cost(2, 4), Ok(2));
+    assert_eq!(runner.seen, 0);
+}
+
+#[test]
+fn shares_are_balanced_by_work() {
+    // 4 groups with work 10, 0, 10, 20 into 2 shares: cut after the third group (20 of 40 reached).
+    let work = [10u32, 0, 10, 20];
+    let (b, used) = split_groups_for_test(4, 2, &work);
+    assert_eq!(used, 2);
+    assert_eq!(&b[..3], &[0, 3, 4]);
+    // More shares wanted than groups: one per group at most.
+    let (b, used) = split_groups_for_test(2, 8, &[5, 5]);
+    assert_eq!(used, 2);
+    assert_eq!(&b[..3], &[0, 1, 2]);
+    // No work at all: still cut (the entries of the blocked node are written in every tree).
+    let (b, used) = split_groups_for_test(3, 2, &[0, 0, 0]);
+    assert_eq!((used, b[1]), (2, 1));
+}
+
+fn split_groups_for_test(w: usize, wanted: usize, work: &[u32]) -> ([usize; MAX_SHARES + 1], usize) {
+    super::routing::split_groups(w, wanted, |k| work[k])
 }

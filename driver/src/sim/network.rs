@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tcap_core::Micros;
 use tcap_core::network::{
-    Network, NetworkBuffers, NetworkConfig, NodeId, NodeState, ONE_Q16, Q16, StateChange, VoteOutcome,
+    MAX_SCRATCH, Network, NetworkBuffers, NetworkConfig, NodeId, NodeState, ONE_Q16, Q16, RepairScratch,
+    RepairScratchBuffers, StateChange, VoteOutcome,
 };
+
+use crate::repair::RepairPool;
 
 /// The largest network the simulation builds.
 pub const MAX_SIM_NODES: usize = 1024;
@@ -49,6 +52,9 @@ pub struct NetworkSimOptions {
     pub proof_fanout: u32,
     /// Route decisions timed at the end for the routes/s figure.
     pub timed_routes: u32,
+    /// Threads that repair the route table after a node is blocked or released (1 = the calling thread
+    /// only; more: a [`RepairPool`] of `repair_threads − 1` helpers). The outcome is the same.
+    pub repair_threads: usize,
 }
 
 impl Default for NetworkSimOptions {
@@ -66,6 +72,7 @@ impl Default for NetworkSimOptions {
             lies_per_step: 4,
             proof_fanout: 8,
             timed_routes: 4_000_000,
+            repair_threads: 1,
         }
     }
 }
@@ -228,8 +235,20 @@ pub fn run(mut opts: NetworkSimOptions) -> NetworkSimReport {
     // Conviction by more than a third of the eligible voters: the most sensitive fraction the bound
     // allows, safe because fewer than a third of the nodes are compromised.
     let cfg = NetworkConfig { vote_num: 1, vote_den: 3, ..NetworkConfig::DEFAULT };
+    opts.repair_threads = opts.repair_threads.clamp(1, MAX_SCRATCH);
+    let helpers = opts.repair_threads - 1;
+    let mut pool = RepairPool::<D>::new(helpers, Duration::from_millis(5)).unwrap_or_else(|e| {
+        eprintln!("tcapd: no repair helper threads ({e}); repairing on one thread");
+        RepairPool::none()
+    });
+    let mut scratch_bufs: Vec<RepairScratchBuffers> =
+        (0..pool.helpers()).map(|_| RepairScratchBuffers::new(n)).collect();
+    let mut scratch: Vec<RepairScratch<'_>> = scratch_bufs.iter_mut().map(|b| b.scratch()).collect();
     let mut bufs = NetworkBuffers::<D>::new(n);
     let mut net = SimNet::new(cfg, n, bufs.storage()).expect("valid config and storage size");
+    if !scratch.is_empty() {
+        net.set_parallel(&mut scratch, &mut pool).expect("scratch sized for the network");
+    }
 
     // A ring (connectivity) plus random chords; self-loops, duplicates and full nodes are skipped.
     let mut edges = Vec::with_capacity(n * (1 + opts.chords));
@@ -509,10 +528,15 @@ mod tests {
         assert!(r.dropped_last_quarter < r.dropped_first_quarter, "routing around droppers: {r:#?}");
         assert!(r.lying_votes > 0);
         assert!(r.routes_per_sec > 0.0);
-        // Determinism: same seed, same outcome.
+        // Determinism: same seed, same outcome; with repairs on two threads too.
         let again = run(r.options.clone());
         assert_eq!(again.delivered, r.delivered);
         assert_eq!(again.max_time_to_detect_us, r.max_time_to_detect_us);
+        let two = run(NetworkSimOptions { repair_threads: 2, ..r.options.clone() });
+        assert_eq!(two.options.repair_threads, 2);
+        assert_eq!((two.delivered, two.dropped, two.detected), (r.delivered, r.dropped, r.detected));
+        assert_eq!(two.lying_votes, r.lying_votes);
+        assert_eq!(two.max_time_to_isolate_us, r.max_time_to_isolate_us);
     }
 
     /// The configuration (1,024 nodes): slow in debug builds, so run it with
