@@ -6,6 +6,11 @@
 //! every route cost (equal checksums: equal tables). Instructions per quarantine:
 //! `valgrind --tool=callgrind --toggle-collect='*quarantine_one*' target/release/examples/repair_probe 1024`,
 //! total `Ir` divided by 1,024.
+//!
+//! Environment: `TCAP_HELPERS=k` repairs in `k + 1` shares with a `RepairPool` of `k` helper threads
+//! (`TCAP_SPIN_US`: their spin before parking, default 5,000 µs); `TCAP_HUGE=1`, `TCAP_PERMUTE=seed`,
+//! `TCAP_WARM=1` as documented below. Per round it also prints the 10th/50th/90th percentiles over the
+//! nodes and the mean release time.
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tcap_core::network::{Network, NetworkConfig, NodeId, NodeState, RepairScratch};
@@ -34,7 +39,9 @@ fn main() {
     let mut bufs = tcap_benches::BenchStorage::<D>::new(N, huge);
     // `TCAP_HELPERS=k`: the repair cut into k + 1 shares, k of them on helper threads.
     let helpers: usize = std::env::var("TCAP_HELPERS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut pool = tcap_driver::repair::RepairPool::<D>::new(helpers, Duration::from_millis(5)).unwrap();
+    // `TCAP_SPIN_US=µs`: how long helpers spin after a repair before they park (default 5,000).
+    let spin: u64 = std::env::var("TCAP_SPIN_US").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let mut pool = tcap_driver::repair::RepairPool::<D>::new(helpers, Duration::from_micros(spin)).unwrap();
     let mut sw = vec![vec![0u64; RepairScratch::words(N)]; helpers];
     let mut sh = vec![vec![0u16; RepairScratch::halves(N)]; helpers];
     let mut scratch: Vec<RepairScratch<'_>> =
