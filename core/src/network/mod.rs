@@ -727,9 +727,10 @@ pub struct Network<'t, const D: usize> {
     has_child: &'t mut [u64],
     /// `table[t·len + s]`: the neighbour of `s` on a shortest path from `s` to `t` and its cost.
     table: &'t mut [RouteSlot],
-    /// Scratch of a repair on the calling thread: the heap and the subtree's nodes in the order they
-    /// were found.
-    scratch: RepairScratch<'t>,
+    /// Scratch of a repair on the calling thread: the heap, and the subtree's nodes in the order they
+    /// were found. (Not a `RepairScratch`, whose 128-byte alignment would pad this object.)
+    heap: Heap<'t>,
+    list: &'t mut [u16],
     /// Extra scratch and a runner for parallel repairs ([`Network::set_parallel`]).
     par: Option<Parallel<'t, D>>,
 }
@@ -783,10 +784,8 @@ impl<'t, const D: usize> Network<'t, D> {
             ballots: take(&mut words, 2 * w * len),
             has_child: take(&mut words, w * len),
             // Heap entries, heap positions, then the list: the order of `storage_len`.
-            scratch: RepairScratch::from_parts(
-                Heap::new(take(&mut words, len), take(&mut scratch, len)),
-                take(&mut scratch, len),
-            ),
+            heap: Heap::new(take(&mut words, len), take(&mut scratch, len)),
+            list: take(&mut scratch, len),
             table: table.split_at_mut(need.table).0,
             par: None,
         };
@@ -815,7 +814,7 @@ impl<'t, const D: usize> Network<'t, D> {
         self.graph.deg.fill(0);
         self.blocked.fill(0);
         self.ballots.fill(0);
-        self.scratch.heap.clear();
+        self.heap.clear();
         self.rebuild_routes();
     }
 

@@ -411,6 +411,24 @@ fn untag(list: &[u16], slots: &mut [RouteSlot], hc: &mut [u64], tb: u64) {
     }
 }
 
+/// Tree `t` from scratch: every entry `(INF, NO_HOP)`, then (if `t` is unblocked) one Dijkstra rooted
+/// at `t`.
+fn rebuild_tree<const D: usize>(
+    graph: &Graph<'_, D>,
+    blocked: &[u64],
+    tree: &mut Tree<'_>,
+    heap: &mut Heap<'_>,
+    t: usize,
+) {
+    tree.slots.fill(RouteSlot::EMPTY);
+    if bit(blocked, t) {
+        return;
+    }
+    tree.set(t, 0, t as u16);
+    heap.push_or_decrease(t as u16, 0);
+    propagate(graph, blocked, heap, tree);
+}
+
 /// In `tree`, after `v` was released: `v`'s entry = the best of its unblocked neighbours' entries plus
 /// the edge cost, and if that strictly shortens a neighbour's path, a Dijkstra that only touches nodes
 /// whose distance strictly drops (a strict gain for anyone implies a strict gain for a neighbour of `v`).
@@ -527,6 +545,11 @@ pub const MAX_SCRATCH: usize = 8;
 /// Scratch for one thread of a repair: a heap of `len` entries and a list of `len` nodes. The network
 /// has its own; [`Network::set_parallel`] takes more, in caller memory (`len` `u64`s and `2·len`
 /// `u16`s each), one per extra thread.
+///
+/// Aligned to 128 bytes: the heap's length is written on every push and pop, and scratches of
+/// different threads sit side by side in the slice a runner gets (no false sharing between them, nor
+/// with the adjacent-line prefetcher's pair).
+#[repr(align(128))]
 pub struct RepairScratch<'s> {
     pub(crate) heap: Heap<'s>,
     pub(crate) list: &'s mut [u16],
@@ -597,6 +620,8 @@ enum Job {
     Block,
     /// The node was released: give it an entry and propagate what it improves, in every tree.
     Unblock,
+    /// Every tree recomputed from scratch (the node is unused).
+    Rebuild,
 }
 
 /// One share of a repair after a node was blocked or released: whole 64-tree groups of the route table
@@ -631,8 +656,27 @@ impl<const D: usize> RepairShare<'_, D> {
         match self.job {
             Job::Block => self.run_block(scratch),
             Job::Unblock => self.run_unblock(scratch),
+            Job::Rebuild => self.run_rebuild(scratch),
         }
         self.done = true;
+    }
+
+    /// Every tree of the share recomputed with one Dijkstra rooted at it, its child-index words first
+    /// cleared.
+    fn run_rebuild(&mut self, scratch: &mut RepairScratch<'_>) {
+        let (len, first) = (self.len, self.first);
+        self.has_child.fill(0);
+        let trees = self.table.len().checked_div(len).unwrap_or(0);
+        for t in first..first + trees {
+            let (g, i) = ((t - first) / 64, t - first);
+            let (Some(slots), Some(hc)) =
+                (self.table.get_mut(i * len..(i + 1) * len), self.has_child.get_mut(g * len..(g + 1) * len))
+            else {
+                continue;
+            };
+            let mut tree = Tree { slots, hc, tb: 1 << (t % 64) };
+            rebuild_tree(self.graph, self.blocked, &mut tree, &mut scratch.heap, t);
+        }
     }
 
     /// Whether the share has run.
@@ -809,46 +853,30 @@ impl<const D: usize> Network<'_, D> {
     /// Recomputes every route from scratch: one Dijkstra per unblocked destination `t`, rooted at `t`
     /// and writing its tree (edges are undirected, so the Dijkstra parent of `s` is its next hop toward
     /// `t`), `O(len·(len + E)·log len)`. The naive reference the incremental repair is measured against.
+    /// With [`Network::set_parallel`] the trees are shared out like a repair's (which also leaves each
+    /// tree's lines in the cache of the core that repairs it later).
     pub fn rebuild_routes(&mut self) {
-        self.has_child.fill(0);
-        for t in 0..self.len {
-            self.rebuild_column(t);
-        }
+        self.run_shares(0, Job::Rebuild);
     }
 
     /// Recomputes tree `t` with one Dijkstra rooted at `t`.
     fn rebuild_column(&mut self, t: usize) {
         let mut tree = Self::tree(self.table, self.has_child, self.len, t);
-        tree.slots.fill(RouteSlot::EMPTY);
-        if bit(self.blocked, t) {
-            return;
-        }
-        tree.set(t, 0, t as u16);
-        self.scratch.heap.push_or_decrease(t as u16, 0);
-        propagate(&self.graph, self.blocked, &mut self.scratch.heap, &mut tree);
+        rebuild_tree(&self.graph, self.blocked, &mut tree, &mut self.heap, t);
     }
 
     /// In tree `t`, `x` can now reach `t` at cost `d` via `hop`: record it and propagate the improvement.
     fn improve(&mut self, t: usize, x: usize, d: u32, hop: usize) {
         let mut tree = Self::tree(self.table, self.has_child, self.len, t);
         tree.set(x, d, hop as u16);
-        self.scratch.heap.push_or_decrease(x as u16, d);
-        propagate(&self.graph, self.blocked, &mut self.scratch.heap, &mut tree);
+        self.heap.push_or_decrease(x as u16, d);
+        propagate(&self.graph, self.blocked, &mut self.heap, &mut tree);
     }
 
     /// Recomputes, in tree `t`, the subtree hanging from `root` (see [`repair_tree`]).
     fn repair_subtree(&mut self, t: usize, root: usize, root_blocked: bool) {
         let Tree { slots, hc, tb } = Self::tree(self.table, self.has_child, self.len, t);
-        repair_tree(
-            &self.graph,
-            slots,
-            hc,
-            tb,
-            self.scratch.list,
-            &mut self.scratch.heap,
-            root,
-            root_blocked,
-        );
+        repair_tree(&self.graph, slots, hc, tb, self.list, &mut self.heap, root, root_blocked);
     }
 
     /// Routes after `v` became blocked (its bit is already set). Its entry becomes `(INF, NO_HOP)` in
@@ -866,7 +894,7 @@ impl<const D: usize> Network<'_, D> {
     /// [`MAX_SHARES`] shares of whole 64-tree groups and about equal work ([`RepairShare`]), which the
     /// runner spreads over its threads, one scratch each; whatever it leaves undone runs here after.
     fn run_shares(&mut self, v: usize, job: Job) {
-        let Network { graph, blocked, table, has_child, scratch, par, len, w, .. } = self;
+        let Network { graph, blocked, table, has_child, heap, list, par, len, w, .. } = self;
         let (len, w, graph, blocked) = (*len, *w, &*graph, &**blocked);
         let (extra, runner) = match par {
             Some(p) => (&mut *p.scratch, Some(&mut *p.runner)),
@@ -877,13 +905,14 @@ impl<const D: usize> Network<'_, D> {
             // The trees `v` may have a child in.
             Job::Block => hc.get(k * len + v).map_or(0, |b| b.count_ones()),
             // Every tree.
-            Job::Unblock => (64 * k + 64).min(len).saturating_sub(64 * k) as u32,
+            Job::Unblock | Job::Rebuild => (64 * k + 64).min(len).saturating_sub(64 * k) as u32,
         };
         let threads = (1 + extra.len()).min(MAX_SCRATCH);
         let wanted = if runner.is_some() && threads > 1 { MAX_SHARES } else { 1 };
         let (bounds, used) = split_groups(w, wanted, work);
         let works: [u32; MAX_SHARES] = core::array::from_fn(|i| (bounds[i]..bounds[i + 1]).map(work).sum());
         let (mut tbl, mut hcs) = (&mut **table, &mut **has_child);
+        let mut own_scratch = RepairScratch { heap: heap.reborrow(), list, cap: len };
         let mut shares: [RepairShare<'_, D>; MAX_SHARES] = core::array::from_fn(|i| {
             let (g0, g1) = (bounds[i], bounds[i + 1]);
             let trees = (64 * g1).min(len) - (64 * g0).min(len);
@@ -905,7 +934,7 @@ impl<const D: usize> Network<'_, D> {
         });
         if let (Some(r), true) = (runner, used > 1) {
             let mut extra = extra.iter_mut();
-            let mut own = Some(&mut *scratch);
+            let mut own = Some(&mut own_scratch);
             let mut all: [RepairScratch<'_>; MAX_SCRATCH] = core::array::from_fn(|_| match own.take() {
                 Some(s) => s.reborrow(),
                 None => match extra.next() {
@@ -917,7 +946,7 @@ impl<const D: usize> Network<'_, D> {
         }
         // Whatever a runner left undone (all of it, without one) runs here, in order.
         for s in shares.iter_mut().take(used) {
-            s.run(scratch);
+            s.run(&mut own_scratch);
         }
     }
 
