@@ -243,6 +243,28 @@ fn routed_through(net: &mut Net<'_>, v: NodeId) -> (usize, usize, usize) {
     (pairs, trees, kept)
 }
 
+/// 8 rounds of 128 quarantines (each followed by the release, untimed) and a full recomputation:
+/// the mean quarantine time of each round, and each round's full recomputation time.
+fn rounds(net: &mut Net<'_>) -> (Vec<Duration>, Vec<Duration>) {
+    let (rounds, per_round) = (8, 128u32);
+    let (mut repair, mut full) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let mut sum = Duration::ZERO;
+        for k in 0..per_round {
+            let v = ((r * per_round + k) * 97 + 5) % N as u32;
+            let t0 = Instant::now();
+            net.set_state(0, v, NodeState::Quarantined).expect("in range");
+            sum += t0.elapsed();
+            net.set_state(0, v, NodeState::Healthy).expect("in range");
+        }
+        repair.push(sum / per_round);
+        let t0 = Instant::now();
+        net.rebuild_routes();
+        full.push(t0.elapsed());
+    }
+    (repair, full)
+}
+
 /// Prints the ratios the targets are stated in, measured in this run with plain `Instant` timing:
 /// repairs and full recomputations interleaved (the machine is shared), best-of and mean, and the cost
 /// per repaired pair against the cost per pair of a full recomputation.
@@ -259,45 +281,15 @@ fn ratios() {
     }
     let kept = kept as f64 / pairs as f64;
     let (pairs, trees) = (pairs as f64 / f64::from(sampled), trees as f64 / f64::from(sampled));
-    let rounds = 8;
-    let per_round = 128u32;
-    let (mut repair, mut full) = (Vec::new(), Vec::new());
-    for r in 0..rounds {
-        let mut sum = Duration::ZERO;
-        for k in 0..per_round {
-            let v = ((r * per_round + k) * 97 + 5) % N as u32;
-            let t0 = Instant::now();
-            net.set_state(0, v, NodeState::Quarantined).expect("in range");
-            sum += t0.elapsed();
-            net.set_state(0, v, NodeState::Healthy).expect("in range");
-        }
-        repair.push(sum / per_round);
-        let t0 = Instant::now();
-        net.rebuild_routes();
-        full.push(t0.elapsed());
-    }
+    let (repair, full) = rounds(&mut net);
     // The same rounds with the repair in shares on two threads (one helper), against the full
-    // recomputation on the same two threads, measured in between (and against the one-thread one).
+    // recomputation on the same two threads (it runs in shares on the pool too), and against the
+    // one-thread one above.
     let (mut pool, mut sb) = pool(1);
     let mut scratch: Vec<RepairScratch<'_>> = sb.iter_mut().map(|b| b.scratch()).collect();
     let mut tb2 = tables();
     let mut pnet = build_parallel(&mut tb2, &mut scratch, &mut pool);
-    let (mut prepair, mut pfull) = (Vec::new(), Vec::new());
-    for r in 0..rounds {
-        let mut sum = Duration::ZERO;
-        for k in 0..per_round {
-            let v = ((r * per_round + k) * 97 + 5) % N as u32;
-            let t0 = Instant::now();
-            pnet.set_state(0, v, NodeState::Quarantined).expect("in range");
-            sum += t0.elapsed();
-            pnet.set_state(0, v, NodeState::Healthy).expect("in range");
-        }
-        prepair.push(sum / per_round);
-        // The full recomputation of this network runs in shares on the pool too.
-        let t0 = Instant::now();
-        pnet.rebuild_routes();
-        pfull.push(t0.elapsed());
-    }
+    let (prepair, pfull) = rounds(&mut pnet);
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let best = |v: &[Duration]| v.iter().copied().min().unwrap_or_default();
     let mean = |v: &[Duration]| v.iter().sum::<Duration>() / v.len() as u32;

@@ -664,18 +664,23 @@ impl<const D: usize> RepairShare<'_, D> {
     /// Every tree of the share recomputed with one Dijkstra rooted at it, its child-index words first
     /// cleared.
     fn run_rebuild(&mut self, scratch: &mut RepairScratch<'_>) {
-        let (len, first) = (self.len, self.first);
         self.has_child.fill(0);
+        let (graph, blocked) = (self.graph, self.blocked);
+        self.each_tree(|t, tree| rebuild_tree(graph, blocked, tree, &mut scratch.heap, t));
+    }
+
+    /// `f(t, tree t)` for every tree `t` of the share, in order.
+    fn each_tree(&mut self, mut f: impl FnMut(usize, &mut Tree<'_>)) {
+        let (len, first) = (self.len, self.first);
         let trees = self.table.len().checked_div(len).unwrap_or(0);
-        for t in first..first + trees {
-            let (g, i) = ((t - first) / 64, t - first);
-            let (Some(slots), Some(hc)) =
-                (self.table.get_mut(i * len..(i + 1) * len), self.has_child.get_mut(g * len..(g + 1) * len))
-            else {
+        for (i, t) in (first..first + trees).enumerate() {
+            let (Some(slots), Some(hc)) = (
+                self.table.get_mut(i * len..(i + 1) * len),
+                self.has_child.get_mut(i / 64 * len..(i / 64 + 1) * len),
+            ) else {
                 continue;
             };
-            let mut tree = Tree { slots, hc, tb: 1 << (t % 64) };
-            rebuild_tree(self.graph, self.blocked, &mut tree, &mut scratch.heap, t);
+            f(t, &mut Tree { slots, hc, tb: 1 << (t % 64) });
         }
     }
 
@@ -731,21 +736,12 @@ impl<const D: usize> RepairShare<'_, D> {
     /// After `v` was released: per unblocked tree `t ≠ v` of the share, `v`'s entry from its neighbours'
     /// entries, then, if that shortens a neighbour's path, a Dijkstra that only lowers distances.
     fn run_unblock(&mut self, scratch: &mut RepairScratch<'_>) {
-        let (len, v, first) = (self.len, self.v, self.first);
-        let trees = self.table.len().checked_div(len).unwrap_or(0);
-        for t in first..first + trees {
-            if t == v || bit(self.blocked, t) {
-                continue;
+        let (graph, blocked, v) = (self.graph, self.blocked, self.v);
+        self.each_tree(|t, tree| {
+            if t != v && !bit(blocked, t) {
+                unblock_tree(graph, blocked, tree, &mut scratch.heap, v);
             }
-            let (g, i) = ((t - first) / 64, t - first);
-            let (Some(slots), Some(hc)) =
-                (self.table.get_mut(i * len..(i + 1) * len), self.has_child.get_mut(g * len..(g + 1) * len))
-            else {
-                continue;
-            };
-            let mut tree = Tree { slots, hc, tb: 1 << (t % 64) };
-            unblock_tree(self.graph, self.blocked, &mut tree, &mut scratch.heap, v);
-        }
+        });
     }
 }
 
