@@ -122,23 +122,27 @@ fn bench_vote(c: &mut Criterion) {
     g.finish();
 }
 
+/// `iters` quarantines of the nodes `v + 97`, `v + 2·97`, … (each released afterwards, untimed): their
+/// total time.
+fn quarantines(net: &mut Net<'_>, v: &mut u32, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        *v = (*v + 97) % N as u32;
+        let t0 = Instant::now();
+        black_box(net.set_state(0, *v, NodeState::Quarantined).expect("in range"));
+        total += t0.elapsed();
+        net.set_state(0, *v, NodeState::Healthy).expect("in range");
+    }
+    total
+}
+
 fn bench_repair(c: &mut Criterion) {
     let mut tb = tables();
     let mut net = build(NetworkConfig::DEFAULT, &mut tb);
     let mut g = c.benchmark_group("network/repair");
     let mut v = 0u32;
     g.bench_function("tcap_quarantine_one_incremental", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                v = (v + 97) % N as u32;
-                let t0 = Instant::now();
-                black_box(net.set_state(0, v, NodeState::Quarantined).expect("in range"));
-                total += t0.elapsed();
-                net.set_state(0, v, NodeState::Healthy).expect("in range");
-            }
-            total
-        })
+        b.iter_custom(|iters| quarantines(&mut net, &mut v, iters))
     });
     g.bench_function("tcap_release_one_incremental", |b| {
         b.iter_custom(|iters| {
@@ -162,17 +166,7 @@ fn bench_repair(c: &mut Criterion) {
     let mut net = build_parallel(&mut tb, &mut scratch, &mut pool);
     g.sample_size(100);
     g.bench_function("tcap_quarantine_one_incremental_2threads", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                v = (v + 97) % N as u32;
-                let t0 = Instant::now();
-                black_box(net.set_state(0, v, NodeState::Quarantined).expect("in range"));
-                total += t0.elapsed();
-                net.set_state(0, v, NodeState::Healthy).expect("in range");
-            }
-            total
-        })
+        b.iter_custom(|iters| quarantines(&mut net, &mut v, iters))
     });
     g.finish();
 }
