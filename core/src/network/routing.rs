@@ -89,11 +89,6 @@ impl<'t> Heap<'t> {
         self.len
     }
 
-    /// Nodes the heap can hold and index.
-    fn capacity(&self) -> usize {
-        self.items.len().min(self.pos.len())
-    }
-
     /// Whether `x` is in the heap.
     fn contains(&self, x: u16) -> bool {
         self.pos.get(usize::from(x)).is_some_and(|&p| p != NO_HOP)
@@ -579,13 +574,9 @@ impl<'s> RepairScratch<'s> {
     /// The scratch for up to `len` nodes, or fewer if the slices are shorter ([`RepairScratch::capacity`]).
     pub(crate) fn carve(len: usize, mut words: &'s mut [u64], mut halves: &'s mut [u16]) -> Self {
         let cap = len.min(words.len()).min(halves.len() / 2);
-        Self::from_parts(Heap::new(take(&mut words, cap), take(&mut halves, cap)), take(&mut halves, cap))
-    }
-    /// A scratch of a heap (emptied) and a list.
-    pub(crate) fn from_parts(mut heap: Heap<'s>, list: &'s mut [u16]) -> Self {
+        let mut heap = Heap::new(take(&mut words, cap), take(&mut halves, cap));
         heap.clear();
-        let cap = heap.capacity().min(list.len());
-        RepairScratch { heap, list, cap }
+        RepairScratch { heap, list: take(&mut halves, cap), cap }
     }
     /// The largest network this scratch serves.
     pub fn capacity(&self) -> usize {
@@ -878,9 +869,9 @@ impl<const D: usize> Network<'_, D> {
     /// Routes after `v` became blocked (its bit is already set). Its entry becomes `(INF, NO_HOP)` in
     /// every maintained tree, so that it offers nothing to any later repair. Only the trees in which the
     /// child index says `v` may have a child are then repaired, each only in `v`'s subtree. Afterwards
-    /// `v` has no child anywhere, so its index is cleared. The trees are independent: they are cut into
-    /// shares of whole 64-tree groups ([`RepairShare`]), one per repair scratch, which a
-    /// [`RepairRunner`] may run in parallel ([`Network::set_parallel`]); with none, one share runs here.
+    /// `v` has no child anywhere, so its index is cleared. The trees are independent: with a
+    /// [`RepairRunner`] ([`Network::set_parallel`]) they are shared out between threads (see
+    /// [`Network::run_shares`]).
     pub(crate) fn block_routes(&mut self, v: usize) {
         self.run_shares(v, Job::Block);
     }
