@@ -51,7 +51,12 @@ fn main() {
             output_kb: r.output_kb,
         })
         .collect();
-    let image = match builder::build_image(&specs) {
+    // Firmware (no OS) keeps the compact id table: its flash budget is 48 KiB for everything.
+    let density = match std::env::var("CARGO_CFG_TARGET_OS").as_deref() {
+        Ok("none") => builder::Density::Compact,
+        _ => builder::Density::Fast,
+    };
+    let image = match builder::build_image(&specs, density) {
         Ok(img) => img,
         Err(builder::BuildError::DuplicateName { first, second }) => {
             fail(rows[second].line, &format!("duplicate name (first on line {})", rows[first].line))

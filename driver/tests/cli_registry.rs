@@ -152,6 +152,31 @@ fn the_builtin_table_builds_the_embedded_image() {
     assert_eq!(std::fs::read(&img).unwrap(), builtin_image(), "same parser, same builder, same bytes");
 }
 
+/// `--compact` writes the same entries in a smaller image (a denser id table) that answers every
+/// lookup as the default one does.
+#[test]
+fn compact_build_is_smaller_and_answers_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fast, compact) = (dir.path().join("f.img"), dir.path().join("c.img"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/data/builtin.tsv");
+    let o = tcapd(&["registry", "build", "--from", s(&src), "-o", s(&fast)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tcapd(&["registry", "build", "--compact", "--from", s(&src), "-o", s(&compact)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (f, c) = (std::fs::read(&fast).unwrap(), std::fs::read(&compact).unwrap());
+    assert!(c.len() + 64 * 60 < f.len(), "compact {} bytes, default {}", c.len(), f.len());
+    let (rf, rc) = (Registry::load(&f).unwrap(), Registry::load(&c).unwrap());
+    assert_eq!(rf.len(), rc.len());
+    for e in rf.iter() {
+        let g = rc.get(e.id()).expect("every id found in the compact image");
+        assert_eq!((g.name(), g.flags(), g.risk()), (e.name(), e.flags(), e.risk()));
+        assert_eq!(rc.get_by_name(e.name()).map(|x| x.id()), Some(e.id()));
+    }
+    for miss in [0x0bad_c0de_u32, 0, command_id(b"no such command")] {
+        assert_eq!(rf.get(miss).is_some(), rc.get(miss).is_some(), "{miss:#x}");
+    }
+}
+
 #[test]
 fn refusals_leave_no_file_and_keep_an_old_one() {
     let dir = tempfile::tempdir().unwrap();

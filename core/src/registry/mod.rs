@@ -40,7 +40,7 @@ mod format;
 pub mod tsv;
 
 #[cfg(feature = "alloc")]
-pub use builder::BuildError;
+pub use builder::{BuildError, Density};
 pub use format::{
     BUCKET_LEN, HEADER_LEN, ImageError, MAGIC, MAX_NAME_LEN, VERSION, crc32c, hdr, image_checksum,
 };
@@ -415,6 +415,7 @@ pub struct EntrySpec<'n> {
 #[derive(Clone, Debug, Default)]
 pub struct Builder {
     specs: alloc::vec::Vec<builder::RawSpec>,
+    density: Density,
 }
 
 #[cfg(feature = "alloc")]
@@ -425,7 +426,7 @@ impl Builder {
     }
     /// An empty builder with room for `n` entries.
     pub fn with_capacity(n: usize) -> Builder {
-        Builder { specs: alloc::vec::Vec::with_capacity(n) }
+        Builder { specs: alloc::vec::Vec::with_capacity(n), density: Density::Fast }
     }
     /// Adds an entry (duplicates are reported by [`build`](Self::build), with both positions).
     pub fn push(&mut self, spec: EntrySpec<'_>) -> &mut Builder {
@@ -436,6 +437,11 @@ impl Builder {
             memory_mb: spec.memory_mb,
             output_kb: spec.output_kb,
         });
+        self
+    }
+    /// Sets how densely the id table is filled (default [`Density::Fast`]).
+    pub fn density(&mut self, density: Density) -> &mut Builder {
+        self.density = density;
         self
     }
     /// Number of entries added.
@@ -450,7 +456,7 @@ impl Builder {
     /// the entries by the position they were pushed at. Deterministic: the same set of entries gives the
     /// same bytes whatever order they were pushed in.
     pub fn build(&self) -> Result<alloc::vec::Vec<u8>, BuildError> {
-        builder::build_image(&self.specs)
+        builder::build_image(&self.specs, self.density)
     }
 }
 

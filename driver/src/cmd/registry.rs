@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
-use tcap_core::registry::{self, BuildError, Builder, EntrySpec, Registry, hdr, tsv};
+use tcap_core::registry::{self, BuildError, Builder, Density, EntrySpec, Registry, hdr, tsv};
 use tcap_core::wire::{Flags, Flavour, Risk, TcpDb, command_id, decode};
 use tcap_driver::cli::{CliError, CliResult};
 
@@ -32,7 +32,8 @@ Exit status: 0 built; 1 unreadable or invalid input, duplicate, or write failure
 Examples:
   tcapd registry build --from core/data/builtin.tsv -o builtin.tcapreg
   tcapd registry build --from ../shared/data/upstream/tcp_complete.db -o corpus.tcapreg
-  tcapd registry build --from tcp_export.json --format json -o export.tcapreg";
+  tcapd registry build --from tcp_export.json --format json -o export.tcapreg
+  tcapd registry build --compact --from core/data/builtin.tsv -o small.tcapreg";
 
 const INSPECT_HELP: &str = "\
 Validates the whole image (header, geometry, CRC-32C checksum, every bucket and record, every id the
@@ -104,6 +105,10 @@ pub struct BuildArgs {
     /// Image to write (atomically).
     #[arg(short = 'o', long = "out", value_name = "OUT")]
     out: PathBuf,
+    /// Pack the id table at 4.8 entries per bucket instead of 3: a smaller image (for flash), lookups
+    /// of the ~12 % of ids that overflow their home bucket a little slower. Same format either way.
+    #[arg(long)]
+    compact: bool,
 }
 
 /// Arguments of `registry inspect`.
@@ -317,6 +322,7 @@ impl BuildArgs {
             seen.insert(&e.name, i);
         }
         let mut b = Builder::with_capacity(entries.len());
+        b.density(if self.compact { Density::Compact } else { Density::Fast });
         for e in &entries {
             b.push(EntrySpec {
                 name: e.name.as_bytes(),
