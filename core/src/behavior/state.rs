@@ -589,10 +589,9 @@ impl AgentState {
     #[inline(always)]
     fn record_outcome_impl<const CT: bool>(&mut self, cfg: &Tables, now: Micros, outcome: Outcome) -> Update {
         let defer = (outcome as u32 == Outcome::Success as u32)
-            & (self.outcomes as u32 >= cfg.warmup_outcomes)
+            & (self.outcomes as u32 >= cfg.defer_outcomes)
             & (self.success_llr != 0)
             & (self.window >> WIN_SUCC_SHIFT < 15)
-            & (cfg.window > 1)
             & (self.version == Self::VERSION)
             & (self.score as u32 <= SCORE_MAX as u32)
             & ((self.status | self.peak) < 4);
@@ -864,10 +863,12 @@ const fn profile_llr_mid(
     t: &Tables,
 ) -> i32 {
     // total < 2^19, w < 2^16, extra < 16: every product stays under 2^37.
-    let tw = max_u64(total as u64 + t.w, 1);
-    let p = max_u64((n_i << 16) + (extra_i << 15) + wprior_i, t.floor * tw + ((t.floor * extra_t) >> 1));
+    // `x·T + ⌊x·extra_t / 2⌋ = ⌊x·(2T + extra_t) / 2⌋` for integers: one multiply per term, on the
+    // doubled total `tw2`, which does not depend on the category (hoisted out of a window's loop).
+    let tw2 = 2 * max_u64(total as u64 + t.w, 1) + extra_t;
+    let p = max_u64((n_i << 16) + (extra_i << 15) + wprior_i, (t.floor * tw2) >> 1);
     let e = t.eps;
-    let mix = p - (p >> e) + ((alt_i * tw + ((alt_i * extra_t) >> 1)) >> e);
+    let mix = p - (p >> e) + (((alt_i * tw2) >> 1) >> e);
     let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
     log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
 }
@@ -998,6 +999,9 @@ fn clampi<const CT: bool>(v: i32, lo: i32, hi: i32) -> i32 {
 pub struct Tables {
     warmup_calls: u32,
     warmup_outcomes: u32,
+    /// Outcomes after which a success may be deferred: `warmup_outcomes`, or `u32::MAX` (never: the
+    /// count is a `u16`) when windows hold one call.
+    defer_outcomes: u32,
     /// Half-life shift, `16..=40`.
     hl: u32,
     /// `2^hl − 1`: the part of Δt below one half-life.
@@ -1096,6 +1100,7 @@ impl Tables {
         Tables {
             warmup_calls: cfg.warmup_calls,
             warmup_outcomes: cfg.warmup_outcomes,
+            defer_outcomes: if cfg.window > 1 { cfg.warmup_outcomes } else { u32::MAX },
             hl,
             hl_mask: (1u64 << hl) - 1,
             hl_frac_shift: hl - 16,
