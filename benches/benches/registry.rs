@@ -8,6 +8,8 @@
 //! can skip the value read); the peers map the same keys to a 16-byte value holding the same fields.
 //! Criterion reports each; at the end a table prints ns per lookup and the ratios to both peers.
 //!
+//! `TCAP_DENSITY=compact` builds the images at `Density::Compact` instead of the default (for A/B runs).
+//!
 //! Times are the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: the benchmark
 //! machine is shared by several builds, and wall time there counts the time the thread sat descheduled.
 //! On an idle machine the two agree. The final table also prints the wall-clock figure.
@@ -20,7 +22,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tcap_core::registry::{Builder, Entry, EntrySpec, Registry};
+use tcap_core::registry::{Builder, Density, Entry, EntrySpec, Registry};
 use tcap_core::wire::{Flags, KbFlags, command_id};
 
 /// The peers' value: the same fields the registry returns (only `flags` is read in the loop, as on the
@@ -146,11 +148,21 @@ fn anon_huge_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// The id-table density of the bench's images: `Density::Fast` (the builder's default), or
+/// `Density::Compact` with `TCAP_DENSITY=compact` (for A/B runs; docs/FORMAT.md §5.3).
+fn density() -> Density {
+    match std::env::var("TCAP_DENSITY").as_deref() {
+        Ok("compact") => Density::Compact,
+        _ => Density::Fast,
+    }
+}
+
 fn corpus() -> Option<Data> {
     let db = std::fs::read(shared_data()?.join("upstream/tcp_complete.db")).ok()?;
     let count = u32::from_be_bytes(db[6..10].try_into().unwrap()) as usize;
     let mut at = 22;
     let mut b = Builder::with_capacity(count);
+    b.density(density());
     let (mut names, mut flags) = (Vec::new(), Vec::new());
     for _ in 0..count {
         let n = u16::from_be_bytes([db[at], db[at + 1]]) as usize;
@@ -176,6 +188,7 @@ fn synthetic(n: usize) -> Data {
         ["tool", "git sub", "kubectl x", "pkg-", "bin/", "svc ctl ", "a", "longer-command-name-"];
     let mut seen = HashSet::with_capacity(n);
     let mut b = Builder::with_capacity(n);
+    b.density(density());
     let (mut names, mut flags) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut i = 0u64;
     while names.len() < n {
