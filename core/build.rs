@@ -51,25 +51,28 @@ fn main() {
             output_kb: r.output_kb,
         })
         .collect();
-    // Firmware (no OS) keeps the compact id table: its flash budget is 48 KiB for everything.
-    let density = match std::env::var("CARGO_CFG_TARGET_OS").as_deref() {
-        Ok("none") => builder::Density::Compact,
-        _ => builder::Density::Fast,
-    };
-    let image = match builder::build_image(&specs, density) {
-        Ok(img) => img,
-        Err(builder::BuildError::DuplicateName { first, second }) => {
-            fail(rows[second].line, &format!("duplicate name (first on line {})", rows[first].line))
-        }
-        Err(builder::BuildError::DuplicateId { id, first, second }) => {
-            fail(rows[second].line, &format!("command id {id:#010x} collides with line {}", rows[first].line))
-        }
-        Err(e) => fail(0, &e.to_string()),
-    };
-    if let Err(e) = format::validate(&image) {
-        fail(0, &format!("built image does not validate: {e}"));
-    }
+    // Both densities (docs/FORMAT.md §5.3): `registry::builtin_image()` picks this target's, and a
+    // host can name the other (firmware/build.rs checks the compact bytes its firmware flashes).
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out.join("builtin_registry.bin"), &image)
-        .unwrap_or_else(|e| fail(0, &format!("cannot write image: {e}")));
+    for (density, file) in [
+        (format::Density::Fast, "builtin_registry.bin"),
+        (format::Density::Compact, "builtin_registry_compact.bin"),
+    ] {
+        let image = match builder::build_image(&specs, density) {
+            Ok(img) => img,
+            Err(builder::BuildError::DuplicateName { first, second }) => {
+                fail(rows[second].line, &format!("duplicate name (first on line {})", rows[first].line))
+            }
+            Err(builder::BuildError::DuplicateId { id, first, second }) => fail(
+                rows[second].line,
+                &format!("command id {id:#010x} collides with line {}", rows[first].line),
+            ),
+            Err(e) => fail(0, &e.to_string()),
+        };
+        if let Err(e) = format::validate(&image) {
+            fail(0, &format!("built image does not validate: {e}"));
+        }
+        std::fs::write(out.join(file), &image)
+            .unwrap_or_else(|e| fail(0, &format!("cannot write image: {e}")));
+    }
 }

@@ -178,7 +178,7 @@ define fw_size_report
 	arm-none-eabi-size -A -d $(1) | sed -n '1,9p'
 	@arm-none-eabi-size -B -d $(1)
 	@flash=$$(arm-none-eabi-size -B -d $(1) | awk 'NR==2{print $$1+$$2}'); \
-	  image=$$(arm-none-eabi-nm -S $(1) | awk '/REGISTRY_IMAGE|BUILTIN_IMAGE/{print $$2; exit}'); \
+	  image=$$(arm-none-eabi-nm -S $(1) | awk '/REGISTRY_IMAGE|BUILTIN_IMAGE|BUILTIN_COMPACT/{print $$2; exit}'); \
 	  image=$$((16#$${image:-0})); \
 	  echo "flash (vectors+text+rodata+data): $$flash bytes of $(2)" \
 	    "(registry image $$image incl. alignment, code and other data $$((flash - image)))"; \

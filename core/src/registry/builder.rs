@@ -4,7 +4,9 @@
 //! include it with `#[path]` and compile the built-in table with the same code the `alloc` feature
 //! exposes as [`Builder`](super::Builder).
 
-use super::format::{self, BUCKET_LEN, HEADER_LEN, ID_SLOTS, MAX_NAME_LEN, NAME_SLOTS, RECORD_FIXED};
+use super::format::{
+    self, BUCKET_LEN, Density, HEADER_LEN, ID_SLOTS, MAX_NAME_LEN, NAME_SLOTS, RECORD_FIXED,
+};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -22,32 +24,6 @@ pub struct RawSpec {
     pub memory_mb: u16,
     /// Typical output, KB.
     pub output_kb: u16,
-}
-
-/// How densely the builder fills the id table: image size against lookup speed. Both are the same
-/// format (the header records the table's size) and every reader reads both; lookups give the same
-/// answers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Density {
-    /// 3 entries per 6-slot bucket (load 0.5): about 1.5 % of ids live outside their home bucket, so
-    /// a lookup is one bucket and one well-predicted branch. 64 bytes of id table per 3 entries.
-    #[default]
-    Fast,
-    /// 4.8 entries per bucket (load 0.8): an id table 38 % smaller, but about 12 % of ids overflow
-    /// their home bucket and each lookup of one costs a mispredicted branch. For flash-constrained
-    /// builds (the firmware's built-in image).
-    Compact,
-}
-
-impl Density {
-    /// Home buckets for `n` entries.
-    pub const fn home_buckets(self, n: usize) -> usize {
-        let h = match self {
-            Density::Fast => n.div_ceil(ID_SLOTS / 2),
-            Density::Compact => (n * 5).div_ceil(ID_SLOTS * 4),
-        };
-        if h == 0 { 1 } else { h }
-    }
 }
 
 /// Why an image could not be built. Indices are positions in the order the entries were added.

@@ -40,9 +40,9 @@ mod format;
 pub mod tsv;
 
 #[cfg(feature = "alloc")]
-pub use builder::{BuildError, Density};
+pub use builder::BuildError;
 pub use format::{
-    BUCKET_LEN, HEADER_LEN, ImageError, MAGIC, MAX_NAME_LEN, VERSION, crc32c, hdr, image_checksum,
+    BUCKET_LEN, Density, HEADER_LEN, ImageError, MAGIC, MAX_NAME_LEN, VERSION, crc32c, hdr, image_checksum,
 };
 use format::{Layout, rd16, rd32};
 
@@ -471,12 +471,30 @@ impl std::error::Error for BuildError {}
 #[repr(C, align(64))]
 struct Aligned<T: ?Sized>(T);
 
-static BUILTIN_IMAGE: &Aligned<[u8]> =
+static BUILTIN_FAST: &Aligned<[u8]> =
     &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/builtin_registry.bin")));
+static BUILTIN_COMPACT: &Aligned<[u8]> =
+    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/builtin_registry_compact.bin")));
 
-/// The built-in registry image (compiled from `core/data/builtin.tsv`), 64-byte aligned.
+/// The built-in registry image (compiled from `core/data/builtin.tsv`), 64-byte aligned, at this
+/// target's density: [`Density::Compact`] on targets without an OS (firmware, whose flash is tight),
+/// [`Density::Fast`] elsewhere.
 pub fn builtin_image() -> &'static [u8] {
-    &BUILTIN_IMAGE.0
+    #[cfg(target_os = "none")]
+    let image = &BUILTIN_COMPACT.0;
+    #[cfg(not(target_os = "none"))]
+    let image = &BUILTIN_FAST.0;
+    image
+}
+
+/// The built-in registry image at a given density (both are built and validated by `core/build.rs`;
+/// the linker drops the one a program does not use). A host uses this to know the bytes a firmware
+/// build carries.
+pub fn builtin_image_at(density: Density) -> &'static [u8] {
+    match density {
+        Density::Fast => &BUILTIN_FAST.0,
+        Density::Compact => &BUILTIN_COMPACT.0,
+    }
 }
 
 /// The built-in registry. O(1): `build.rs` ran the full validator on these exact bytes, so this only

@@ -43,6 +43,22 @@ fn builtin_ids_mostly_in_their_home_bucket() {
     assert!(away * 100 <= 3 * n, "{away} of {n} ids outside their home bucket");
 }
 
+/// Both built-in images (the compact one is what firmware builds carry) validate in full and hold the
+/// same entries, and `builtin_image()` is this target's.
+#[test]
+fn builtin_images_at_both_densities_agree() {
+    let fast = Registry::load(builtin_image_at(Density::Fast)).expect("fast image validates");
+    let compact = Registry::load(builtin_image_at(Density::Compact)).expect("compact image validates");
+    assert!(builtin_image_at(Density::Compact).len() < builtin_image_at(Density::Fast).len());
+    assert_eq!(builtin_image_at(Density::Compact).as_ptr() as usize % 64, 0);
+    assert_eq!(builtin_image(), builtin_image_at(Density::Fast), "hosted targets use the fast image");
+    assert_eq!(fast.len(), compact.len());
+    for e in fast.iter() {
+        let c = compact.get(e.id()).expect("every id in the compact image");
+        assert_eq!((c.name(), c.flags(), c.exec_time_ms()), (e.name(), e.flags(), e.exec_time_ms()));
+    }
+}
+
 #[test]
 fn builtin_known_commands() {
     let reg = builtin();
