@@ -426,7 +426,7 @@ impl Builder {
     }
     /// An empty builder with room for `n` entries.
     pub fn with_capacity(n: usize) -> Builder {
-        Builder { specs: alloc::vec::Vec::with_capacity(n), density: Density::Fast }
+        Builder { specs: alloc::vec::Vec::with_capacity(n), density: Density::default() }
     }
     /// Adds an entry (duplicates are reported by [`build`](Self::build), with both positions).
     pub fn push(&mut self, spec: EntrySpec<'_>) -> &mut Builder {
@@ -487,9 +487,9 @@ pub fn builtin_image() -> &'static [u8] {
     image
 }
 
-/// The built-in registry image at a given density (both are built and validated by `core/build.rs`;
-/// the linker drops the one a program does not use). A host uses this to know the bytes a firmware
-/// build carries.
+/// The built-in registry image at a given density (both are built and validated by `core/build.rs`).
+/// A host uses this to know the bytes a firmware build carries. A program that calls only
+/// [`builtin_image`] links one image; one that calls this links both.
 pub fn builtin_image_at(density: Density) -> &'static [u8] {
     match density {
         Density::Fast => &BUILTIN_FAST.0,
