@@ -44,7 +44,7 @@ fn shared_data() -> Option<PathBuf> {
 }
 
 /// Every top-level field docs/CLI.md documents for `registry inspect --json`.
-const INSPECT_FIELDS: [&str; 19] = [
+const INSPECT_FIELDS: [&str; 20] = [
     "file",
     "valid",
     "magic",
@@ -60,6 +60,7 @@ const INSPECT_FIELDS: [&str; 19] = [
     "id_hash_multiplier",
     "name_hash_seed",
     "id_table",
+    "ids_displaced",
     "name_table",
     "record_heap",
     "risk_histogram",
@@ -123,6 +124,8 @@ fn tsv_build_inspect_lookup() {
     assert_eq!(nm["offset"].as_u64().unwrap() + nm["len"].as_u64().unwrap(), rec["offset"].as_u64().unwrap());
     assert_eq!(id["len"].as_u64().unwrap(), 64 * id["buckets"].as_u64().unwrap());
     assert!(rec["buckets"].is_null());
+    // Four ids in at least two home buckets at the default density: none displaced.
+    assert_eq!(v["ids_displaced"], 0);
     let list = v["entry_list"].as_array().unwrap();
     let names: Vec<&str> = list.iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["git push", "ls", "rm", "slow"]);
@@ -175,6 +178,15 @@ fn compact_build_is_smaller_and_answers_the_same() {
     for miss in [0x0bad_c0de_u32, 0, command_id(b"no such command")] {
         assert_eq!(rf.get(miss).is_some(), rc.get(miss).is_some(), "{miss:#x}");
     }
+    // `inspect` reports the price of the compact layout: more ids past their home bucket.
+    let (of, vf) = json(&["registry", "inspect", "--json", s(&fast)]);
+    let (oc, vc) = json(&["registry", "inspect", "--json", s(&compact)]);
+    assert!(of.status.success() && oc.status.success());
+    let (df, dc) = (vf["ids_displaced"].as_u64().unwrap(), vc["ids_displaced"].as_u64().unwrap());
+    assert_eq!((df, dc), (rf.displaced_ids() as u64, rc.displaced_ids() as u64));
+    assert!(dc > 2 * df && df * 100 <= 3 * rf.len() as u64, "displaced: fast {df}, compact {dc}");
+    let text = tcapd(&["registry", "inspect", s(&compact)]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("displaced    {dc} of ")));
 }
 
 #[test]

@@ -41,6 +41,10 @@ fn builtin_ids_mostly_in_their_home_bucket() {
     }
     assert!(n > 500, "{n} entries");
     assert!(away * 100 <= 3 * n, "{away} of {n} ids outside their home bucket");
+    // The diagnostic counts the same ids, and the compact image displaces more of them.
+    assert_eq!(reg.displaced_ids(), away);
+    let compact = Registry::load(builtin_image_at(Density::Compact)).unwrap();
+    assert!(compact.displaced_ids() > 2 * away, "compact {} vs fast {away}", compact.displaced_ids());
 }
 
 /// Both built-in images (the compact one is what firmware builds carry) validate in full and hold the

@@ -418,6 +418,8 @@ struct InspectJson {
     id_hash_multiplier: String,
     name_hash_seed: String,
     id_table: Section,
+    /// Entries stored past their id's home bucket (`Registry::displaced_ids`).
+    ids_displaced: usize,
     name_table: Section,
     record_heap: Section,
     risk_histogram: Histogram,
@@ -470,6 +472,7 @@ impl InspectArgs {
                 hdr::ID_LEN,
                 Some((hdr::ID_BUCKETS, hdr::ID_HOME, hdr::ID_MAX_PROBE)),
             ),
+            ids_displaced: reg.displaced_ids(),
             name_table: section(
                 hdr::NAME_OFF,
                 hdr::NAME_LEN,
@@ -520,6 +523,12 @@ impl InspectArgs {
             }
             println!();
         }
+        let share = 100.0 * j.ids_displaced as f64 / f64::from(j.entries.max(1));
+        println!(
+            "  displaced    {} of {} ids past their home bucket ({share:.1} %; each such lookup probes \
+             on, on a mispredicted branch)",
+            j.ids_displaced, j.entries
+        );
         println!("  risk         {}", j.risk_histogram.line());
         if let Some(list) = &j.entry_list {
             println!();
