@@ -129,6 +129,21 @@
 #define TCAP_NETWORK_ALIGN 64
 
 /**
+ * Most helper threads a network's repairs can use (`n_threads` of `tcap_network_set_parallel`).
+ */
+#define TCAP_REPAIR_MAX_THREADS 7
+
+/**
+ * Most tasks one repair is cut into (`n_tasks` of a [`tcap_repair_run_fn`] call).
+ */
+#define TCAP_REPAIR_MAX_TASKS 16
+
+/**
+ * Alignment of the memory given to `tcap_network_set_parallel`.
+ */
+#define TCAP_REPAIR_ALIGN 128
+
+/**
  * Major version of the header (equals the workspace version in Cargo.toml).
  */
 #define TCAP_VERSION_MAJOR 0
@@ -415,6 +430,18 @@ enum tcap_result
    */
   TCAP_RESULT_ALREADY_VOTED = 510,
   /**
+   * A repair task was already claimed (it ran, or runs on another thread).
+   */
+  TCAP_RESULT_REPAIR_TASK_TAKEN = 511,
+  /**
+   * Another thread is using that repair worker's scratch; the task stays unclaimed.
+   */
+  TCAP_RESULT_REPAIR_WORKER_BUSY = 512,
+  /**
+   * A repair task or worker index is not below the counts the runner was given.
+   */
+  TCAP_RESULT_REPAIR_INDEX = 513,
+  /**
    * A panic was caught at the boundary. Treat any object passed to that call as poisoned.
    */
   TCAP_RESULT_PANIC = 900,
@@ -684,6 +711,11 @@ typedef struct tcap_engine tcap_engine;
 typedef struct tcap_network tcap_network;
 
 /**
+ * One repair's tasks, handed to a [`tcap_repair_run_fn`]. Opaque, and valid only during that call.
+ */
+typedef struct tcap_repair_job tcap_repair_job;
+
+/**
  * A descriptor in canonical form, whatever layout it came from. A plain value: no pointers.
  */
 typedef struct tcap_descriptor {
@@ -849,6 +881,17 @@ typedef struct tcap_entry {
    */
   size_t name_len;
 } tcap_entry;
+
+/**
+ * A caller's runner: has `tcap_repair_job_run(job, task, worker)` called for every task
+ * `0..n_tasks`, on any of its threads, each thread with its own `worker` in `0..n_workers`, and
+ * returns once every such call has returned. `ctx` is the pointer given to `tcap_network_set_parallel`.
+ * It must not call any other function on the network.
+ */
+typedef void (*tcap_repair_run_fn)(void *ctx,
+                                   struct tcap_repair_job *job,
+                                   uint32_t n_tasks,
+                                   uint32_t n_workers);
 
 
 
@@ -1330,6 +1373,75 @@ tcap_result tcap_registry_resolve(const struct tcap_registry *reg,
                                   size_t len,
                                   struct tcap_entry *out,
                                   size_t *matched_len);
+
+/**
+ * Bytes of memory (at `TCAP_REPAIR_ALIGN`) that `tcap_network_set_parallel` needs for a network of
+ * `n_nodes` nodes and `n_threads` helper threads: `128 + n_threads · (128 + 12·n_nodes)` (a heap of
+ * `n_nodes` 8-byte entries, its `n_nodes` positions and a list of `n_nodes` ids per thread): 12,544
+ * bytes at 1,024 nodes and one thread.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED` (`out_size`), `TCAP_RESULT_INVALID_LENGTH`
+ * (`n_nodes` 0, `n_threads` not in 1..=`TCAP_REPAIR_MAX_THREADS`), `TCAP_RESULT_NETWORK_CAPACITY`.
+ *
+ * # Safety
+ * `out_size` is NULL or writable for one `size_t`.
+ */
+tcap_result tcap_network_parallel_size(uint32_t n_nodes,
+                                       uint32_t n_threads,
+                                       size_t *out_size);
+
+/**
+ * Lets the network's repairs run on `n_threads` helper threads besides the calling one: from now on
+ * every repair (after a quarantine, an isolation or a release) calls `run(ctx, job, n_tasks,
+ * n_workers)` as described in docs/C-API.md, "Parallel repairs". `mem` holds the helpers' scratch
+ * (`tcap_network_parallel_size(n_nodes, n_threads)` bytes at `TCAP_REPAIR_ALIGN`). Replaces a runner
+ * installed before (whose memory the network then no longer uses). Networks of 64 nodes or fewer
+ * always repair on the calling thread.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT` (`net`, `mem`, `run`), `TCAP_RESULT_MISALIGNED`,
+ * `TCAP_RESULT_BAD_HANDLE` (`net`), `TCAP_RESULT_INVALID_LENGTH` (`n_threads`),
+ * `TCAP_RESULT_BUFFER_TOO_SMALL` (`len`). On error nothing changes.
+ *
+ * # Safety
+ * `net` is NULL or a live network handle used by one thread at a time. `mem` is NULL or valid for
+ * reads and writes of `len` bytes, owned by the network until `tcap_network_clear_parallel`, another
+ * `tcap_network_set_parallel`, or the end of the network's memory. `run`, if not NULL, is a function
+ * that keeps the contract of [`tcap_repair_run_fn`] and may be called on any thread that uses the
+ * network; `ctx` is passed to it unchanged.
+ */
+tcap_result tcap_network_set_parallel(struct tcap_network *net,
+                                      void *mem,
+                                      size_t len,
+                                      uint32_t n_threads,
+                                      tcap_repair_run_fn run,
+                                      void *ctx);
+
+/**
+ * Back to repairs on the calling thread only; the memory given to `tcap_network_set_parallel` is no
+ * longer used when this returns. A no-op without a runner.
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE`.
+ *
+ * # Safety
+ * `net` is NULL or a live network handle used by one thread at a time.
+ */
+tcap_result tcap_network_clear_parallel(struct tcap_network *net);
+
+/**
+ * Runs task `task` of a repair with worker `worker`'s scratch; for a [`tcap_repair_run_fn`], which
+ * calls it once per task, on any of its threads (see docs/C-API.md, "Parallel repairs").
+ *
+ * Errors: `TCAP_RESULT_NULL_ARGUMENT`, `TCAP_RESULT_MISALIGNED`, `TCAP_RESULT_BAD_HANDLE` (`job` is not
+ * a live job), `TCAP_RESULT_REPAIR_INDEX` (`task ≥ n_tasks` or `worker ≥ n_workers`),
+ * `TCAP_RESULT_REPAIR_TASK_TAKEN` (the task was already claimed: it ran, or runs on another thread),
+ * `TCAP_RESULT_REPAIR_WORKER_BUSY` (another thread is using that worker; the task stays unclaimed).
+ *
+ * # Safety
+ * `job` is NULL or the pointer given to the runner, and this call starts before the runner returns.
+ */
+tcap_result tcap_repair_job_run(struct tcap_repair_job *job,
+                                uint32_t task,
+                                uint32_t worker);
 
 /**
  * A static, NUL-terminated description of a result code. Never NULL: a number that is not a

@@ -33,6 +33,7 @@ pub mod enums;
 pub mod mem;
 pub mod network;
 pub mod registry;
+pub mod repair;
 pub mod result;
 pub mod version;
 pub mod wire;

@@ -33,7 +33,7 @@ pub const TCAP_EDGE_WEIGHT_MAX: u32 = 4095;
 /// Alignment of the memory given to `tcap_network_init`.
 pub const TCAP_NETWORK_ALIGN: usize = 64;
 
-const D: usize = TCAP_NETWORK_MAX_DEGREE as usize;
+pub(crate) const D: usize = TCAP_NETWORK_MAX_DEGREE as usize;
 const _: () = assert!(TCAP_NETWORK_MAX_NODES as usize == MAX_NODES);
 
 /// The network type of the C build: its storage lives in the caller's region, after the object.
@@ -113,7 +113,7 @@ impl NetworkView for NetView<'_> {
     }
 }
 
-fn layout(n_nodes: u32) -> Result<Layout, tcap_result> {
+pub(crate) fn layout(n_nodes: u32) -> Result<Layout, tcap_result> {
     if n_nodes == 0 {
         return Err(tcap_result::InvalidLength);
     }
@@ -132,7 +132,7 @@ fn layout(n_nodes: u32) -> Result<Layout, tcap_result> {
 }
 
 /// Fills `s` with `v` and returns it as an initialised slice.
-fn fill<T: Copy>(s: &'static mut [MaybeUninit<T>], v: T) -> &'static mut [T] {
+pub(crate) fn fill<T: Copy>(s: &'static mut [MaybeUninit<T>], v: T) -> &'static mut [T] {
     for x in s.iter_mut() {
         x.write(v);
     }
@@ -150,7 +150,7 @@ pub(crate) unsafe fn net_ref<'a>(p: *const tcap_network) -> Result<&'a CNetwork,
 
 /// # Safety
 /// As [`net_ref`], with no other access during `'a`.
-unsafe fn net_mut<'a>(p: *mut tcap_network) -> Result<&'a mut CNetwork, tcap_result> {
+pub(crate) unsafe fn net_mut<'a>(p: *mut tcap_network) -> Result<&'a mut CNetwork, tcap_result> {
     // SAFETY: forwarded contract; `tcap_network` handles point to a `NetObj`.
     Ok(&mut unsafe { handle_mut(p.cast::<NetObj>()) }?.net)
 }

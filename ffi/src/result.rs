@@ -102,6 +102,12 @@ pub enum tcap_result {
     VoterBlocked = 509,
     /// The voter already voted in the accused's current round.
     AlreadyVoted = 510,
+    /// A repair task was already claimed (it ran, or runs on another thread).
+    RepairTaskTaken = 511,
+    /// Another thread is using that repair worker's scratch; the task stays unclaimed.
+    RepairWorkerBusy = 512,
+    /// A repair task or worker index is not below the counts the runner was given.
+    RepairIndex = 513,
 
     // ---- 9xx: internal ------------------------------------------------------------------------------
     /// A panic was caught at the boundary. Treat any object passed to that call as poisoned.
@@ -114,7 +120,7 @@ impl tcap_result {
     /// Every code, in numeric order.
     ///
     /// cbindgen:ignore
-    pub const ALL: [tcap_result; 36] = [
+    pub const ALL: [tcap_result; 39] = [
         tcap_result::Ok,
         tcap_result::NullArgument,
         tcap_result::BufferTooSmall,
@@ -149,6 +155,9 @@ impl tcap_result {
         tcap_result::SelfVote,
         tcap_result::VoterBlocked,
         tcap_result::AlreadyVoted,
+        tcap_result::RepairTaskTaken,
+        tcap_result::RepairWorkerBusy,
+        tcap_result::RepairIndex,
         tcap_result::Panic,
         tcap_result::Internal,
     ];
@@ -202,6 +211,9 @@ impl tcap_result {
             tcap_result::SelfVote => c"a node cannot vote on itself",
             tcap_result::VoterBlocked => c"a quarantined or isolated node cannot vote",
             tcap_result::AlreadyVoted => c"voter already voted in this round",
+            tcap_result::RepairTaskTaken => c"repair task already claimed",
+            tcap_result::RepairWorkerBusy => c"repair worker in use by another thread",
+            tcap_result::RepairIndex => c"repair task or worker index out of range",
             tcap_result::Panic => c"internal error: a panic was caught at the C boundary",
             tcap_result::Internal => c"internal error: an invariant failed",
         }
@@ -285,6 +297,9 @@ mod tests {
         assert_eq!(tcap_result::SelfVote as u32, 508);
         assert_eq!(tcap_result::VoterBlocked as u32, 509);
         assert_eq!(tcap_result::AlreadyVoted as u32, 510);
+        assert_eq!(tcap_result::RepairTaskTaken as u32, 511);
+        assert_eq!(tcap_result::RepairWorkerBusy as u32, 512);
+        assert_eq!(tcap_result::RepairIndex as u32, 513);
         assert_eq!(tcap_result::Panic as u32, 900);
         assert_eq!(tcap_result::Internal as u32, 901);
     }

@@ -3,10 +3,12 @@
  * ASan+UBSan and under valgrind (mk/ffi.mk). Exits non-zero if any check fails. */
 #include <inttypes.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 #include "tcap.h"
 
@@ -55,14 +57,17 @@ static const uint32_t all_results[] = {
     TCAP_RESULT_NO_ROUTE,     TCAP_RESULT_SOURCE_BLOCKED, TCAP_RESULT_DESTINATION_BLOCKED,
     TCAP_RESULT_NETWORK_CAPACITY, TCAP_RESULT_EDGE_INVALID, TCAP_RESULT_EDGE_EXISTS,
     TCAP_RESULT_DEGREE_FULL,  TCAP_RESULT_SELF_VOTE,   TCAP_RESULT_VOTER_BLOCKED,
-    TCAP_RESULT_ALREADY_VOTED, TCAP_RESULT_PANIC,      TCAP_RESULT_INTERNAL,
+    TCAP_RESULT_ALREADY_VOTED, TCAP_RESULT_REPAIR_TASK_TAKEN, TCAP_RESULT_REPAIR_WORKER_BUSY,
+    TCAP_RESULT_REPAIR_INDEX, TCAP_RESULT_PANIC,      TCAP_RESULT_INTERNAL,
 };
 /* The published numbers, checked here too (a C client compiled against an old header relies on them). */
 _Static_assert(TCAP_RESULT_DESCRIPTOR_LENGTH == 201 && TCAP_RESULT_DESCRIPTOR_FIELD_RANGE == 205,
                "2xx block");
 _Static_assert(TCAP_RESULT_IMAGE_TRUNCATED == 300 && TCAP_RESULT_NOT_FOUND == 305, "3xx block");
 _Static_assert(TCAP_RESULT_AGENT_OUT_OF_RANGE == 400 && TCAP_RESULT_POLICY_FAILS_OPEN == 403, "4xx block");
-_Static_assert(TCAP_RESULT_NODE_OUT_OF_RANGE == 500 && TCAP_RESULT_ALREADY_VOTED == 510, "5xx block");
+_Static_assert(TCAP_RESULT_NODE_OUT_OF_RANGE == 500 && TCAP_RESULT_ALREADY_VOTED == 510 &&
+                   TCAP_RESULT_REPAIR_INDEX == 513,
+               "5xx block");
 #define N_RESULTS (sizeof all_results / sizeof all_results[0])
 
 /* A pointer one byte past an aligned address: never dereferenced here, only handed to tcap, which must
@@ -785,6 +790,126 @@ static void test_network_large(void) {
     free(mem);
 }
 
+/* ---- parallel repairs on C11 threads ---- */
+
+/* One worker of the runner below: takes tasks from a shared counter until none are left. */
+typedef struct {
+    tcap_repair_job *job;
+    uint32_t n_tasks, worker;
+    atomic_uint *next, *failures, *ran;
+} repair_worker;
+
+static int repair_worker_main(void *arg) {
+    repair_worker *w = arg;
+    for (;;) {
+        unsigned t = atomic_fetch_add(w->next, 1u);
+        if (t >= w->n_tasks) break;
+        if (tcap_repair_job_run(w->job, t, w->worker) == TCAP_RESULT_OK) {
+            atomic_fetch_add(w->ran, 1u);
+        } else {
+            atomic_fetch_add(w->failures, 1u);
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    atomic_uint calls, failures, ran;
+} repair_ctx;
+
+/* A runner: worker 0 on the calling thread, workers 1.. on threads started for this repair (a pool
+ * would keep them; a thread that fails to start leaves its share of the tasks to the others). */
+static void thread_runner(void *ctx, tcap_repair_job *job, uint32_t n_tasks, uint32_t n_workers) {
+    repair_ctx *c = ctx;
+    atomic_fetch_add(&c->calls, 1u);
+    atomic_uint next;
+    atomic_init(&next, 0u);
+    repair_worker w[TCAP_REPAIR_MAX_THREADS + 1];
+    thrd_t th[TCAP_REPAIR_MAX_THREADS];
+    int started[TCAP_REPAIR_MAX_THREADS] = {0};
+    for (uint32_t i = 0; i < n_workers && i <= TCAP_REPAIR_MAX_THREADS; i++) {
+        w[i] = (repair_worker){job, n_tasks, i, &next, &c->failures, &c->ran};
+    }
+    for (uint32_t i = 1; i < n_workers && i <= TCAP_REPAIR_MAX_THREADS; i++) {
+        started[i - 1] = thrd_create(&th[i - 1], repair_worker_main, &w[i]) == thrd_success;
+    }
+    repair_worker_main(&w[0]);
+    for (uint32_t i = 1; i < n_workers && i <= TCAP_REPAIR_MAX_THREADS; i++) {
+        if (started[i - 1]) thrd_join(th[i - 1], NULL);
+    }
+}
+
+static void *aligned_block(size_t align, size_t size) {
+    return aligned_alloc(align, (size + align - 1) / align * align);
+}
+
+/* A ring with chords on n nodes. */
+static tcap_network *chorded_network(void *mem, size_t size, uint32_t n) {
+    tcap_network *net = NULL;
+    CHECK_RC(tcap_network_init(mem, size, n, &net), TCAP_RESULT_OK);
+    for (uint32_t i = 0; net != NULL && i < n; i++) {
+        CHECK_RC(tcap_network_add_edge(net, i, (i + 1) % n, 1 + i % 7), TCAP_RESULT_OK);
+        tcap_result rc = tcap_network_add_edge(net, i, (i * 37 + 11) % n, 1 + (i * 5) % 13);
+        CHECK(rc == TCAP_RESULT_OK || rc == TCAP_RESULT_EDGE_EXISTS || rc == TCAP_RESULT_EDGE_INVALID);
+    }
+    return net;
+}
+
+/* The same quarantines and releases on a network that repairs on one thread and on one that repairs
+ * on three (the runner above): every route is the same after every step. */
+static void test_parallel_repairs(void) {
+    const uint32_t n = 200, helpers = 2;
+    size_t nsize = 0, psize = 0;
+    CHECK_RC(tcap_network_size(n, &nsize), TCAP_RESULT_OK);
+    CHECK_RC(tcap_network_parallel_size(n, helpers, &psize), TCAP_RESULT_OK);
+    CHECK(psize == 128 + helpers * (128 + 12 * (size_t)n));
+    CHECK_RC(tcap_network_parallel_size(n, 0, &psize), TCAP_RESULT_INVALID_LENGTH);
+    CHECK_RC(tcap_network_parallel_size(n, TCAP_REPAIR_MAX_THREADS + 1, &psize), TCAP_RESULT_INVALID_LENGTH);
+    void *ms = aligned_block(TCAP_NETWORK_ALIGN, nsize), *mp = aligned_block(TCAP_NETWORK_ALIGN, nsize);
+    void *pm = aligned_block(TCAP_REPAIR_ALIGN, psize);
+    CHECK(ms != NULL && mp != NULL && pm != NULL);
+    if (ms == NULL || mp == NULL || pm == NULL) {
+        free(ms), free(mp), free(pm);
+        return;
+    }
+    tcap_network *seq = chorded_network(ms, nsize, n), *par = chorded_network(mp, nsize, n);
+    repair_ctx ctx;
+    atomic_init(&ctx.calls, 0u), atomic_init(&ctx.failures, 0u), atomic_init(&ctx.ran, 0u);
+    CHECK_RC(tcap_network_set_parallel(par, pm, psize, helpers, NULL, &ctx), TCAP_RESULT_NULL_ARGUMENT);
+    CHECK_RC(tcap_network_set_parallel(par, pm, psize - 1, helpers, thread_runner, &ctx),
+             TCAP_RESULT_BUFFER_TOO_SMALL);
+    CHECK_RC(tcap_network_set_parallel(par, (uint8_t *)pm + 64, psize, helpers, thread_runner, &ctx),
+             TCAP_RESULT_MISALIGNED);
+    CHECK_RC(tcap_network_set_parallel(par, pm, psize, helpers, thread_runner, &ctx), TCAP_RESULT_OK);
+    CHECK_RC(tcap_repair_job_run(NULL, 0, 0), TCAP_RESULT_NULL_ARGUMENT);
+    static const struct {
+        uint32_t node, state;
+    } steps[] = {{3, TCAP_NODE_STATE_QUARANTINED}, {120, TCAP_NODE_STATE_ISOLATED}, {3, TCAP_NODE_STATE_HEALTHY},
+                 {77, TCAP_NODE_STATE_QUARANTINED}, {78, TCAP_NODE_STATE_QUARANTINED},
+                 {120, TCAP_NODE_STATE_HEALTHY}, {129, TCAP_NODE_STATE_QUARANTINED}, {77, TCAP_NODE_STATE_HEALTHY}};
+    const unsigned n_steps = sizeof steps / sizeof steps[0];
+    for (unsigned i = 0; i < n_steps; i++) {
+        CHECK_RC(tcap_network_set_state(seq, i, steps[i].node, steps[i].state), TCAP_RESULT_OK);
+        CHECK_RC(tcap_network_set_state(par, i, steps[i].node, steps[i].state), TCAP_RESULT_OK);
+        unsigned differ = 0;
+        for (uint32_t s = 0; s < n; s++) {
+            for (uint32_t t = 0; t < n; t++) {
+                uint32_t a = UINT32_MAX, b = UINT32_MAX;
+                tcap_result ra = tcap_network_route(seq, s, t, &a), rb = tcap_network_route(par, s, t, &b);
+                differ += ra != rb || a != b;
+            }
+        }
+        CHECK(differ == 0);
+    }
+    CHECK(atomic_load(&ctx.calls) == n_steps); /* one runner call per state change */
+    CHECK(atomic_load(&ctx.failures) == 0);
+    CHECK(atomic_load(&ctx.ran) >= 2 * n_steps); /* 200 nodes: up to four tasks per repair */
+    CHECK_RC(tcap_network_clear_parallel(par), TCAP_RESULT_OK);
+    CHECK_RC(tcap_network_set_state(par, 99, 5, TCAP_NODE_STATE_QUARANTINED), TCAP_RESULT_OK);
+    CHECK(atomic_load(&ctx.calls) == n_steps); /* cleared: no runner */
+    free(ms), free(mp), free(pm);
+}
+
 int main(void) {
     test_version();
     test_result_str();
@@ -796,6 +921,7 @@ int main(void) {
     test_descriptor();
     test_engine();
     test_network_large();
+    test_parallel_repairs();
     printf("tcap C11 client against library %s\n", tcap_version());
     printf("c11: %u passed, %u failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
