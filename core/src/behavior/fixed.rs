@@ -18,8 +18,10 @@ pub const ONE: i32 = 1 << 16;
 /// function is monotone non-decreasing and uses no table.
 #[inline(always)]
 pub const fn log2_q16(v: u32) -> i32 {
-    let v = v | (v == 0) as u32;
-    let lz = v.leading_zeros();
+    // `v | 1` has the same leading one as `v` for `v >= 1`; for `v = 0` it gives lz = 31, int = 0 and
+    // a zero fraction below, i.e. 0 — the value `log2_q16(1)`, bit for bit what the former
+    // `v | (v == 0)` normalisation gave, in one instruction instead of four (no branch either way).
+    let lz = (v | 1).leading_zeros();
     let int = 31 - lz as i32;
     // Normalise so the leading one is bit 31, then take the next 16 bits as the fraction f in Q0.16.
     let f = (v << lz >> 15) & 0xffff;
