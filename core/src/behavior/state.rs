@@ -483,11 +483,28 @@ impl AgentState {
             // Only the classes present: bit 4k of `present` is set when nibble k is non-zero. A loop
             // over the set bits rather than a test per class (six unpredictable branches, ~2.3
             // mispredictions per window under callgrind's branch simulation).
+            //
+            // The loop computes `term` (what the constant-time branch above computes) with the
+            // window's constants hoisted and three steps that provably change no bit dropped
+            // ([`profile_llr_win`] has the proofs): the lower clamp at −EVIDENCE_MAX (the LLR is
+            // above −2 bits), the saturation of the sum (at most six terms of at most
+            // 15 · EVIDENCE_MAX = 15 · 2^19 in magnitude: below 2^26) and the common shift of the
+            // two logarithms when it is zero.
             let x = acc & WIN_CLASS_MASK;
             let mut present = (x | (x >> 1) | (x >> 2) | (x >> 3)) & 0x0011_1111;
+            let win = WinConsts::new(total, n, cfg);
             while present != 0 {
-                let k = (present.trailing_zeros() / 4) as usize;
-                e_profile = e_profile.saturating_add(term(k.min(5), (acc >> (4 * k)) & 0xf));
+                let b = present.trailing_zeros();
+                let k = (b / 4) as usize;
+                let w = (acc >> b) & 0xf;
+                let llr = profile_llr_win(
+                    self.risk_n.get(k).copied().unwrap_or(0),
+                    w,
+                    cfg.risk_wprior_mid.get(k).copied().unwrap_or(0),
+                    cfg.risk_alt.get(k).copied().unwrap_or(0),
+                    &win,
+                );
+                e_profile += llr.min(EVIDENCE_MAX) * w as i32;
                 present &= present - 1;
             }
         }
@@ -873,6 +890,52 @@ const fn profile_llr_mid(
     log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
 }
 
+/// The per-window constants of [`profile_llr_mid`] for the risk classes of one window (everything
+/// but the class's count, prior and alternative), folded once per window instead of once per class.
+struct WinConsts {
+    /// `tw2` of [`profile_llr_mid`]: `2·max(N + w, 1) + (n − 1)`.
+    tw2: u64,
+    /// `⌊floor·tw2 / 2⌋`, the floor of `p`.
+    floor_t: u64,
+    /// `log2(1/ε)`.
+    eps: u32,
+}
+
+impl WinConsts {
+    #[inline(always)]
+    fn new(total: u32, n: u32, t: &Tables) -> WinConsts {
+        let tw2 = 2 * max_u64(total as u64 + t.w, 1) + n.saturating_sub(1) as u64;
+        WinConsts { tw2, floor_t: (t.floor * tw2) >> 1, eps: t.eps }
+    }
+}
+
+/// [`profile_llr_mid`] for a class with `w >= 1` calls in the window (`extra_i = w − 1`), its count
+/// `n_i`, `wprior_mid_i = w·prior_i − 2^15` (wrapping, [`Tables::risk_wprior_mid`]) and alternative
+/// `alt_i`: the same value, bit for bit, for every input with `w >= 1` (the callers' windows), with
+/// fewer instructions. Not for the constant-time path (it branches on the magnitude of `p`).
+///
+/// * `p`: `(n_i << 16) + (w << 15) + (w·prior_i − 2^15)` is `(n_i << 16) + ((w − 1) << 15) + w·prior_i`
+///   (the wrapping addition lands on the true value, which is non-negative for `w >= 1`).
+/// * The common shift `sh` of [`profile_llr_mid`] is 0 unless `mix | p >= 2^32` (never with counts
+///   below 2^14 and the default prior weight); the branch takes the general code in that case.
+///
+/// The result is at least −2 bits (−131,072), so a lower clamp at −EVIDENCE_MAX never binds: `mix >=
+/// p − ⌊p/2⌋ >= ⌈p/2⌉`, so with `P = p >> sh`, `M = mix >> sh >= ⌊P/2⌋ = q`; if `P <= 1`, log2(P) = 0
+/// <= log2(M); otherwise `log2_q16(P) <= log2_q16(2q + 2) = log2_q16(q + 1) + 1 bit <= log2_q16(q) + 2
+/// bits <= log2_q16(M) + 2 bits` (`log2_q16` is monotone and exact under doubling).
+#[inline(always)]
+fn profile_llr_win(n_i: u16, w: u32, wprior_mid_i: u64, alt_i: u64, c: &WinConsts) -> i32 {
+    let p = (((n_i as u64) << 16) + ((w as u64) << 15)).wrapping_add(wprior_mid_i);
+    let p = max_u64(p, c.floor_t);
+    let mix = p - (p >> c.eps) + (((alt_i * c.tw2) >> 1) >> c.eps);
+    if (mix | p) >> 32 == 0 {
+        log2_q16(mix as u32) - log2_q16(p as u32)
+    } else {
+        let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
+        log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
+    }
+}
+
 #[inline(always)]
 const fn max_u64(a: u64, b: u64) -> u64 {
     if a > b { a } else { b }
@@ -1033,6 +1096,9 @@ pub struct Tables {
     sketch_cap: i32,
     /// `w · prior_c` per risk class (the population's mix once ready, else `Config::risk_prior`).
     risk_wprior: [u64; 6],
+    /// `risk_wprior − 2^15`, wrapping: the prior term and the half-count of the midpoint's `−1` in
+    /// one constant ([`profile_llr_win`]).
+    risk_wprior_mid: [u64; 6],
     risk_alt: [u64; 6],
     /// `w · prior_o` per outcome.
     outcome_wprior: [u64; 4],
@@ -1054,11 +1120,13 @@ impl Tables {
     pub const fn new(cfg: &Config, pop: &PopulationView) -> Tables {
         let w = cfg.prior_weight as u64;
         let mut risk_wprior = [0u64; 6];
+        let mut risk_wprior_mid = [0u64; 6];
         let mut risk_alt = [0u64; 6];
         let mut i = 0;
         while i < 6 {
             let prior = if pop.mix_ready { pop.risk_mix[i] } else { cfg.risk_prior[i] };
             risk_wprior[i] = w * prior as u64;
+            risk_wprior_mid[i] = risk_wprior[i].wrapping_sub(1 << 15);
             risk_alt[i] = cfg.risk_alt[i] as u64;
             i += 1;
         }
@@ -1131,6 +1199,7 @@ impl Tables {
             sketch_shift: if cfg.sketch_shift > 31 { 31 } else { cfg.sketch_shift as u32 },
             sketch_cap: min_i32(cfg.sketch_cap, EVIDENCE_MAX),
             risk_wprior,
+            risk_wprior_mid,
             risk_alt,
             outcome_wprior,
             outcome_alt,
@@ -1146,4 +1215,67 @@ impl Tables {
 
 const fn min_i32(a: i32, b: i32) -> i32 {
     if a < b { a } else { b }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xorshift(s: &mut u64) -> u64 {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        *s
+    }
+
+    /// The window loop's LLR ([`profile_llr_win`]) equals the general one ([`profile_llr_mid`]) bit
+    /// for bit, and is above −2 bits (so the lower clamp it drops never binds), on random and extreme
+    /// configurations and counts — garbage states included, and often with a nonzero common shift.
+    #[test]
+    fn window_llr_equals_the_general_llr() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut shifted = 0u32;
+        for i in 0..if cfg!(miri) { 500 } else { 400_000 } {
+            let r = |s: &mut u64, extreme: bool| if extreme { u16::MAX } else { xorshift(s) as u16 };
+            let ext = i % 4 == 0;
+            let mut cfg = Config::DEFAULT;
+            cfg.prior_weight = r(&mut seed, ext);
+            cfg.p_floor = if ext { xorshift(&mut seed) as u16 % 2 } else { xorshift(&mut seed) as u16 };
+            cfg.eps_log2 = if ext { 1 } else { xorshift(&mut seed) as u8 };
+            cfg.risk_alt = core::array::from_fn(|_| r(&mut seed, ext));
+            cfg.risk_prior = core::array::from_fn(|_| r(&mut seed, ext && i % 8 == 0));
+            let pop = PopulationView {
+                risk_mix: core::array::from_fn(|_| xorshift(&mut seed) as u16),
+                mix_ready: xorshift(&mut seed) & 1 == 1,
+                ..PopulationView::NONE
+            };
+            let t = Tables::new(&cfg, &pop);
+            let risk_n: [u16; 6] = core::array::from_fn(|_| match xorshift(&mut seed) % 3 {
+                0 => xorshift(&mut seed) as u16 % 1024,
+                1 => xorshift(&mut seed) as u16,
+                _ => u16::MAX - (xorshift(&mut seed) as u16 % 16),
+            });
+            let total: u32 = risk_n.iter().map(|&x| x as u32).sum();
+            let n = 1 + (xorshift(&mut seed) % 15) as u32;
+            let win = WinConsts::new(total, n, &t);
+            for k in 0..6 {
+                let w = 1 + (xorshift(&mut seed) % 15) as u32;
+                let a = profile_llr_mid(
+                    risk_n[k] as u64,
+                    (w - 1) as u64,
+                    total,
+                    (n - 1) as u64,
+                    t.risk_wprior[k],
+                    t.risk_alt[k],
+                    &t,
+                );
+                let b = profile_llr_win(risk_n[k], w, t.risk_wprior_mid[k], t.risk_alt[k], &win);
+                assert_eq!(a, b, "cfg {cfg:?} pop {pop:?} n {risk_n:?} k {k} w {w} window {n}");
+                assert!(a >= -2 * 65536, "{a}");
+                let p = ((risk_n[k] as u64) << 16) + (((w - 1) as u64) << 15) + t.risk_wprior[k];
+                shifted += (p >> 32 != 0 || (t.risk_alt[k] * win.tw2) >> (t.eps + 1) >= 1 << 31) as u32;
+            }
+        }
+        assert!(cfg!(miri) || shifted > 1000, "{shifted}");
+    }
 }
