@@ -517,7 +517,7 @@ impl AgentState {
         let l = log2_q8_u64(dt).saturating_sub(LOG2_Q8[n as usize & 15]);
         let recent_shift = IA_RECENT_SHIFT.saturating_sub(lgn).max(1);
         let ia_recent =
-            sel32::<CT>(self.calls > 1, ewma_u16(self.ia_recent, l, recent_shift) as u32, l as u32) as u16;
+            sel32::<CT>(self.calls > 1, ewma::<CT>(self.ia_recent, l, recent_shift) as u32, l as u32) as u16;
         let delta = self.ia_base as i32 - ia_recent as i32;
         let dev = self.ia_dev.max(IA_DEV_FLOOR) as u32;
         // z ≈ Δ / σ_recent, σ_recent ≈ σ_call / 4 (the recent mean spans ~16 calls). The deviation is
@@ -533,16 +533,18 @@ impl AgentState {
         let abs_dev = sel32::<CT>(n_ia == 0, 0, (l as i32 - self.ia_base as i32).unsigned_abs()).min(0xffff);
         let learn_ia = learn & has_prev;
         self.ia_base =
-            sel32::<CT>(learn_ia, ewma_u16(self.ia_base, l, ia_shift) as u32, self.ia_base as u32) as u16;
-        self.ia_dev =
-            sel32::<CT>(learn_ia, ewma_u16(self.ia_dev, abs_dev as u16, ia_shift) as u32, self.ia_dev as u32)
-                as u16;
+            sel32::<CT>(learn_ia, ewma::<CT>(self.ia_base, l, ia_shift) as u32, self.ia_base as u32) as u16;
+        self.ia_dev = sel32::<CT>(
+            learn_ia,
+            ewma::<CT>(self.ia_dev, abs_dev as u16, ia_shift) as u32,
+            self.ia_dev as u32,
+        ) as u16;
         self.ia_recent = sel32::<CT>(has_prev, ia_recent as u32, 0) as u16;
 
         // 4. Population: the agent's recent high-risk fraction against the population's.
         let hi_n = ((acc >> 12) & 0xf) + ((acc >> 16) & 0xf) + ((acc >> 20) & 0xf);
         let hi_frac = ((hi_n as u64 * RECIP_Q16[n as usize & 15] as u64) >> 16).min(0xffff) as u16;
-        self.hi_recent = ewma_u16(self.hi_recent, hi_frac, HI_RECENT_SHIFT.saturating_sub(lgn).max(1));
+        self.hi_recent = ewma::<CT>(self.hi_recent, hi_frac, HI_RECENT_SHIFT.saturating_sub(lgn).max(1));
         let pop_on = warm & cfg.pop_ready;
         let e_pop = if CT || pop_on {
             let zp = ((((self.hi_recent as i64) - cfg.pop_mean) << 16) >> cfg.pop_shift)
@@ -1033,6 +1035,21 @@ fn sel32<const CT: bool>(c: bool, a: u32, b: u32) -> u32 {
         a
     } else {
         b
+    }
+}
+
+/// [`ewma_u16`]: as written there (its mask select, behind an optimisation barrier) on the
+/// constant-time path (`CT`), with a plain select of the rounding bias otherwise — the same value
+/// (the barrier only keeps LLVM from turning the select into a branch; off the constant-time path
+/// it cost a store, a load and the address of the spilled mask per EWMA).
+#[inline(always)]
+fn ewma<const CT: bool>(m: u16, x: u16, shift: u32) -> u16 {
+    if CT {
+        ewma_u16(m, x, shift)
+    } else {
+        let d = x as i32 - m as i32;
+        let bias = if d > 0 { (1i32 << (shift & 15)) - 1 } else { 0 };
+        (m as i32 + ((d + bias) >> (shift & 15))) as u16
     }
 }
 
