@@ -454,7 +454,7 @@ impl AgentState {
         let learn = (self.status <= AgentStatus::Monitored as u8) | !warm;
 
         // 1. Decay (time is public: branches on it are fine, but none are needed).
-        let score = decay_hl(self.score, dt, cfg.hl, cfg.hl_mask, cfg.hl_frac_shift);
+        let score = decay_sel::<CT>(self.score, dt, cfg);
 
         // 2. Risk-profile evidence: per class present in the window, its calls times the LLR of the
         //    class under (1-ε)·p + ε·alt against p, p as learned before the window.
@@ -825,6 +825,21 @@ const fn decay_hl(score: i32, dt: u64, hl: u32, mask: u64, frac_shift: u32) -> i
     let s = sel_i32(halvings >= 31, 0, score >> (halvings & 31));
     let frac = ((dt & mask) >> frac_shift) as i64; // Q0.16 fraction of a half-life
     (s as i64 - ((s as i64 * frac) >> 17)) as i32
+}
+
+/// [`decay_hl`] with the folded half-life of `t`: as written there (a mask select behind an
+/// optimisation barrier) on the constant-time path (`CT`), with a plain select of the whole
+/// half-lives' shift otherwise — the same value (the time is public; the barrier cost a spill).
+#[inline(always)]
+fn decay_sel<const CT: bool>(score: i32, dt: u64, t: &Tables) -> i32 {
+    if CT {
+        decay_hl(score, dt, t.hl, t.hl_mask, t.hl_frac_shift)
+    } else {
+        let halvings = dt >> t.hl;
+        let s = if halvings >= 31 { 0 } else { score >> (halvings & 31) };
+        let frac = ((dt & t.hl_mask) >> t.hl_frac_shift) as i64;
+        (s as i64 - ((s as i64 * frac) >> 17)) as i32
+    }
 }
 
 /// Entry `i` of a per-category table: a direct read, or (`CT`) a scan of every entry with masks so
