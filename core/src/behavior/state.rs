@@ -568,10 +568,17 @@ impl AgentState {
         // 15 calls, so the sum of the terms and a score stays below 2^24 + 2^22 (docs/SCORING.md §3.7);
         // saturating anyway.
         let nn = n as i32;
-        let total = e_profile
-            .saturating_add(e_burst.saturating_mul(nn))
-            .saturating_add(e_pop.saturating_mul(nn))
-            .saturating_add(e_sketch);
+        let total = if !CT && cfg.caps_bounded {
+            // With every cap at least −EVIDENCE_MAX each of e_burst, e_pop and e_sketch lies in
+            // [−2^19, 2^19] and e_profile (six classes, at most 15 calls each) within ±2^26, so the sum
+            // stays below 2^27 and the saturating chain below never saturates: the same value.
+            e_profile + (e_burst + e_pop) * nn + e_sketch
+        } else {
+            e_profile
+                .saturating_add(e_burst.saturating_mul(nn))
+                .saturating_add(e_pop.saturating_mul(nn))
+                .saturating_add(e_sketch)
+        };
         let score = clampi::<CT>(score.saturating_add(total), 0, SCORE_MAX);
         self.score = score;
         self.calls = self.calls.saturating_add(n);
@@ -1126,6 +1133,9 @@ pub struct Tables {
     sketch_offset: i64,
     sketch_shift: u32,
     sketch_cap: i32,
+    /// `burst_cap`, `pop_cap` and `sketch_cap` are all at least `−EVIDENCE_MAX` (always, for a
+    /// validated configuration): a window's evidence terms cannot overflow when summed.
+    caps_bounded: bool,
     /// `w · prior_c` per risk class (the population's mix once ready, else `Config::risk_prior`).
     risk_wprior: [u64; 6],
     /// `risk_wprior − 2^15`, wrapping: the prior term and the half-count of the midpoint's `−1` in
@@ -1230,6 +1240,9 @@ impl Tables {
             sketch_offset: cfg.sketch_offset as i64,
             sketch_shift: if cfg.sketch_shift > 31 { 31 } else { cfg.sketch_shift as u32 },
             sketch_cap: min_i32(cfg.sketch_cap, EVIDENCE_MAX),
+            caps_bounded: cfg.burst_cap >= -EVIDENCE_MAX
+                && cfg.pop_cap >= -EVIDENCE_MAX
+                && cfg.sketch_cap >= -EVIDENCE_MAX,
             risk_wprior,
             risk_wprior_mid,
             risk_alt,
