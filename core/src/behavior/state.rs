@@ -6,7 +6,8 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::config::Config;
 use super::fixed::{
-    bitlen, clamp_i32, ewma_u16, log2_q8_u64, log2_q16, mask32, mask64, sel_i32, sel_u32, sel_u64,
+    bitlen, clamp_i32, ewma_u16, log2_q8_u64, log2_q16, log2_ratio_q16, mask32, mask64, sel_i32, sel_u32,
+    sel_u64,
 };
 use super::population::PopulationView;
 use super::{EVIDENCE_MAX, Evidence, RiskClass, SCORE_MAX};
@@ -953,7 +954,7 @@ fn profile_llr_win(n_i: u16, w: u32, wprior_mid_i: u64, alt_i: u64, c: &WinConst
     let p = max_u64(p, c.floor_t);
     let mix = p - (p >> c.eps) + (((alt_i * c.tw2) >> 1) >> c.eps);
     if (mix | p) >> 32 == 0 {
-        log2_q16(mix as u32) - log2_q16(p as u32)
+        log2_ratio_q16(mix as u32, p as u32)
     } else {
         let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
         log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
