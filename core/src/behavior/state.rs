@@ -912,7 +912,7 @@ const fn profile_llr_mid(
     let e = t.eps;
     let mix = p - (p >> e) + (((alt_i * tw2) >> 1) >> e);
     let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
-    log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
+    log2_ratio_q16((mix >> sh) as u32, (p >> sh) as u32)
 }
 
 /// The per-window constants of [`profile_llr_mid`] for the risk classes of one window (everything
