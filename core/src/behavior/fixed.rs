@@ -18,14 +18,27 @@ pub const ONE: i32 = 1 << 16;
 /// function is monotone non-decreasing and uses no table.
 #[inline(always)]
 pub const fn log2_q16(v: u32) -> i32 {
-    let v = v | (v == 0) as u32;
-    let lz = v.leading_zeros();
+    // `v | 1` has the same leading one as `v` for `v >= 1`; for `v = 0` it gives lz = 31, int = 0 and
+    // a zero fraction below, i.e. 0 — the value `log2_q16(1)`, bit for bit what the former
+    // `v | (v == 0)` normalisation gave, in one instruction instead of four (no branch either way).
+    let lz = (v | 1).leading_zeros();
     let int = 31 - lz as i32;
     // Normalise so the leading one is bit 31, then take the next 16 bits as the fraction f in Q0.16.
     let f = (v << lz >> 15) & 0xffff;
     // f·(1 − f) in Q0.16 (at most 0.25 → 16384), times c = 22713 / 65536.
     let corr = (((f * (65536 - f)) >> 16) * 22713) >> 16;
     (int << 16) + (f + corr) as i32
+}
+
+/// `log2_q16(a) − log2_q16(b)`, the same value for every input, with the integer parts subtracted
+/// as leading-zero counts (`(31 − lz_a) − (31 − lz_b) = lz_b − lz_a`) instead of rebuilt from them.
+#[inline(always)]
+pub const fn log2_ratio_q16(a: u32, b: u32) -> i32 {
+    let (la, lb) = ((a | 1).leading_zeros(), (b | 1).leading_zeros());
+    let (fa, fb) = ((a << la >> 15) & 0xffff, (b << lb >> 15) & 0xffff);
+    let ca = (((fa * (65536 - fa)) >> 16) * 22713) >> 16;
+    let cb = (((fb * (65536 - fb)) >> 16) * 22713) >> 16;
+    ((lb as i32 - la as i32) << 16) + (fa + ca) as i32 - (fb + cb) as i32
 }
 
 /// `log2(v)` in Q8.8 (`u16`) for a 64-bit `v`; `0` and `1` give 0. Used for inter-arrival times.
@@ -128,6 +141,25 @@ mod tests {
         assert!(err(10, 217706) < 491);
         assert!(err(1_000_000, 1306235) < 491);
         assert!(err(46341, 1015808) < 491);
+    }
+
+    #[test]
+    fn log2_ratio_is_the_difference_of_the_logarithms() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let edges = [0u32, 1, 2, 3, 0xffff, 0x1_0000, 0x7fff_ffff, 0x8000_0000, u32::MAX];
+        for &a in &edges {
+            for &b in &edges {
+                assert_eq!(log2_ratio_q16(a, b), log2_q16(a) - log2_q16(b), "{a} {b}");
+            }
+        }
+        for _ in 0..if cfg!(miri) { 1_000 } else { 1_000_000 } {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Random magnitudes too, not only 32-bit-wide values.
+            let (a, b) = ((x as u32) >> (x >> 32 & 31), ((x >> 32) as u32) >> (x & 31));
+            assert_eq!(log2_ratio_q16(a, b), log2_q16(a) - log2_q16(b), "{a} {b}");
+        }
     }
 
     #[test]

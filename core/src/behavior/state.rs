@@ -6,7 +6,8 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::config::Config;
 use super::fixed::{
-    bitlen, clamp_i32, ewma_u16, log2_q8_u64, log2_q16, mask32, mask64, sel_i32, sel_u32, sel_u64,
+    bitlen, clamp_i32, ewma_u16, log2_q8_u64, log2_q16, log2_ratio_q16, mask32, mask64, sel_i32, sel_u32,
+    sel_u64,
 };
 use super::population::PopulationView;
 use super::{EVIDENCE_MAX, Evidence, RiskClass, SCORE_MAX};
@@ -454,7 +455,7 @@ impl AgentState {
         let learn = (self.status <= AgentStatus::Monitored as u8) | !warm;
 
         // 1. Decay (time is public: branches on it are fine, but none are needed).
-        let score = decay_hl(self.score, dt, cfg.hl, cfg.hl_mask, cfg.hl_frac_shift);
+        let score = decay_sel::<CT>(self.score, dt, cfg);
 
         // 2. Risk-profile evidence: per class present in the window, its calls times the LLR of the
         //    class under (1-ε)·p + ε·alt against p, p as learned before the window.
@@ -483,11 +484,28 @@ impl AgentState {
             // Only the classes present: bit 4k of `present` is set when nibble k is non-zero. A loop
             // over the set bits rather than a test per class (six unpredictable branches, ~2.3
             // mispredictions per window under callgrind's branch simulation).
+            //
+            // The loop computes `term` (what the constant-time branch above computes) with the
+            // window's constants hoisted and three steps that provably change no bit dropped
+            // ([`profile_llr_win`] has the proofs): the lower clamp at −EVIDENCE_MAX (the LLR is
+            // above −2 bits), the saturation of the sum (at most six terms of at most
+            // 15 · EVIDENCE_MAX = 15 · 2^19 in magnitude: below 2^26) and the common shift of the
+            // two logarithms when it is zero.
             let x = acc & WIN_CLASS_MASK;
             let mut present = (x | (x >> 1) | (x >> 2) | (x >> 3)) & 0x0011_1111;
+            let win = WinConsts::new(total, n, cfg);
             while present != 0 {
-                let k = (present.trailing_zeros() / 4) as usize;
-                e_profile = e_profile.saturating_add(term(k.min(5), (acc >> (4 * k)) & 0xf));
+                let b = present.trailing_zeros();
+                let k = (b / 4) as usize;
+                let w = (acc >> b) & 0xf;
+                let llr = profile_llr_win(
+                    self.risk_n.get(k).copied().unwrap_or(0),
+                    w,
+                    cfg.risk_wprior_mid.get(k).copied().unwrap_or(0),
+                    cfg.risk_alt.get(k).copied().unwrap_or(0),
+                    &win,
+                );
+                e_profile += llr.min(EVIDENCE_MAX) * w as i32;
                 present &= present - 1;
             }
         }
@@ -500,7 +518,7 @@ impl AgentState {
         let l = log2_q8_u64(dt).saturating_sub(LOG2_Q8[n as usize & 15]);
         let recent_shift = IA_RECENT_SHIFT.saturating_sub(lgn).max(1);
         let ia_recent =
-            sel32::<CT>(self.calls > 1, ewma_u16(self.ia_recent, l, recent_shift) as u32, l as u32) as u16;
+            sel32::<CT>(self.calls > 1, ewma::<CT>(self.ia_recent, l, recent_shift) as u32, l as u32) as u16;
         let delta = self.ia_base as i32 - ia_recent as i32;
         let dev = self.ia_dev.max(IA_DEV_FLOOR) as u32;
         // z ≈ Δ / σ_recent, σ_recent ≈ σ_call / 4 (the recent mean spans ~16 calls). The deviation is
@@ -516,16 +534,18 @@ impl AgentState {
         let abs_dev = sel32::<CT>(n_ia == 0, 0, (l as i32 - self.ia_base as i32).unsigned_abs()).min(0xffff);
         let learn_ia = learn & has_prev;
         self.ia_base =
-            sel32::<CT>(learn_ia, ewma_u16(self.ia_base, l, ia_shift) as u32, self.ia_base as u32) as u16;
-        self.ia_dev =
-            sel32::<CT>(learn_ia, ewma_u16(self.ia_dev, abs_dev as u16, ia_shift) as u32, self.ia_dev as u32)
-                as u16;
+            sel32::<CT>(learn_ia, ewma::<CT>(self.ia_base, l, ia_shift) as u32, self.ia_base as u32) as u16;
+        self.ia_dev = sel32::<CT>(
+            learn_ia,
+            ewma::<CT>(self.ia_dev, abs_dev as u16, ia_shift) as u32,
+            self.ia_dev as u32,
+        ) as u16;
         self.ia_recent = sel32::<CT>(has_prev, ia_recent as u32, 0) as u16;
 
         // 4. Population: the agent's recent high-risk fraction against the population's.
         let hi_n = ((acc >> 12) & 0xf) + ((acc >> 16) & 0xf) + ((acc >> 20) & 0xf);
         let hi_frac = ((hi_n as u64 * RECIP_Q16[n as usize & 15] as u64) >> 16).min(0xffff) as u16;
-        self.hi_recent = ewma_u16(self.hi_recent, hi_frac, HI_RECENT_SHIFT.saturating_sub(lgn).max(1));
+        self.hi_recent = ewma::<CT>(self.hi_recent, hi_frac, HI_RECENT_SHIFT.saturating_sub(lgn).max(1));
         let pop_on = warm & cfg.pop_ready;
         let e_pop = if CT || pop_on {
             let zp = ((((self.hi_recent as i64) - cfg.pop_mean) << 16) >> cfg.pop_shift)
@@ -549,10 +569,17 @@ impl AgentState {
         // 15 calls, so the sum of the terms and a score stays below 2^24 + 2^22 (docs/SCORING.md §3.7);
         // saturating anyway.
         let nn = n as i32;
-        let total = e_profile
-            .saturating_add(e_burst.saturating_mul(nn))
-            .saturating_add(e_pop.saturating_mul(nn))
-            .saturating_add(e_sketch);
+        let total = if !CT && cfg.caps_bounded {
+            // With every cap at least −EVIDENCE_MAX each of e_burst, e_pop and e_sketch lies in
+            // [−2^19, 2^19] and e_profile (six classes, at most 15 calls each) within ±2^26, so the sum
+            // stays below 2^27 and the saturating chain below never saturates: the same value.
+            e_profile + (e_burst + e_pop) * nn + e_sketch
+        } else {
+            e_profile
+                .saturating_add(e_burst.saturating_mul(nn))
+                .saturating_add(e_pop.saturating_mul(nn))
+                .saturating_add(e_sketch)
+        };
         let score = clampi::<CT>(score.saturating_add(total), 0, SCORE_MAX);
         self.score = score;
         self.calls = self.calls.saturating_add(n);
@@ -808,6 +835,21 @@ const fn decay_hl(score: i32, dt: u64, hl: u32, mask: u64, frac_shift: u32) -> i
     (s as i64 - ((s as i64 * frac) >> 17)) as i32
 }
 
+/// [`decay_hl`] with the folded half-life of `t`: as written there (a mask select behind an
+/// optimisation barrier) on the constant-time path (`CT`), with a plain select of the whole
+/// half-lives' shift otherwise — the same value (the time is public; the barrier cost a spill).
+#[inline(always)]
+fn decay_sel<const CT: bool>(score: i32, dt: u64, t: &Tables) -> i32 {
+    if CT {
+        decay_hl(score, dt, t.hl, t.hl_mask, t.hl_frac_shift)
+    } else {
+        let halvings = dt >> t.hl;
+        let s = if halvings >= 31 { 0 } else { score >> (halvings & 31) };
+        let frac = ((dt & t.hl_mask) >> t.hl_frac_shift) as i64;
+        (s as i64 - ((s as i64 * frac) >> 17)) as i32
+    }
+}
+
 /// Entry `i` of a per-category table: a direct read, or (`CT`) a scan of every entry with masks so
 /// that no load depends on `i`. Out-of-range `i` reads 0.
 #[inline(always)]
@@ -870,7 +912,53 @@ const fn profile_llr_mid(
     let e = t.eps;
     let mix = p - (p >> e) + (((alt_i * tw2) >> 1) >> e);
     let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
-    log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
+    log2_ratio_q16((mix >> sh) as u32, (p >> sh) as u32)
+}
+
+/// The per-window constants of [`profile_llr_mid`] for the risk classes of one window (everything
+/// but the class's count, prior and alternative), folded once per window instead of once per class.
+struct WinConsts {
+    /// `tw2` of [`profile_llr_mid`]: `2·max(N + w, 1) + (n − 1)`.
+    tw2: u64,
+    /// `⌊floor·tw2 / 2⌋`, the floor of `p`.
+    floor_t: u64,
+    /// `log2(1/ε)`.
+    eps: u32,
+}
+
+impl WinConsts {
+    #[inline(always)]
+    fn new(total: u32, n: u32, t: &Tables) -> WinConsts {
+        let tw2 = 2 * max_u64(total as u64 + t.w, 1) + n.saturating_sub(1) as u64;
+        WinConsts { tw2, floor_t: (t.floor * tw2) >> 1, eps: t.eps }
+    }
+}
+
+/// [`profile_llr_mid`] for a class with `w >= 1` calls in the window (`extra_i = w − 1`), its count
+/// `n_i`, `wprior_mid_i = w·prior_i − 2^15` (wrapping, [`Tables::risk_wprior_mid`]) and alternative
+/// `alt_i`: the same value, bit for bit, for every input with `w >= 1` (the callers' windows), with
+/// fewer instructions. Not for the constant-time path (it branches on the magnitude of `p`).
+///
+/// * `p`: `(n_i << 16) + (w << 15) + (w·prior_i − 2^15)` is `(n_i << 16) + ((w − 1) << 15) + w·prior_i`
+///   (the wrapping addition lands on the true value, which is non-negative for `w >= 1`).
+/// * The common shift `sh` of [`profile_llr_mid`] is 0 unless `mix | p >= 2^32` (never with counts
+///   below 2^14 and the default prior weight); the branch takes the general code in that case.
+///
+/// The result is at least −2 bits (−131,072), so a lower clamp at −EVIDENCE_MAX never binds: `mix >=
+/// p − ⌊p/2⌋ >= ⌈p/2⌉`, so with `P = p >> sh`, `M = mix >> sh >= ⌊P/2⌋ = q`; if `P <= 1`, log2(P) = 0
+/// <= log2(M); otherwise `log2_q16(P) <= log2_q16(2q + 2) = log2_q16(q + 1) + 1 bit <= log2_q16(q) + 2
+/// bits <= log2_q16(M) + 2 bits` (`log2_q16` is monotone and exact under doubling).
+#[inline(always)]
+fn profile_llr_win(n_i: u16, w: u32, wprior_mid_i: u64, alt_i: u64, c: &WinConsts) -> i32 {
+    let p = (((n_i as u64) << 16) + ((w as u64) << 15)).wrapping_add(wprior_mid_i);
+    let p = max_u64(p, c.floor_t);
+    let mix = p - (p >> c.eps) + (((alt_i * c.tw2) >> 1) >> c.eps);
+    if (mix | p) >> 32 == 0 {
+        log2_ratio_q16(mix as u32, p as u32)
+    } else {
+        let sh = (64 - (mix | p).leading_zeros()).saturating_sub(32);
+        log2_q16((mix >> sh) as u32) - log2_q16((p >> sh) as u32)
+    }
 }
 
 #[inline(always)]
@@ -973,6 +1061,21 @@ fn sel32<const CT: bool>(c: bool, a: u32, b: u32) -> u32 {
     }
 }
 
+/// [`ewma_u16`]: as written there (its mask select, behind an optimisation barrier) on the
+/// constant-time path (`CT`), with a plain select of the rounding bias otherwise — the same value
+/// (the barrier only keeps LLVM from turning the select into a branch; off the constant-time path
+/// it cost a store, a load and the address of the spilled mask per EWMA).
+#[inline(always)]
+fn ewma<const CT: bool>(m: u16, x: u16, shift: u32) -> u16 {
+    if CT {
+        ewma_u16(m, x, shift)
+    } else {
+        let d = x as i32 - m as i32;
+        let bias = if d > 0 { (1i32 << (shift & 15)) - 1 } else { 0 };
+        (m as i32 + ((d + bias) >> (shift & 15))) as u16
+    }
+}
+
 /// [`sel32`] for `i32`.
 #[inline(always)]
 fn seli<const CT: bool>(c: bool, a: i32, b: i32) -> i32 {
@@ -1031,8 +1134,14 @@ pub struct Tables {
     sketch_offset: i64,
     sketch_shift: u32,
     sketch_cap: i32,
+    /// `burst_cap`, `pop_cap` and `sketch_cap` are all at least `−EVIDENCE_MAX` (always, for a
+    /// validated configuration): a window's evidence terms cannot overflow when summed.
+    caps_bounded: bool,
     /// `w · prior_c` per risk class (the population's mix once ready, else `Config::risk_prior`).
     risk_wprior: [u64; 6],
+    /// `risk_wprior − 2^15`, wrapping: the prior term and the half-count of the midpoint's `−1` in
+    /// one constant ([`profile_llr_win`]).
+    risk_wprior_mid: [u64; 6],
     risk_alt: [u64; 6],
     /// `w · prior_o` per outcome.
     outcome_wprior: [u64; 4],
@@ -1054,11 +1163,13 @@ impl Tables {
     pub const fn new(cfg: &Config, pop: &PopulationView) -> Tables {
         let w = cfg.prior_weight as u64;
         let mut risk_wprior = [0u64; 6];
+        let mut risk_wprior_mid = [0u64; 6];
         let mut risk_alt = [0u64; 6];
         let mut i = 0;
         while i < 6 {
             let prior = if pop.mix_ready { pop.risk_mix[i] } else { cfg.risk_prior[i] };
             risk_wprior[i] = w * prior as u64;
+            risk_wprior_mid[i] = risk_wprior[i].wrapping_sub(1 << 15);
             risk_alt[i] = cfg.risk_alt[i] as u64;
             i += 1;
         }
@@ -1130,7 +1241,11 @@ impl Tables {
             sketch_offset: cfg.sketch_offset as i64,
             sketch_shift: if cfg.sketch_shift > 31 { 31 } else { cfg.sketch_shift as u32 },
             sketch_cap: min_i32(cfg.sketch_cap, EVIDENCE_MAX),
+            caps_bounded: cfg.burst_cap >= -EVIDENCE_MAX
+                && cfg.pop_cap >= -EVIDENCE_MAX
+                && cfg.sketch_cap >= -EVIDENCE_MAX,
             risk_wprior,
+            risk_wprior_mid,
             risk_alt,
             outcome_wprior,
             outcome_alt,
@@ -1146,4 +1261,67 @@ impl Tables {
 
 const fn min_i32(a: i32, b: i32) -> i32 {
     if a < b { a } else { b }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xorshift(s: &mut u64) -> u64 {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        *s
+    }
+
+    /// The window loop's LLR ([`profile_llr_win`]) equals the general one ([`profile_llr_mid`]) bit
+    /// for bit, and is above −2 bits (so the lower clamp it drops never binds), on random and extreme
+    /// configurations and counts — garbage states included, and often with a nonzero common shift.
+    #[test]
+    fn window_llr_equals_the_general_llr() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut shifted = 0u32;
+        for i in 0..if cfg!(miri) { 500 } else { 400_000 } {
+            let r = |s: &mut u64, extreme: bool| if extreme { u16::MAX } else { xorshift(s) as u16 };
+            let ext = i % 4 == 0;
+            let mut cfg = Config::DEFAULT;
+            cfg.prior_weight = r(&mut seed, ext);
+            cfg.p_floor = if ext { xorshift(&mut seed) as u16 % 2 } else { xorshift(&mut seed) as u16 };
+            cfg.eps_log2 = if ext { 1 } else { xorshift(&mut seed) as u8 };
+            cfg.risk_alt = core::array::from_fn(|_| r(&mut seed, ext));
+            cfg.risk_prior = core::array::from_fn(|_| r(&mut seed, ext && i % 8 == 0));
+            let pop = PopulationView {
+                risk_mix: core::array::from_fn(|_| xorshift(&mut seed) as u16),
+                mix_ready: xorshift(&mut seed) & 1 == 1,
+                ..PopulationView::NONE
+            };
+            let t = Tables::new(&cfg, &pop);
+            let risk_n: [u16; 6] = core::array::from_fn(|_| match xorshift(&mut seed) % 3 {
+                0 => xorshift(&mut seed) as u16 % 1024,
+                1 => xorshift(&mut seed) as u16,
+                _ => u16::MAX - (xorshift(&mut seed) as u16 % 16),
+            });
+            let total: u32 = risk_n.iter().map(|&x| x as u32).sum();
+            let n = 1 + (xorshift(&mut seed) % 15) as u32;
+            let win = WinConsts::new(total, n, &t);
+            for k in 0..6 {
+                let w = 1 + (xorshift(&mut seed) % 15) as u32;
+                let a = profile_llr_mid(
+                    risk_n[k] as u64,
+                    (w - 1) as u64,
+                    total,
+                    (n - 1) as u64,
+                    t.risk_wprior[k],
+                    t.risk_alt[k],
+                    &t,
+                );
+                let b = profile_llr_win(risk_n[k], w, t.risk_wprior_mid[k], t.risk_alt[k], &win);
+                assert_eq!(a, b, "cfg {cfg:?} pop {pop:?} n {risk_n:?} k {k} w {w} window {n}");
+                assert!(a >= -2 * 65536, "{a}");
+                let p = ((risk_n[k] as u64) << 16) + (((w - 1) as u64) << 15) + t.risk_wprior[k];
+                shifted += (p >> 32 != 0 || (t.risk_alt[k] * win.tw2) >> (t.eps + 1) >= 1 << 31) as u32;
+            }
+        }
+        assert!(cfg!(miri) || shifted > 1000, "{shifted}");
+    }
 }

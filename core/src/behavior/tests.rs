@@ -91,6 +91,14 @@ fn frozen_codes() {
         RiskClass::of(crate::wire::Risk::Unknown, crate::wire::Flags::DESTRUCTIVE),
         RiskClass::Unknown
     );
+    // The gate's table form is the same function: every risk with no flag, every single flag bit
+    // and every flag bit but one.
+    for r in crate::wire::Risk::ALL {
+        for f in core::iter::once(0).chain((0..32).map(|b| 1u32 << b)).chain((0..32).map(|b| !(1u32 << b))) {
+            let f = crate::wire::Flags(f);
+            assert_eq!(RiskClass::of_plain(r, f), RiskClass::of(r, f), "{r:?} {f:?}");
+        }
+    }
 }
 
 #[test]

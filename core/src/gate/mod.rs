@@ -374,7 +374,7 @@ impl<'s, L: Lookup> Gate<'s, L> {
             Some(info) => (info, true),
             None => (CommandInfo { id: 0, flags: Flags(0), risk: Risk::Unknown }, false),
         };
-        let class = RiskClass::of(info.risk, info.flags);
+        let class = RiskClass::of_plain(info.risk, info.flags);
         let cfg = &self.config;
         let s = slot_in(self.states, agent)?;
         let before = s.window;
