@@ -365,10 +365,11 @@ mod tests {
         Mem::new(size)
     }
 
-    /// Every route of the network: the result and the hop.
+    /// Every route of the network (under Miri, every 13th source: it checks the threads, not the
+    /// routing, which the native run covers), as the result and the hop.
     fn routes(h: *mut tcap_network) -> Vec<(tcap_result, u32)> {
         let mut v = Vec::with_capacity((NODES * NODES) as usize);
-        for s in 0..NODES {
+        for s in (0..NODES).step_by(if cfg!(miri) { 13 } else { 1 }) {
             for t in 0..NODES {
                 let mut hop = u32::MAX;
                 // SAFETY: live handle, not mutated meanwhile.
@@ -390,6 +391,9 @@ mod tests {
         (129, NodeState::Quarantined),
         (77, NodeState::Healthy),
     ];
+
+    /// How many of `STEPS` a test applies (fewer under Miri).
+    const STEPS_RUN: u32 = if cfg!(miri) { 3 } else { STEPS.len() as u32 };
 
     /// What the test runners count.
     #[derive(Default)]
@@ -481,7 +485,8 @@ mod tests {
             let ctx = Ctx::default();
             let c = (&ctx as *const Ctx).cast_mut().cast::<c_void>();
             assert_eq!(tcap_network_set_parallel(par, pm.ptr(), size, threads, run, c), tcap_result::Ok);
-            for (i, &(node, state)) in STEPS.iter().enumerate() {
+            for (i, &(node, state)) in STEPS.iter().enumerate().take(if cfg!(miri) { 3 } else { STEPS.len() })
+            {
                 assert_eq!(tcap_network_set_state(seq, i as u64, node, state as u32), tcap_result::Ok);
                 assert_eq!(tcap_network_set_state(par, i as u64, node, state as u32), tcap_result::Ok);
                 assert!(routes(seq) == routes(par), "step {i}: routes differ");
@@ -498,19 +503,19 @@ mod tests {
     fn threaded_runner_repairs_exactly_as_one_thread() {
         for threads in [1, 3] {
             let ctx = against_sequential(Some(threaded), threads);
-            assert_eq!(ctx.calls.load(Ordering::Relaxed), STEPS.len() as u32, "one call per state change");
+            assert_eq!(ctx.calls.load(Ordering::Relaxed), STEPS_RUN, "one call per state change");
             // One task per 64-tree group at most (four at 200 nodes), and they all ran on the runner.
             assert_eq!(ctx.max_tasks.load(Ordering::Relaxed), NODES.div_ceil(64));
-            assert!(ctx.ran.load(Ordering::Relaxed) >= STEPS.len() as u32 * 2);
+            assert!(ctx.ran.load(Ordering::Relaxed) >= STEPS_RUN * 2);
         }
     }
 
     #[test]
     fn misused_or_idle_runners_leave_the_routes_right() {
         let ctx = against_sequential(Some(misuser), 2);
-        assert_eq!(ctx.calls.load(Ordering::Relaxed), STEPS.len() as u32);
+        assert_eq!(ctx.calls.load(Ordering::Relaxed), STEPS_RUN);
         let ctx = against_sequential(Some(idle), 1);
-        assert_eq!(ctx.calls.load(Ordering::Relaxed), STEPS.len() as u32);
+        assert_eq!(ctx.calls.load(Ordering::Relaxed), STEPS_RUN);
     }
 
     #[test]

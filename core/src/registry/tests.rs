@@ -23,7 +23,7 @@ fn builtin_validates_fully_and_matches_fast_path() {
 
 /// The id table's load keeps most ids in their home bucket, so a lookup of a known id is one bucket
 /// and its branch is predictable: at most 3 % of the built-in registry's ids may live in a later bucket
-/// (at load 0.5 it is about 1.5 %; the first layout, at load 0.8, had 12 %).
+/// (at load 0.5 it is 3 of 577, 0.5 %; at load 0.8, the compact layout, 60 of 577, 10.4 %).
 #[test]
 fn builtin_ids_mostly_in_their_home_bucket() {
     let l = format::Layout::parse(builtin_bytes()).unwrap();
