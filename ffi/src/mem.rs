@@ -210,6 +210,42 @@ pub unsafe fn handle_mut<'a, T: Object>(p: *mut T) -> Result<&'a mut T, tcap_res
     Ok(unsafe { &mut *p })
 }
 
+/// Zeroed heap memory for the unit tests, aligned to 128 bytes (a multiple of every object's
+/// alignment), freed on drop.
+#[cfg(test)]
+pub(crate) struct TestMem {
+    ptr: *mut u8,
+    layout: std::alloc::Layout,
+}
+
+#[cfg(test)]
+impl TestMem {
+    /// `len` zeroed bytes (at least one).
+    pub(crate) fn new(len: usize) -> TestMem {
+        let layout = std::alloc::Layout::from_size_align(len.max(1), 128).unwrap();
+        // SAFETY: non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!ptr.is_null());
+        TestMem { ptr, layout }
+    }
+    /// The start of the memory.
+    pub(crate) fn ptr(&self) -> *mut c_void {
+        self.ptr.cast()
+    }
+    /// Its length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.layout.size()
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestMem {
+    fn drop(&mut self) {
+        // SAFETY: allocated with this layout in `new`.
+        unsafe { std::alloc::dealloc(self.ptr, self.layout) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

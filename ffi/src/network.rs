@@ -373,28 +373,7 @@ pub const NETWORK_OBJECT_SIZE: usize = size_of::<NetObj>();
 mod tests {
     use super::*;
 
-    pub(crate) struct Mem {
-        ptr: *mut u8,
-        layout: std::alloc::Layout,
-    }
-    impl Mem {
-        pub(crate) fn new(len: usize) -> Mem {
-            let layout = std::alloc::Layout::from_size_align(len, 64).unwrap();
-            // SAFETY: non-zero size.
-            let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-            assert!(!ptr.is_null());
-            Mem { ptr, layout }
-        }
-        pub(crate) fn ptr(&self) -> *mut c_void {
-            self.ptr.cast()
-        }
-    }
-    impl Drop for Mem {
-        fn drop(&mut self) {
-            // SAFETY: allocated with this layout in `new`.
-            unsafe { std::alloc::dealloc(self.ptr, self.layout) }
-        }
-    }
+    use crate::mem::TestMem as Mem;
 
     #[test]
     fn line_network_routes_and_refusals() {

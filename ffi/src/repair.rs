@@ -310,29 +310,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use tcap_core::network::NodeState;
 
-    /// Zeroed memory at 128 bytes.
-    struct Mem {
-        ptr: *mut u8,
-        layout: std::alloc::Layout,
-    }
-    impl Mem {
-        fn new(len: usize) -> Mem {
-            let layout = std::alloc::Layout::from_size_align(len.max(1), TCAP_REPAIR_ALIGN).unwrap();
-            // SAFETY: non-zero size.
-            let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-            assert!(!ptr.is_null());
-            Mem { ptr, layout }
-        }
-        fn ptr(&self) -> *mut c_void {
-            self.ptr.cast()
-        }
-    }
-    impl Drop for Mem {
-        fn drop(&mut self) {
-            // SAFETY: allocated with this layout in `new`.
-            unsafe { std::alloc::dealloc(self.ptr, self.layout) }
-        }
-    }
+    use crate::mem::TestMem as Mem;
 
     /// More than 64 nodes, so that a repair is cut in several tasks (fewer under Miri, which is slow).
     const NODES: u32 = if cfg!(miri) { 130 } else { 200 };

@@ -2,37 +2,12 @@
 //! matter (unknown never allowed, escalation, corrupt snapshots refused without effect).
 
 use super::*;
+use crate::mem::TestMem as Mem;
 use crate::network::{tcap_network_init, tcap_network_set_state, tcap_network_size};
 use crate::registry::tcap_registry_builtin;
 use crate::tcap_outcome;
 use tcap_core::network::NodeState;
 use tcap_core::wire::command_id;
-
-/// 64-byte aligned heap memory, freed on drop.
-struct Mem {
-    ptr: *mut u8,
-    layout: std::alloc::Layout,
-}
-
-impl Mem {
-    fn new(len: usize) -> Mem {
-        let layout = std::alloc::Layout::from_size_align(len, 64).unwrap();
-        // SAFETY: non-zero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        assert!(!ptr.is_null());
-        Mem { ptr, layout }
-    }
-    fn ptr(&self) -> *mut c_void {
-        self.ptr.cast()
-    }
-}
-
-impl Drop for Mem {
-    fn drop(&mut self) {
-        // SAFETY: allocated with this layout in `new`.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) }
-    }
-}
 
 fn registry() -> tcap_registry {
     let mut r = tcap_registry::filled(0);
@@ -90,7 +65,7 @@ fn engine(mem: &Mem, n: u32, cfg: Option<&tcap_config>) -> *mut tcap_engine {
     // SAFETY: live locals; `mem` is large enough (checked) and outlives the handle in every test.
     unsafe {
         assert_eq!(tcap_engine_size(n, &mut size), tcap_result::Ok);
-        assert!(size <= mem.layout.size());
+        assert!(size <= mem.len());
         let cfg = cfg.map_or(core::ptr::null(), |c| c as *const tcap_config);
         assert_eq!(tcap_engine_init(mem.ptr(), size, n, &reg, cfg, &mut h), tcap_result::Ok);
     }
@@ -175,7 +150,7 @@ fn size_and_init_errors() {
         assert_eq!(tcap_engine_init(mem.ptr(), size, 4, &reg, &c, &mut h), tcap_result::PolicyFailsOpen);
         assert!(h.is_null(), "no handle written on error");
         assert!(
-            core::slice::from_raw_parts(mem.ptr.cast_const(), size).iter().all(|&b| b == 0),
+            core::slice::from_raw_parts(mem.ptr().cast::<u8>().cast_const(), size).iter().all(|&b| b == 0),
             "mem untouched"
         );
         // Before init the memory is not an engine.
