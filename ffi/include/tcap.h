@@ -1392,11 +1392,12 @@ tcap_result tcap_network_parallel_size(uint32_t n_nodes,
 
 /**
  * Lets the network's repairs run on `n_threads` helper threads besides the calling one: from now on
- * every repair (after a quarantine, an isolation or a release) calls `run(ctx, job, n_tasks,
- * n_workers)` as described in docs/C-API.md, "Parallel repairs". `mem` holds the helpers' scratch
- * (`tcap_network_parallel_size(n_nodes, n_threads)` bytes at `TCAP_REPAIR_ALIGN`). Replaces a runner
- * installed before (whose memory the network then no longer uses). Networks of 64 nodes or fewer
- * always repair on the calling thread.
+ * every repair (after a quarantine, an isolation or a release) that is cut into two or more tasks
+ * calls `run(ctx, job, n_tasks, n_workers)` as described in docs/C-API.md, "Parallel repairs". `mem`
+ * holds the helpers' scratch (`tcap_network_parallel_size(n_nodes, n_threads)` bytes at
+ * `TCAP_REPAIR_ALIGN`). Replaces a runner installed before (whose memory the network then no longer
+ * uses): to change `run` or `ctx`, pass other memory, or clear first — `mem` of the installed runner
+ * is the network's until then. Networks of 64 nodes or fewer always repair on the calling thread.
  *
  * Errors: `TCAP_RESULT_NULL_ARGUMENT` (`net`, `mem`, `run`), `TCAP_RESULT_MISALIGNED`,
  * `TCAP_RESULT_BAD_HANDLE` (`net`), `TCAP_RESULT_INVALID_LENGTH` (`n_threads`),
@@ -1437,7 +1438,7 @@ tcap_result tcap_network_clear_parallel(struct tcap_network *net);
  * `TCAP_RESULT_REPAIR_WORKER_BUSY` (another thread is using that worker; the task stays unclaimed).
  *
  * # Safety
- * `job` is NULL or the pointer given to the runner, and this call starts before the runner returns.
+ * `job` is NULL or the pointer given to the runner, and this call returns before the runner does.
  */
 tcap_result tcap_repair_job_run(struct tcap_repair_job *job,
                                 uint32_t task,

@@ -8,22 +8,26 @@
 //!
 //! 1. `tcap_network_parallel_size(n_nodes, n_threads, &size)`: bytes (at [`TCAP_REPAIR_ALIGN`]) for
 //!    `n_threads` helper threads (1..=[`TCAP_REPAIR_MAX_THREADS`]).
-//! 2. `tcap_network_set_parallel(net, mem, size, n_threads, run, ctx)`: from then on, every repair calls
-//!    `run(ctx, job, n_tasks, n_workers)` on the thread that changed the network.
+//! 2. `tcap_network_set_parallel(net, mem, size, n_threads, run, ctx)`: from then on, every repair
+//!    that is cut into two or more tasks calls `run(ctx, job, n_tasks, n_workers)` on the thread that
+//!    changed the network. (A network of 64 nodes or fewer has one group, and a repair whose work all
+//!    lies in one group is one task: those run on the calling thread without `run`.)
 //! 3. `run` has `tcap_repair_job_run(job, task, worker)` called once for every task `0..n_tasks`, from
 //!    any threads, each thread with its own worker index `0..n_workers` (worker 0 is the calling
-//!    thread's scratch; `n_workers = n_threads + 1`), and returns when all those calls have returned.
-//!    Tasks left unrun are run by the network on the calling thread after `run` returns, so a runner
-//!    can make a repair slower, never wrong: the table is bit for bit the sequential one.
+//!    thread's scratch; `n_workers = n_threads + 1`), and returns only after every one of those calls
+//!    has *returned* (e.g. after joining its threads). Tasks left unrun are run by the network on the
+//!    calling thread after `run` returns, so a runner that gives up makes a repair slower, never
+//!    wrong: the table is bit for bit the sequential one.
 //!
 //! Misuse is refused, not undefined: a task claimed twice ([`tcap_result::RepairTaskTaken`]), a worker
 //! index in use by another thread ([`tcap_result::RepairWorkerBusy`]), an index out of range
 //! ([`tcap_result::RepairIndex`]), a job pointer that is not a live job ([`tcap_result::BadHandle`],
-//! as for handles: a check against mistakes, not attacks). If `run` returns while one of its threads is
-//! still inside `tcap_repair_job_run`, the network waits for that call before it goes on. What the
-//! library cannot check: a call of `tcap_repair_job_run` that *starts* after `run` returned (the job
-//! lives on the repairing thread's stack only for the duration of `run`), and a `run` that uses the
-//! network itself.
+//! as for handles: a check against mistakes, not attacks). What the library cannot make safe is a call
+//! that has not returned when `run` returns (the job lives on the repairing thread's stack for the
+//! duration of `run` only): that breaks the contract. As a last line, the repairing thread waits for
+//! the calls it can see under way before it goes on, and clears the job's tag, but a call that has not
+//! yet registered is beyond its reach. A panic inside a task aborts the process: the table would be
+//! half repaired.
 
 use core::ffi::c_void;
 use core::mem::align_of;
@@ -42,6 +46,14 @@ pub const TCAP_REPAIR_MAX_THREADS: u32 = 7;
 pub const TCAP_REPAIR_MAX_TASKS: u32 = 16;
 /// Alignment of the memory given to `tcap_network_set_parallel`.
 pub const TCAP_REPAIR_ALIGN: usize = 128;
+
+// Shares and scratches are handed to the runner's threads through raw pointers, which bypass the
+// auto-trait checks: these keep them honest (both hold only `Send` borrows of disjoint memory).
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<RepairShare<'static, D>>();
+    assert_send::<RepairScratch<'static>>();
+};
 
 // The header's numbers are the core's (literals above, so that cbindgen writes numbers).
 const _: () = assert!(align_of::<RepairScratch<'static>>() == TCAP_REPAIR_ALIGN);
@@ -95,7 +107,7 @@ unsafe impl Send for CRunner {}
 impl RepairRunner<D> for CRunner {
     fn run(&mut self, shares: &mut [RepairShare<'_, D>], scratch: &mut [RepairScratch<'_>]) {
         let (n_tasks, n_workers) = (shares.len().min(MAX_SHARES), scratch.len().min(MAX_SCRATCH));
-        let job = Job {
+        let mut job = Job {
             magic: JOB_MAGIC,
             shares: shares.as_mut_ptr(),
             n_tasks,
@@ -117,6 +129,21 @@ impl RepairRunner<D> for CRunner {
         while job.inflight.load(Ordering::Acquire) != 0 {
             core::hint::spin_loop();
         }
+        // A stale pointer to this frame must not pass for a live job once it is gone.
+        // SAFETY: `job` is this function's local, alive and not borrowed here; a volatile write so
+        // that the clearing of a value read by no one afterwards in this function is not optimised out.
+        unsafe { core::ptr::write_volatile(&raw mut job.magic, 0) };
+    }
+}
+
+/// Aborts the process if dropped: armed around a task, disarmed (forgotten) once it returns. A task
+/// that panicked has left its share half done, with the tree's child-index bits already taken, so no
+/// rerun could repair it; a panic while unwinding aborts (no_std builds abort at the panic already).
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        panic!("tcap: a route repair task panicked; the route table would be inconsistent");
     }
 }
 
@@ -173,11 +200,12 @@ pub unsafe extern "C" fn tcap_network_parallel_size(
 }
 
 /// Lets the network's repairs run on `n_threads` helper threads besides the calling one: from now on
-/// every repair (after a quarantine, an isolation or a release) calls `run(ctx, job, n_tasks,
-/// n_workers)` as described in docs/C-API.md, "Parallel repairs". `mem` holds the helpers' scratch
-/// (`tcap_network_parallel_size(n_nodes, n_threads)` bytes at `TCAP_REPAIR_ALIGN`). Replaces a runner
-/// installed before (whose memory the network then no longer uses). Networks of 64 nodes or fewer
-/// always repair on the calling thread.
+/// every repair (after a quarantine, an isolation or a release) that is cut into two or more tasks
+/// calls `run(ctx, job, n_tasks, n_workers)` as described in docs/C-API.md, "Parallel repairs". `mem`
+/// holds the helpers' scratch (`tcap_network_parallel_size(n_nodes, n_threads)` bytes at
+/// `TCAP_REPAIR_ALIGN`). Replaces a runner installed before (whose memory the network then no longer
+/// uses): to change `run` or `ctx`, pass other memory, or clear first — `mem` of the installed runner
+/// is the network's until then. Networks of 64 nodes or fewer always repair on the calling thread.
 ///
 /// Errors: `TCAP_RESULT_NULL_ARGUMENT` (`net`, `mem`, `run`), `TCAP_RESULT_MISALIGNED`,
 /// `TCAP_RESULT_BAD_HANDLE` (`net`), `TCAP_RESULT_INVALID_LENGTH` (`n_threads`),
@@ -253,7 +281,7 @@ pub unsafe extern "C" fn tcap_network_clear_parallel(net: *mut tcap_network) -> 
 /// `TCAP_RESULT_REPAIR_WORKER_BUSY` (another thread is using that worker; the task stays unclaimed).
 ///
 /// # Safety
-/// `job` is NULL or the pointer given to the runner, and this call starts before the runner returns.
+/// `job` is NULL or the pointer given to the runner, and this call returns before the runner does.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tcap_repair_job_run(
     job: *mut tcap_repair_job,
@@ -267,13 +295,17 @@ pub unsafe extern "C" fn tcap_repair_job_run(
         if !(job as usize).is_multiple_of(align_of::<Job<'static, 'static>>()) {
             return Err(tcap_result::Misaligned);
         }
-        // SAFETY: non-NULL and aligned (checked); per the contract it is the job this repair handed to
-        // its runner, alive until the runner returns, which cannot happen before this call ends (the
-        // runner waits for `inflight`). Only shared access: every field used concurrently is atomic.
-        let job = unsafe { &*job.cast::<Job<'static, 'static>>().cast_const() };
-        if job.magic != JOB_MAGIC {
+        let job = job.cast::<Job<'static, 'static>>().cast_const();
+        // SAFETY: non-NULL and aligned (checked); per the contract it points to the job this repair
+        // handed to its runner, alive until the runner returns, which the caller must not let happen
+        // before this call returns. The tag is read by value first (`Job` is `repr(C)` with `magic`
+        // first), as handles are, before any reference to the job is formed.
+        if unsafe { core::ptr::read(job.cast::<u64>()) } != JOB_MAGIC {
             return Err(tcap_result::BadHandle);
         }
+        // SAFETY: as above; only shared access from here on: every field used concurrently is atomic
+        // and the rest is written before the runner is called.
+        let job = unsafe { &*job };
         let (t, w) = (task as usize, worker as usize);
         let (Some(claimed), Some(busy)) =
             (job.claimed.get(t).filter(|_| t < job.n_tasks), job.busy.get(w).filter(|_| w < job.n_workers))
@@ -282,19 +314,25 @@ pub unsafe extern "C" fn tcap_repair_job_run(
         };
         job.inflight.fetch_add(1, Ordering::AcqRel);
         let _leave = Leave(&job.inflight);
-        if claimed.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
-            return Err(tcap_result::RepairTaskTaken);
-        }
+        // The worker first, then the task: a claim, once made, is never given back, so a task reported
+        // taken did run or is running.
         if busy.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            claimed.store(0, Ordering::Release);
             return Err(tcap_result::RepairWorkerBusy);
         }
+        if claimed.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            busy.store(0, Ordering::Release);
+            return Err(tcap_result::RepairTaskTaken);
+        }
+        let bomb = AbortOnUnwind;
         // SAFETY: `t < n_tasks` and `w < n_workers` index the slices the runner got (checked above).
         // The share is claimed by this call alone (the compare-exchange on `claimed[t]` succeeds once
-        // per job), and the scratch is held by this call alone until `busy[w]` is released below, so
-        // both exclusive borrows are unique. The repairing thread does not touch either while the
-        // runner runs, and waits for `inflight` before it does.
+        // per job and is never undone), and the scratch is held by this call alone until `busy[w]` is
+        // released below, so both exclusive borrows are unique. The repairing thread does not touch
+        // either while the runner runs (and waits for `inflight` before it does). The lifetimes were
+        // erased to `'static` in the `Job`; `RepairShare::run` takes the scratch at any lifetime and
+        // keeps no borrow of it or of the share beyond the call, so none outlives the real ones.
         unsafe { (*job.shares.add(t)).run(&mut *job.scratch.add(w)) };
+        core::mem::forget(bomb);
         busy.store(0, Ordering::Release);
         Ok(())
     })
@@ -377,6 +415,8 @@ mod tests {
     #[derive(Default)]
     struct Ctx {
         calls: AtomicU32,
+        /// Tasks the runner was given, over all calls.
+        tasks: AtomicU32,
         ran: AtomicU32,
         max_tasks: AtomicU32,
     }
@@ -393,6 +433,7 @@ mod tests {
         // SAFETY: the tests pass a live `Ctx`.
         let ctx = unsafe { &*ctx.cast::<Ctx>() };
         ctx.calls.fetch_add(1, Ordering::Relaxed);
+        ctx.tasks.fetch_add(n_tasks, Ordering::Relaxed);
         ctx.max_tasks.fetch_max(n_tasks, Ordering::Relaxed);
         let counter = AtomicUsize::new(0);
         let (next, job) = (&counter, JobPtr(job));
@@ -416,6 +457,14 @@ mod tests {
             }
             work(0);
         });
+        // Every task really ran (an `Ok` that did nothing would otherwise pass: the network reruns
+        // what is left).
+        // SAFETY: the job is live until this runner returns, and its threads have all ended.
+        let j = unsafe { &*job.0.cast::<Job<'static, 'static>>() };
+        for t in 0..j.n_tasks {
+            // SAFETY: `t < n_tasks` indexes the runner's shares; no other thread uses them now.
+            assert!(unsafe { &*j.shares.add(t) }.is_done(), "task {t} not done");
+        }
     }
 
     /// A runner that misuses the job in every refusable way, runs task 0, and leaves the rest.
@@ -482,6 +531,7 @@ mod tests {
         for threads in [1, 3] {
             let ctx = against_sequential(Some(threaded), threads);
             assert_eq!(ctx.calls.load(Ordering::Relaxed), STEPS_RUN, "one call per state change");
+            assert_eq!(ctx.ran.load(Ordering::Relaxed), ctx.tasks.load(Ordering::Relaxed), "every task ran");
             // One task per 64-tree group at most (four at 200 nodes), and they all ran on the runner.
             assert_eq!(ctx.max_tasks.load(Ordering::Relaxed), NODES.div_ceil(64));
             assert!(ctx.ran.load(Ordering::Relaxed) >= STEPS_RUN * 2);
@@ -538,11 +588,48 @@ mod tests {
                 tcap_network_set_parallel(core::ptr::null_mut(), pm.ptr(), size, 2, Some(threaded), c),
                 tcap_result::NullArgument
             );
-            // None of the refusals installed a runner.
+            // None of the refusals installed a runner or wrote to the memory.
             assert_eq!(tcap_network_set_state(h, 1, 9, NodeState::Quarantined as u32), tcap_result::Ok);
             assert_eq!(ctx.calls.load(Ordering::Relaxed), 0);
+            let bytes =
+                core::slice::from_raw_parts(pm.ptr().cast::<u8>().cast_const(), size + TCAP_REPAIR_ALIGN);
+            assert!(bytes.iter().all(|&b| b == 0), "memory written by a refused call");
             assert_eq!(tcap_network_clear_parallel(core::ptr::null_mut()), tcap_result::NullArgument);
             assert_eq!(tcap_network_clear_parallel(h), tcap_result::Ok, "no-op without a runner");
+            // A refusal keeps the runner installed before it.
+            assert_eq!(tcap_network_set_parallel(h, pm.ptr(), size, 2, Some(threaded), c), tcap_result::Ok);
+            assert_eq!(
+                tcap_network_set_parallel(h, pm.ptr(), size, 0, Some(idle), c),
+                tcap_result::InvalidLength
+            );
+            assert_eq!(tcap_network_set_state(h, 2, 9, NodeState::Healthy as u32), tcap_result::Ok);
+            assert_eq!(ctx.calls.load(Ordering::Relaxed), 1);
+            assert_eq!(
+                ctx.ran.load(Ordering::Relaxed),
+                ctx.tasks.load(Ordering::Relaxed),
+                "the threaded one ran"
+            );
+            assert_eq!(tcap_network_clear_parallel(h), tcap_result::Ok);
+
+            // 64 nodes or fewer: one tree group, one task, no runner call.
+            let mut small = 0;
+            assert_eq!(tcap_network_size(64, &mut small), tcap_result::Ok);
+            let (ms, mut hs) = (Mem::new(small), core::ptr::null_mut());
+            assert_eq!(tcap_network_init(ms.ptr(), small, 64, &mut hs), tcap_result::Ok);
+            for i in 0..64 {
+                assert_eq!(tcap_network_add_edge(hs, i, (i + 1) % 64, 1), tcap_result::Ok);
+            }
+            assert_eq!(tcap_network_parallel_size(64, 1, &mut small), tcap_result::Ok);
+            let pms = Mem::new(small);
+            assert_eq!(
+                tcap_network_set_parallel(hs, pms.ptr(), small, 1, Some(threaded), c),
+                tcap_result::Ok
+            );
+            assert_eq!(tcap_network_set_state(hs, 1, 5, NodeState::Quarantined as u32), tcap_result::Ok);
+            let mut hop = 0;
+            assert_eq!(tcap_network_route(hs, 4, 6, &mut hop), tcap_result::Ok);
+            assert_eq!(hop, 3, "around the quarantined node");
+            assert_eq!(ctx.calls.load(Ordering::Relaxed), 1, "no runner call at 64 nodes");
         }
     }
 
