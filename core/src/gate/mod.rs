@@ -190,13 +190,20 @@ pub struct Gate<'s, L: Lookup> {
     view: PopulationView,
     /// `config` and `view` folded for the hot path; refreshed with `view`.
     tables: Tables,
-    /// The policy folded with its static reasons, per `risk·4 + status`: the decision code in bits 0..8,
-    /// the [`Reasons`] it implies (`RISK`, `AGENT_STATE`) above. Rebuilt with the policy.
-    rows: [u32; Policy::LEN],
+    /// The policy folded with its static reasons, per `risk·4 + status`. Rebuilt with the policy.
+    rows: [Row; Policy::LEN],
+}
+
+/// One entry of [`Gate::rows`]: the decision, kept as a [`Decision`] (not a code to convert back on
+/// every call), and the [`Reasons`] bits it implies (`RISK`, `AGENT_STATE`).
+#[derive(Clone, Copy)]
+struct Row {
+    decision: Decision,
+    reasons: u32,
 }
 
 /// [`Gate::rows`] for `policy`.
-fn policy_rows(policy: &Policy) -> [u32; Policy::LEN] {
+fn policy_rows(policy: &Policy) -> [Row; Policy::LEN] {
     core::array::from_fn(|i| {
         let (risk, status) = (Risk::from_u8((i / AgentStatus::COUNT) as u8), i % AgentStatus::COUNT);
         let risk = risk.unwrap_or(Risk::Unknown);
@@ -208,7 +215,7 @@ fn policy_rows(policy: &Policy) -> [u32; Policy::LEN] {
         if status != AgentStatus::Trusted {
             reasons |= Reasons::AGENT_STATE.0;
         }
-        policy.get(risk, status) as u32 | reasons << 8
+        Row { decision: policy.get(risk, status), reasons }
     })
 }
 
@@ -386,9 +393,9 @@ impl<'s, L: Lookup> Gate<'s, L> {
 
         let net_state = net.node_state(agent);
         let row = self.rows.get(info.risk as usize * AgentStatus::COUNT + u.status as usize).copied();
-        let row = row.unwrap_or(Decision::Deny as u32);
-        let mut decision = Decision::from_u8_saturating(row as u8);
-        let mut reasons = (row >> 8)
+        let row = row.unwrap_or(Row { decision: Decision::Deny, reasons: 0 });
+        let mut decision = row.decision;
+        let mut reasons = row.reasons
             | Reasons::from_evidence(u.evidence).0
             | (!known as u32 * Reasons::UNKNOWN_COMMAND.0)
             | ((u.status > u.previous) as u32 * Reasons::ESCALATED.0);
