@@ -330,7 +330,7 @@ impl AgentState {
         class: RiskClass,
         anomaly_q16: u32,
     ) -> Update {
-        self.record_call_impl::<false>(&Tables::new(cfg, pop), now, class, anomaly_q16)
+        self.record_call_impl::<false>(&Tables::new(cfg, pop), now, class, anomaly_q16).0
     }
 
     /// [`AgentState::record_call`] with no branch and no memory access that depends on the score, the
@@ -345,7 +345,7 @@ impl AgentState {
         class: RiskClass,
         anomaly_q16: u32,
     ) -> Update {
-        self.record_call_impl::<true>(&Tables::new(cfg, pop), now, class, anomaly_q16)
+        self.record_call_impl::<true>(&Tables::new(cfg, pop), now, class, anomaly_q16).0
     }
 
     /// [`AgentState::record_call`] with the configuration and population view already folded into
@@ -359,6 +359,20 @@ impl AgentState {
         class: RiskClass,
         anomaly_q16: u32,
     ) -> Update {
+        self.record_call_impl::<false>(t, now, class, anomaly_q16).0
+    }
+
+    /// [`AgentState::record_call_with`], also telling whether the call closed the agent's window
+    /// (what `self.window == 0` tells afterwards: a close leaves 0, and an open window holds a call
+    /// count of at least 1), without reading the window back.
+    #[inline(always)]
+    pub(crate) fn record_call_closed(
+        &mut self,
+        t: &Tables,
+        now: Micros,
+        class: RiskClass,
+        anomaly_q16: u32,
+    ) -> (Update, bool) {
         self.record_call_impl::<false>(t, now, class, anomaly_q16)
     }
 
@@ -371,7 +385,7 @@ impl AgentState {
         class: RiskClass,
         anomaly_q16: u32,
     ) -> Update {
-        self.record_call_impl::<true>(t, now, class, anomaly_q16)
+        self.record_call_impl::<true>(t, now, class, anomaly_q16).0
     }
 
     /// [`AgentState::record_outcome`] with precomputed [`Tables`].
@@ -396,7 +410,7 @@ impl AgentState {
         now: Micros,
         class: RiskClass,
         anomaly_q16: u32,
-    ) -> Update {
+    ) -> (Update, bool) {
         let c = (class as u32).min(5);
         let pending_n = (self.window >> WIN_COUNT_SHIFT) & 0xf;
         // The deferred successes (top nibble) stay; the count is replaced, the class nibble bumped.
@@ -418,15 +432,15 @@ impl AgentState {
             let mut closed = *self;
             let u = closed.close_window::<true>(cfg, now, acc, anomaly_q16);
             *self = select_state(close, &closed, &open);
-            select_update(close, &u, &kept)
+            (select_update(close, &u, &kept), close)
         } else if close {
-            self.close_window::<false>(cfg, now, acc, anomaly_q16)
+            (self.close_window::<false>(cfg, now, acc, anomaly_q16), true)
         } else {
             self.window = acc;
             let status = self.status();
             let evidence = Evidence(self.pending);
             self.pending = 0;
-            Update { score: self.score, previous: status, status, evidence }
+            (Update { score: self.score, previous: status, status, evidence }, false)
         }
     }
 

@@ -385,8 +385,8 @@ impl<'s, L: Lookup> Gate<'s, L> {
         let cfg = &self.config;
         let s = slot_in(self.states, agent)?;
         let before = s.window;
-        let u = s.record_call_with(&self.tables, now, class, anomaly_q16);
-        let (hi, warm, closed) = (s.hi_recent, s.calls > cfg.warmup_calls, s.window == 0);
+        let (u, closed) = s.record_call_closed(&self.tables, now, class, anomaly_q16);
+        let (hi, warm) = (s.hi_recent, s.calls > cfg.warmup_calls);
         if closed {
             self.push_population::<false>(true, before, class, hi, warm);
         }
