@@ -298,6 +298,15 @@ impl AgentState {
         AgentStatus::from_u8_saturating(self.status)
     }
 
+    /// `version == VERSION && status < 4 && peak < 4` (the state's bytes the hot path trusts) as one
+    /// test of the four adjacent bytes `version`, `status`, `pending`, `peak`: the low byte is the
+    /// version, and a code below 4 has no bit set above bit 1 (`pending` is not tested).
+    #[inline(always)]
+    const fn hot_valid(&self) -> bool {
+        let w = u32::from_le_bytes([self.version, self.status, self.pending, self.peak]);
+        w & 0xfc00_fcff == Self::VERSION as u32
+    }
+
     /// Forgets everything (operator release, or re-enrolment).
     pub fn reset(&mut self) {
         *self = Self::FRESH;
@@ -414,13 +423,19 @@ impl AgentState {
         let c = (class as u32).min(5);
         let pending_n = (self.window >> WIN_COUNT_SHIFT) & 0xf;
         // The deferred successes (top nibble) stay; the count is replaced, the class nibble bumped.
+        // `(pending_n + 1) << WIN_COUNT_SHIFT` without the shifts (at most `16 << 24`: no overflow).
+        let count1 = (self.window & (0xf << WIN_COUNT_SHIFT)) + (1 << WIN_COUNT_SHIFT);
         let acc = (self.window & !(0xf << WIN_COUNT_SHIFT)).wrapping_add(1 << (4 * c))
-            | ((pending_n + 1) << WIN_COUNT_SHIFT);
-        let close = (pending_n + 1 >= cfg.window)
-            | (anomaly_q16 as i64 > cfg.sketch_offset)
-            | (self.version != Self::VERSION)
-            | (self.score as u32 > SCORE_MAX as u32)
-            | ((self.status | self.peak) >= 4);
+            | if CT { (pending_n + 1) << WIN_COUNT_SHIFT } else { count1 };
+        // `pending_n + 1 >= cfg.window`, both sides shifted by WIN_COUNT_SHIFT (neither overflows).
+        let full = if CT { pending_n + 1 >= cfg.window } else { count1 >= cfg.window_at_count };
+        let bad = if CT {
+            (self.version != Self::VERSION) | ((self.status | self.peak) >= 4)
+        } else {
+            !self.hot_valid()
+        };
+        let close =
+            full | (anomaly_q16 as i64 > cfg.sketch_offset) | bad | (self.score as u32 > SCORE_MAX as u32);
         if CT {
             // Both outcomes computed, one kept by masks: no branch on the class or on the state.
             let mut open = *self;
@@ -629,13 +644,17 @@ impl AgentState {
     /// other outcome folds the deferred successes first and is evaluated at once.
     #[inline(always)]
     fn record_outcome_impl<const CT: bool>(&mut self, cfg: &Tables, now: Micros, outcome: Outcome) -> Update {
+        let valid = if CT {
+            (self.version == Self::VERSION) & ((self.status | self.peak) < 4)
+        } else {
+            self.hot_valid()
+        };
         let defer = (outcome as u32 == Outcome::Success as u32)
             & (self.outcomes as u32 >= cfg.defer_outcomes)
             & (self.success_llr != 0)
             & (self.window >> WIN_SUCC_SHIFT < 15)
-            & (self.version == Self::VERSION)
-            & (self.score as u32 <= SCORE_MAX as u32)
-            & ((self.status | self.peak) < 4);
+            & valid
+            & (self.score as u32 <= SCORE_MAX as u32);
         if CT {
             let mut open = *self;
             open.window = open.window.wrapping_add(1 << WIN_SUCC_SHIFT);
@@ -1135,6 +1154,8 @@ pub struct Tables {
     window_cap: u32,
     /// Calls per micro-window, `Config::window` clamped to `1..=MAX_WINDOW`.
     window: u32,
+    /// `window << WIN_COUNT_SHIFT`: compared with an open window's count field as stored.
+    window_at_count: u32,
     /// Largest timing baseline shift.
     ia_max_shift: u32,
     burst_allowance: i32,
@@ -1211,6 +1232,13 @@ impl Tables {
         };
         let sigma = if pop.sigma > POP_SIGMA_FLOOR { pop.sigma } else { POP_SIGMA_FLOOR };
         let hl = clamp_hl(cfg.half_life_log2);
+        let window = if cfg.window < 1 {
+            1
+        } else if cfg.window > MAX_WINDOW {
+            MAX_WINDOW as u32
+        } else {
+            cfg.window as u32
+        };
         // `up` sorted: the status stays at s (no rise) iff fewer than s + 1 thresholds are reached.
         let (mut u0, mut u1, mut u2) = (cfg.up[0], cfg.up[1], cfg.up[2]);
         if u0 > u1 {
@@ -1233,13 +1261,8 @@ impl Tables {
             floor: if cfg.p_floor == 0 { 1 } else { cfg.p_floor as u64 },
             w,
             window_cap: 1 << window_log2,
-            window: if cfg.window < 1 {
-                1
-            } else if cfg.window > MAX_WINDOW {
-                MAX_WINDOW as u32
-            } else {
-                cfg.window as u32
-            },
+            window,
+            window_at_count: window << WIN_COUNT_SHIFT,
             ia_max_shift: if (cfg.baseline_log2 as u32) < IA_BASE_MAX_SHIFT {
                 cfg.baseline_log2 as u32
             } else {
