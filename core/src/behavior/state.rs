@@ -609,7 +609,7 @@ impl AgentState {
                 .saturating_add(e_pop.saturating_mul(nn))
                 .saturating_add(e_sketch)
         };
-        let score = clampi::<CT>(score.saturating_add(total), 0, SCORE_MAX);
+        let score = add_score::<CT>(score, total);
         self.score = score;
         self.calls = self.calls.saturating_add(n);
         self.last_us = self.last_us.max(now);
@@ -696,7 +696,7 @@ impl AgentState {
         }
         let e = ((self.success_llr as i32) << 2) * k as i32;
         self.outcomes = self.outcomes.saturating_add(k as u16);
-        self.score = seli::<CT>(any, clampi::<CT>(self.score.saturating_add(e), 0, SCORE_MAX), self.score);
+        self.score = seli::<CT>(any, add_score::<CT>(self.score, e), self.score);
         self.pending |= sel32::<CT>(e > 0, Evidence::OUTCOMES.0 as u32, 0) as u8;
         self.window &= (1 << WIN_SUCC_SHIFT) - 1;
     }
@@ -739,7 +739,7 @@ impl AgentState {
             self.success_llr = seli::<CT>(refresh, q, self.success_llr as i32) as i16;
         }
         self.outcomes = self.outcomes.saturating_add(1);
-        let score = clampi::<CT>(self.score.saturating_add(e), 0, SCORE_MAX);
+        let score = add_score::<CT>(self.score, e);
         self.score = score;
         self.pending |= sel32::<CT>(e > 0, Evidence::OUTCOMES.0 as u32, 0) as u8;
         let status = self.step_status::<CT>(cfg, now, score);
@@ -1125,6 +1125,18 @@ fn seli<const CT: bool>(c: bool, a: i32, b: i32) -> i32 {
 #[inline(always)]
 fn clampi<const CT: bool>(v: i32, lo: i32, hi: i32) -> i32 {
     if CT { clamp_i32(v, lo, hi) } else { v.max(lo).min(hi) }
+}
+
+/// `clamp(score + e, 0, SCORE_MAX)`: on the constant-time path (`CT`) as a saturating `i32` sum and a
+/// mask clamp; otherwise as an `i64` sum (it cannot overflow) clamped once — the same value, since
+/// saturating to `i32::MIN..=i32::MAX` first cannot move a value across `0..=SCORE_MAX`.
+#[inline(always)]
+fn add_score<const CT: bool>(score: i32, e: i32) -> i32 {
+    if CT {
+        clamp_i32(score.saturating_add(e), 0, SCORE_MAX)
+    } else {
+        (score as i64 + e as i64).clamp(0, SCORE_MAX as i64) as i32
+    }
 }
 
 /// A validated [`Config`] and a [`PopulationView`] folded into the constants the per-event updates
