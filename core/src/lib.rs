@@ -26,6 +26,8 @@ pub mod gate;
 mod hint;
 pub mod network;
 pub mod registry;
+#[cfg(test)]
+mod test_rng;
 pub mod wire;
 
 /// Monotonic time in microseconds, supplied by the caller. The origin is arbitrary but fixed.

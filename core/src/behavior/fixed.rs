@@ -153,9 +153,7 @@ mod tests {
             }
         }
         for _ in 0..if cfg!(miri) { 1_000 } else { 1_000_000 } {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = crate::test_rng::xorshift(&mut x);
             // Random magnitudes too, not only 32-bit-wide values.
             let (a, b) = ((x as u32) >> (x >> 32 & 31), ((x >> 32) as u32) >> (x & 31));
             assert_eq!(log2_ratio_q16(a, b), log2_q16(a) - log2_q16(b), "{a} {b}");

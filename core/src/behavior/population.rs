@@ -338,12 +338,7 @@ fn square_wide(x: u128) -> Option<u128> {
 mod tests {
     use super::*;
 
-    fn xorshift(s: &mut u64) -> u64 {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        *s
-    }
+    use crate::test_rng::xorshift;
 
     #[test]
     fn merge_of_shards_equals_union_exactly() {

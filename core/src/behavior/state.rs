@@ -1316,12 +1316,7 @@ const fn min_i32(a: i32, b: i32) -> i32 {
 mod tests {
     use super::*;
 
-    fn xorshift(s: &mut u64) -> u64 {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        *s
-    }
+    use crate::test_rng::xorshift;
 
     /// The window loop's LLR ([`profile_llr_win`]) equals the general one ([`profile_llr_mid`]) bit
     /// for bit, and is above −2 bits (so the lower clamp it drops never binds), on random and extreme

@@ -4,12 +4,7 @@ use super::fixed::ONE;
 use super::*;
 use zerocopy::{FromBytes, IntoBytes};
 
-fn xorshift(s: &mut u64) -> u64 {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    *s
-}
+use crate::test_rng::xorshift;
 
 #[test]
 fn layout_one_cache_line_and_million_agents_fit_64_mib() {

@@ -2,12 +2,7 @@ use super::*;
 use crate::behavior::SCORE_MAX;
 use zerocopy::IntoBytes;
 
-fn xorshift(s: &mut u64) -> u64 {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    *s
-}
+use crate::test_rng::xorshift;
 
 /// A few commands with realistic flags, sorted by id.
 fn table() -> [CommandInfo; 6] {
